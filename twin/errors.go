@@ -1,0 +1,82 @@
+package twin
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Adapters return (or wrap) these so that callers can use
+// errors.Is regardless of the backend.
+var (
+	// ErrNotFound: the twin (or record) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a twin with that id already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalidID: the twin id is not 1–128 characters of [A-Za-z0-9_-].
+	ErrInvalidID = errors.New("invalid twin id")
+	// ErrUnknownPolicy: no contract module is deployed under that name/version.
+	ErrUnknownPolicy = errors.New("unknown policy")
+	// ErrClosed: the twin is closed and accepts no more events.
+	ErrClosed = errors.New("twin closed")
+	// ErrStopped: the runtime has been stopped.
+	ErrStopped = errors.New("runtime stopped")
+)
+
+// Reason classifies why an input was not applied. It is the last token of
+// the dead-letter subject custos.dlq.<reason>, so it is a stable public name.
+type Reason string
+
+// Reasons for rejecting input. These are public (DLQ subjects, metrics labels).
+const (
+	ReasonInvalidJSON     Reason = "invalid_json"
+	ReasonInvalidSubject  Reason = "invalid_subject"
+	ReasonUnknownType     Reason = "unknown_type"
+	ReasonInvalidValue    Reason = "invalid_value"
+	ReasonTooLarge        Reason = "too_large"
+	ReasonUnknownTwin     Reason = "unknown_twin"
+	ReasonTwinExists      Reason = "twin_exists"
+	ReasonTwinClosed      Reason = "twin_closed"
+	ReasonInvalidCommand  Reason = "invalid_command"
+	ReasonUnknownPolicy   Reason = "unknown_policy"
+	ReasonContractFailed  Reason = "contract_failed"
+	ReasonContractRefused Reason = "contract_rejected"
+)
+
+// InputError is an input that cannot be applied. It carries the public
+// reason and a human-readable detail.
+type InputError struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *InputError) Error() string { return string(e.Reason) + ": " + e.Detail }
+
+// Rejectf returns an *InputError with the reason and a formatted detail.
+func Rejectf(r Reason, format string, args ...any) *InputError {
+	return &InputError{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ContractError is a failure of contract code on one event for one twin: a
+// trap, a timeout, output over the size cap, memory over the page cap, or
+// malformed output. The event is not applied; the runtime and other twins go
+// on.
+type ContractError struct {
+	Module string // module sha256, hex
+	Twin   string
+	Seq    uint64 // sequence number the event would have had
+	Kind   string // "trap", "timeout", "memory", "output_too_large", "invalid_output", "instantiate"
+	Err    error
+}
+
+func (e *ContractError) Error() string {
+	return fmt.Sprintf("contract %s on twin %s seq %d: %s: %v", short(e.Module), e.Twin, e.Seq, e.Kind, e.Err)
+}
+
+func (e *ContractError) Unwrap() error { return e.Err }
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

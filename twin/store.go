@@ -1,0 +1,69 @@
+package twin
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists twins, their history and their alerts. Implementations:
+// store/embedded (the default, no server) and store/pg (PostgreSQL).
+//
+// Commit is the only write. Everything in one Batch becomes durable
+// together or not at all; the runtime acknowledges input only after Commit
+// returns nil. Re-committing records with the same keys (a replay after a
+// crash) overwrites them with identical values and is not an error.
+type Store interface {
+	// Twin returns the latest committed snapshot of a twin, or an error
+	// wrapping ErrNotFound.
+	Twin(ctx context.Context, id string) (*Twin, error)
+	// Twins lists committed twins in id order.
+	Twins(ctx context.Context, q TwinQuery) ([]*Twin, error)
+	// Commit writes b atomically and durably.
+	Commit(ctx context.Context, b *Batch) error
+	// History returns a twin's applied events in seq order.
+	History(ctx context.Context, q HistoryQuery) ([]Record, error)
+	// Alerts returns a twin's alerts in order (all twins' if q.Twin is "").
+	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Batch is one atomic write.
+type Batch struct {
+	Twins   []*Twin  // new snapshots, replacing the old ones
+	Records []Record // history records to add
+	Alerts  []Alert  // alerts to add
+}
+
+// Reset empties b for reuse, keeping its capacity.
+func (b *Batch) Reset() {
+	clear(b.Twins)
+	b.Twins = b.Twins[:0]
+	b.Records = b.Records[:0]
+	b.Alerts = b.Alerts[:0]
+}
+
+// TwinQuery selects twins. Zero fields do not filter.
+type TwinQuery struct {
+	After     string // cursor: only ids > After
+	Limit     int    // 0 means 100
+	Status    string
+	Kind      string
+	Custodian string
+}
+
+// HistoryQuery selects history records of one twin.
+type HistoryQuery struct {
+	Twin     string
+	AfterSeq uint64    // only seq > AfterSeq
+	From, To time.Time // event time range; zero = open
+	Limit    int       // 0 means 100
+}
+
+// AlertQuery selects alerts.
+type AlertQuery struct {
+	Twin     string    // "" = all twins (newest first)
+	AfterN   uint64    // only alert numbers > AfterN (one twin)
+	From, To time.Time // event time range; zero = open
+	Limit    int       // 0 means 100
+}
