@@ -1,0 +1,376 @@
+package pg
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// The three statements of a Commit. Each binds one array per column and
+// inserts the rows of unnest(…): one statement, one round trip, whatever
+// the batch size. Re-committing the same keys overwrites the rows (a replay
+// after a crash writes identical values).
+const (
+	upsertTwinsSQL = `INSERT INTO twins (id, kind, contract_name, contract_version, contract_sha256,
+	params, parent, children, custodian, status, seq, view, digest, alerts,
+	created_ns, updated_ns, state, stream_seq, timers)
+SELECT id, kind, cname, cversion, csha, params, parent, string_to_array(children, ','),
+	custodian, status, seq, view, digest, alerts, created_ns, updated_ns, state, stream_seq, timers::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::text[],
+	$8::text[], $9::text[], $10::text[], $11::int8[], $12::bytea[], $13::bytea[], $14::int8[],
+	$15::int8[], $16::int8[], $17::bytea[], $18::int8[], $19::text[])
+	AS u(id, kind, cname, cversion, csha, params, parent, children, custodian, status, seq, view,
+	digest, alerts, created_ns, updated_ns, state, stream_seq, timers)
+ON CONFLICT (id) DO UPDATE SET
+	kind = EXCLUDED.kind, contract_name = EXCLUDED.contract_name,
+	contract_version = EXCLUDED.contract_version, contract_sha256 = EXCLUDED.contract_sha256,
+	params = EXCLUDED.params, parent = EXCLUDED.parent, children = EXCLUDED.children,
+	custodian = EXCLUDED.custodian, status = EXCLUDED.status, seq = EXCLUDED.seq,
+	view = EXCLUDED.view, digest = EXCLUDED.digest, alerts = EXCLUDED.alerts,
+	created_ns = EXCLUDED.created_ns, updated_ns = EXCLUDED.updated_ns, state = EXCLUDED.state,
+	stream_seq = EXCLUDED.stream_seq, timers = EXCLUDED.timers, written_at = now()`
+
+	insertHistorySQL = `INSERT INTO history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest)
+SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int2[], $6::bytea[],
+	$7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[])
+ON CONFLICT (twin, seq) DO UPDATE SET
+	stream_seq = EXCLUDED.stream_seq, ts = EXCLUDED.ts, kind = EXCLUDED.kind, event = EXCLUDED.event,
+	event_hash = EXCLUDED.event_hash, state_hash = EXCLUDED.state_hash, module = EXCLUDED.module,
+	digest = EXCLUDED.digest`
+
+	insertAlertsSQL = `INSERT INTO alerts (twin, n, seq, severity, code, message, ts)
+SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[])
+ON CONFLICT (twin, n) DO UPDATE SET
+	seq = EXCLUDED.seq, severity = EXCLUDED.severity, code = EXCLUDED.code,
+	message = EXCLUDED.message, ts = EXCLUDED.ts`
+)
+
+// Commit writes b atomically and durably: its snapshots, history records and
+// alerts are sent as one pipeline that PostgreSQL runs as one transaction,
+// and Commit returns nil only after that transaction committed. It returns
+// promptly with an error when the database is unreachable or ctx is done;
+// nothing of b is then visible, and the caller may retry with the same b.
+//
+// Within one batch, a later snapshot of the same twin (or a later record or
+// alert with the same key) wins.
+func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
+	if b == nil || len(b.Twins)+len(b.Records)+len(b.Alerts) == 0 {
+		return nil
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	s.reset()
+	var batch pgx.Batch
+	if len(b.Twins) > 0 {
+		if err := s.twins.fill(b.Twins, s); err != nil {
+			return fmt.Errorf("pg commit: %w", err)
+		}
+		t := &s.twins
+		batch.Queue(upsertTwinsSQL, t.id, t.kind, t.cname, t.cversion, t.csha, t.params, t.parent,
+			t.children, t.custodian, t.status, t.seq, t.view, t.digest, t.alerts, t.created, t.updated,
+			t.state, t.streamSeq, t.timers)
+	}
+	if len(b.Records) > 0 {
+		h := &s.history
+		h.fill(b.Records, s)
+		batch.Queue(insertHistorySQL, h.twin, h.seq, h.streamSeq, h.ts, h.kind, h.event,
+			h.eventHash, h.stateHash, h.module, h.digest)
+	}
+	if len(b.Alerts) > 0 {
+		a := &s.alerts
+		a.fill(b.Alerts, s)
+		batch.Queue(insertAlertsSQL, a.twin, a.n, a.seq, a.severity, a.code, a.message, a.ts)
+	}
+	// Without explicit BEGIN, pgx sends the queued statements followed by a
+	// single Sync: PostgreSQL runs them as one implicit transaction that
+	// commits at the Sync, or rolls back entirely on the first error.
+	if err := db.pool.SendBatch(ctx, &batch).Close(); err != nil {
+		return fmt.Errorf("pg commit: %w", err)
+	}
+	return nil
+}
+
+// scratch holds the column arrays of one Commit, reused across commits.
+type scratch struct {
+	twins   twinCols
+	history historyCols
+	alerts  alertCols
+	seen    map[string]int // key -> index of the last occurrence
+	key     []byte
+	buf     []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{seen: make(map[string]int)} }}
+
+func (s *scratch) reset() {
+	s.twins.reset()
+	s.history.reset()
+	s.alerts.reset()
+}
+
+type twinCols struct {
+	id, kind, cname, cversion, parent, custodian, status []string
+	children, timers                                     []pgtype.Text
+	csha, params, view, digest, state                    [][]byte
+	seq, alerts, streamSeq                               []int64
+	created, updated                                     []pgtype.Int8
+}
+
+func (c *twinCols) reset() {
+	*c = twinCols{
+		id: c.id[:0], kind: c.kind[:0], cname: c.cname[:0], cversion: c.cversion[:0],
+		parent: c.parent[:0], custodian: c.custodian[:0], status: c.status[:0],
+		children: c.children[:0], timers: c.timers[:0],
+		csha: clearBytes(c.csha), params: clearBytes(c.params), view: clearBytes(c.view),
+		digest: clearBytes(c.digest), state: clearBytes(c.state),
+		seq: c.seq[:0], alerts: c.alerts[:0], streamSeq: c.streamSeq[:0],
+		created: c.created[:0], updated: c.updated[:0],
+	}
+}
+
+// clearBytes empties a slice of byte slices, dropping references to the
+// caller's memory.
+func clearBytes(b [][]byte) [][]byte {
+	clear(b)
+	return b[:0]
+}
+
+func (c *twinCols) fill(ts []*twin.Twin, s *scratch) error {
+	// The last snapshot of a twin in the batch wins: ON CONFLICT DO UPDATE
+	// cannot touch the same row twice in one statement.
+	last := s.seen
+	clear(last)
+	for i, t := range ts {
+		if t == nil {
+			return fmt.Errorf("twin %d of batch is nil", i)
+		}
+		last[t.ID] = i
+	}
+	for i, t := range ts {
+		if last[t.ID] != i {
+			continue
+		}
+		c.id = append(c.id, t.ID)
+		c.kind = append(c.kind, t.Kind)
+		c.cname = append(c.cname, t.Contract.Name)
+		c.cversion = append(c.cversion, t.Contract.Version)
+		c.csha = append(c.csha, t.Contract.SHA256[:])
+		c.params = append(c.params, nilIfEmpty(t.Params))
+		c.parent = append(c.parent, t.Parent)
+		ch := pgtype.Text{}
+		if t.Children != nil {
+			for _, id := range t.Children {
+				if strings.IndexByte(id, ',') >= 0 {
+					return fmt.Errorf("twin %s: child id %q: %w", t.ID, id, twin.ErrInvalidID)
+				}
+			}
+			ch = pgtype.Text{String: strings.Join(t.Children, ","), Valid: true}
+		}
+		c.children = append(c.children, ch)
+		c.custodian = append(c.custodian, t.Custodian)
+		c.status = append(c.status, t.Status)
+		c.seq = append(c.seq, int64(t.Seq))
+		c.view = append(c.view, nilIfEmpty(t.View))
+		c.digest = append(c.digest, t.Digest[:])
+		c.alerts = append(c.alerts, int64(t.Alerts))
+		c.created = append(c.created, nanos(t.Created))
+		c.updated = append(c.updated, nanos(t.Updated))
+		c.state = append(c.state, nilIfEmpty(t.State))
+		c.streamSeq = append(c.streamSeq, int64(t.StreamSeq))
+		tm := pgtype.Text{}
+		if len(t.Timers) > 0 {
+			s.buf = appendTimers(s.buf[:0], t.Timers)
+			tm = pgtype.Text{String: string(s.buf), Valid: true}
+		}
+		c.timers = append(c.timers, tm)
+	}
+	return nil
+}
+
+type historyCols struct {
+	twin                                        []string
+	seq, streamSeq                              []int64
+	ts                                          []pgtype.Int8
+	kind                                        []int16
+	event, eventHash, stateHash, module, digest [][]byte
+}
+
+func (c *historyCols) reset() {
+	*c = historyCols{
+		twin: c.twin[:0], seq: c.seq[:0], streamSeq: c.streamSeq[:0], ts: c.ts[:0], kind: c.kind[:0],
+		event: clearBytes(c.event), eventHash: clearBytes(c.eventHash), stateHash: clearBytes(c.stateHash),
+		module: clearBytes(c.module), digest: clearBytes(c.digest),
+	}
+}
+
+func (c *historyCols) fill(rs []twin.Record, s *scratch) {
+	dups := hasDupRecords(rs, s)
+	for i := range rs {
+		r := &rs[i]
+		if dups && s.seen[string(recordKey(s.key[:0], r.Twin, r.Seq))] != i {
+			continue
+		}
+		c.twin = append(c.twin, r.Twin)
+		c.seq = append(c.seq, int64(r.Seq))
+		c.streamSeq = append(c.streamSeq, int64(r.StreamSeq))
+		c.ts = append(c.ts, nanos(r.Time))
+		c.kind = append(c.kind, int16(r.Kind))
+		ev := r.Event
+		if ev == nil {
+			ev = []byte{} // NOT NULL column; an empty event is still an event
+		}
+		c.event = append(c.event, ev)
+		c.eventHash = append(c.eventHash, r.EventHash[:])
+		c.stateHash = append(c.stateHash, r.StateHash[:])
+		c.module = append(c.module, r.Module[:])
+		c.digest = append(c.digest, r.Digest[:])
+	}
+}
+
+// hasDupRecords reports whether two records of rs have the same (twin, seq),
+// leaving in s.seen the index of the last occurrence of each key. The usual
+// batch has none.
+func hasDupRecords(rs []twin.Record, s *scratch) bool {
+	if len(rs) < 2 {
+		return false
+	}
+	clear(s.seen)
+	dup := false
+	for i := range rs {
+		k := recordKey(s.key[:0], rs[i].Twin, rs[i].Seq)
+		s.key = k
+		if _, ok := s.seen[string(k)]; ok {
+			dup = true
+		}
+		s.seen[string(k)] = i
+	}
+	return dup
+}
+
+func recordKey(b []byte, id string, n uint64) []byte {
+	b = append(b, id...)
+	b = append(b, 0)
+	for i := 0; i < 8; i++ {
+		b = append(b, byte(n>>(56-8*i)))
+	}
+	return b
+}
+
+type alertCols struct {
+	twin                    []string
+	n, seq                  []int64
+	severity, code, message []string
+	ts                      []pgtype.Int8
+}
+
+func (c *alertCols) reset() {
+	*c = alertCols{
+		twin: c.twin[:0], n: c.n[:0], seq: c.seq[:0], severity: c.severity[:0],
+		code: c.code[:0], message: c.message[:0], ts: c.ts[:0],
+	}
+}
+
+func (c *alertCols) fill(as []twin.Alert, s *scratch) {
+	clear(s.seen)
+	dups := false
+	if len(as) > 1 {
+		for i := range as {
+			k := recordKey(s.key[:0], as[i].Twin, as[i].N)
+			s.key = k
+			if _, ok := s.seen[string(k)]; ok {
+				dups = true
+			}
+			s.seen[string(k)] = i
+		}
+	}
+	for i := range as {
+		a := &as[i]
+		if dups && s.seen[string(recordKey(s.key[:0], a.Twin, a.N))] != i {
+			continue
+		}
+		c.twin = append(c.twin, a.Twin)
+		c.n = append(c.n, int64(a.N))
+		c.seq = append(c.seq, int64(a.Seq))
+		c.severity = append(c.severity, a.Severity)
+		c.code = append(c.code, a.Code)
+		c.message = append(c.message, a.Message)
+		c.ts = append(c.ts, nanos(a.Time))
+	}
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// nanos is t as Unix nanoseconds, NULL for the zero time.
+func nanos(t time.Time) pgtype.Int8 {
+	if t.IsZero() {
+		return pgtype.Int8{}
+	}
+	return pgtype.Int8{Int64: t.UnixNano(), Valid: true}
+}
+
+// fromNanos is the inverse of nanos; times come back in UTC.
+func fromNanos(n pgtype.Int8) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// storedTimer is the JSON form of a timer in the timers column.
+type storedTimer struct {
+	Name string `json:"name"`
+	At   int64  `json:"at"` // Unix ns; 0 for the zero time
+}
+
+// appendTimers appends the JSON array of ts, with times as Unix
+// nanoseconds, to b.
+func appendTimers(b []byte, ts []twin.Timer) []byte {
+	b = append(b, '[')
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var at int64
+		if !t.At.IsZero() {
+			at = t.At.UnixNano()
+		}
+		name, _ := json.Marshal(t.Name) // a string always marshals
+		b = fmt.Appendf(b, `{"name":%s,"at":%d}`, name, at)
+	}
+	return append(b, ']')
+}
+
+// parseTimers decodes the timers column.
+func parseTimers(b []byte) ([]twin.Timer, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var st []storedTimer
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("timers: %w", err)
+	}
+	if len(st) == 0 {
+		return nil, nil
+	}
+	ts := make([]twin.Timer, len(st))
+	for i, t := range st {
+		ts[i].Name = t.Name
+		if t.At != 0 {
+			ts[i].At = time.Unix(0, t.At).UTC()
+		}
+	}
+	return ts, nil
+}

@@ -1,0 +1,44 @@
+// Package pg is the PostgreSQL implementation of [twin.Store], through
+// pgx/v5 and its connection pool.
+//
+// It is the store for production and for several runtime nodes sharing one
+// database. The embedded store (store/embedded) is the default for one node.
+//
+// # Opening
+//
+//	db, err := pg.Open(ctx, "postgres://custos:secret@db:5432/custos", pg.WithSchema("custos"))
+//
+// Open connects, then applies the schema migrations embedded in the binary
+// (migrations/NNNN_name.sql) that the database does not have yet. They run in
+// one transaction under a PostgreSQL advisory lock, and are recorded in the
+// schema_migrations table with a checksum, so several nodes can start at once
+// and a migration that was edited after release is refused.
+//
+// # Writes
+//
+// [DB.Commit] sends a whole [twin.Batch] — snapshots, history records,
+// alerts — as one pipelined round trip of three array-bound INSERT … SELECT
+// FROM unnest(…) statements that PostgreSQL runs in one implicit
+// transaction: all of it is durable, or none. Every insert is an upsert
+// (ON CONFLICT DO UPDATE), so re-committing the same batch after a crash is
+// harmless.
+//
+// # Failures
+//
+// When PostgreSQL is unreachable, Commit fails as soon as the connection
+// attempt or the query fails, or when ctx is done, whichever comes first; the
+// caller retries. The pool reconnects by itself: connections broken by a
+// server restart are discarded, and later calls open new ones. [DB.Ping]
+// reports whether the database answers, for a readiness probe.
+//
+// # Retention
+//
+// [DB.PruneHistory] deletes history records with an event time before a
+// given instant; [WithRetention] runs it periodically.
+//
+// # Representation
+//
+// Times are stored as Unix nanoseconds (bigint, NULL for the zero time) so
+// that they round-trip exactly; uint64 sequence numbers are stored as bigint
+// (values above 2^63-1 would not sort correctly, and do not occur).
+package pg
