@@ -1,0 +1,604 @@
+// Package bus connects the twin runtime to NATS JetStream: it declares the
+// public streams, bucket and subjects, consumes the input stream in batches,
+// hands them to the runtime, publishes state, alerts and dead letters, and
+// acknowledges input only after its effects are durable.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/metrics"
+	"github.com/custos-dev/custos/twin"
+)
+
+// Public names (see docs/interfaces.md). Changing them breaks users.
+const (
+	StreamInput  = "CUSTOS_INPUT"
+	StreamAlerts = "CUSTOS_ALERTS"
+	StreamDLQ    = "CUSTOS_DLQ"
+	Bucket       = "custos_twins"
+	Consumer     = "custos-runtime"
+
+	TelemetryPrefix = "custos.telemetry."
+	CommandPrefix   = "custos.command."
+	TimerPrefix     = "custos.timer."
+	DLQPrefix       = "custos.dlq."
+
+	// Headers on dead letters.
+	HeaderReason  = "Custos-Reason"
+	HeaderError   = "Custos-Error"
+	HeaderSubject = "Custos-Subject"
+	HeaderSeq     = "Custos-Stream-Seq"
+	HeaderIndex   = "Custos-Event-Index"
+)
+
+// StateSubject is where a twin's state changes are published.
+func StateSubject(id string) string { return "custos.twin." + id + ".state" }
+
+// AlertSubject is where a twin's alerts are published (kept in CUSTOS_ALERTS).
+func AlertSubject(id string) string { return "custos.twin." + id + ".alert" }
+
+// Config configures a Bus.
+type Config struct {
+	Conn    *nats.Conn
+	JS      jetstream.JetStream
+	Runtime *twin.Runtime
+	Store   twin.Store // for re-emitting effects of redelivered inputs
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+
+	// BatchSize is the most input messages processed as one batch (default 1000).
+	BatchSize int
+	// MaxMessageBytes caps one input message (default 64 KiB); larger ones are
+	// dead-lettered as too_large.
+	MaxMessageBytes int
+	// DuplicateWindow of the input stream for Nats-Msg-Id (default 2 min).
+	DuplicateWindow time.Duration
+	// Replicas for the streams and bucket (default 1).
+	Replicas int
+	// OnCommit, if set, is called after each durable batch (for anchoring).
+	OnCommit func(*twin.Outcome)
+}
+
+// Bus is the NATS side of the runtime.
+type Bus struct {
+	cfg  Config
+	log  *slog.Logger
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+
+	mu    sync.Mutex
+	ready bool
+}
+
+// New validates cfg and returns a Bus. Call Setup, then Run.
+func New(cfg Config) (*Bus, error) {
+	if cfg.Conn == nil || cfg.JS == nil || cfg.Runtime == nil || cfg.Store == nil {
+		return nil, errors.New("bus: Conn, JS, Runtime and Store are required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 64 << 10
+	}
+	if cfg.DuplicateWindow <= 0 {
+		cfg.DuplicateWindow = 2 * time.Minute
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS}, nil
+}
+
+// Setup creates or updates the streams, the KV bucket and the durable
+// consumer. It is idempotent.
+func (b *Bus) Setup(ctx context.Context) error {
+	streams := []jetstream.StreamConfig{{
+		Name:        StreamInput,
+		Description: "custos input: telemetry, commands and timers of all twins",
+		Subjects:    []string{TelemetryPrefix + ">", CommandPrefix + ">", TimerPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Duplicates:  b.cfg.DuplicateWindow,
+		Replicas:    b.cfg.Replicas,
+		MaxMsgSize:  int32(b.cfg.MaxMessageBytes) * 4,
+	}, {
+		Name:        StreamAlerts,
+		Description: "custos alerts raised on twins",
+		Subjects:    []string{"custos.twin.*.alert"},
+		Storage:     jetstream.FileStorage,
+		Duplicates:  b.cfg.DuplicateWindow,
+		Replicas:    b.cfg.Replicas,
+	}, {
+		Name:        StreamDLQ,
+		Description: "custos rejected input, with the reason in headers",
+		Subjects:    []string{DLQPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Duplicates:  b.cfg.DuplicateWindow,
+		Replicas:    b.cfg.Replicas,
+		MaxAge:      30 * 24 * time.Hour,
+	}}
+	for _, sc := range streams {
+		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	if _, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      Bucket,
+		Description: "custos twin state, key = twin id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("kv %s: %w", Bucket, err)
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamInput, jetstream.ConsumerConfig{
+		Durable:       Consumer,
+		Description:   "custos runtime",
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: b.cfg.BatchSize * 8,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", Consumer, err)
+	}
+	b.cons = cons
+	return nil
+}
+
+// Ready reports whether the ingest loop is consuming.
+func (b *Bus) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ready
+}
+
+func (b *Bus) setReady(v bool) {
+	b.mu.Lock()
+	b.ready = v
+	b.mu.Unlock()
+}
+
+// Run consumes the input stream until ctx ends. A failed batch (store
+// unavailable, …) is retried with backoff from the first unacknowledged
+// message; nothing is acknowledged before it is durable.
+func (b *Bus) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := b.consume(ctx)
+		b.setReady(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.log.Error("ingest stopped; restarting", "err", err, "in", backoff)
+		b.cfg.Runtime.Evict()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// inflight is a processed batch waiting for its publications to be
+// acknowledged before its input is.
+type inflight struct {
+	msgs    []jetstream.Msg
+	futures []jetstream.PubAckFuture
+	retry   []*nats.Msg // publications, by future index, for re-sending
+}
+
+func (b *Bus) consume(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan jetstream.Msg, b.cfg.BatchSize*4)
+	cc, err := b.cons.Consume(func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(b.cfg.BatchSize*4), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		b.log.Debug("consume", "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	defer cc.Stop()
+	b.setReady(true)
+
+	acks := make(chan *inflight, 4)
+	ackErr := make(chan error, 1)
+	go func() { ackErr <- b.acker(ctx, acks) }()
+	defer func() {
+		close(acks)
+		<-ackErr
+	}()
+
+	var (
+		batch   []jetstream.Msg
+		inputs  []twin.Input
+		pending []dead
+		lastPas = time.Now()
+	)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-ackErr:
+			ackErr <- err
+			return err
+		case m := <-in:
+			batch = append(batch, m)
+		}
+	fill:
+		for len(batch) < b.cfg.BatchSize {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		start := time.Now()
+		inputs, pending = b.parse(batch, inputs[:0], pending[:0])
+		out, err := b.cfg.Runtime.Process(ctx, inputs)
+		if err != nil {
+			nakAll(batch)
+			return err
+		}
+		fl := &inflight{msgs: append([]jetstream.Msg(nil), batch...)}
+		b.publish(fl, inputs, out, pending)
+		b.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+		b.cfg.Metrics.BatchSize.Observe(float64(len(batch)))
+		b.cfg.Metrics.Messages.Add(float64(len(batch)))
+		if b.cfg.OnCommit != nil {
+			b.cfg.OnCommit(out)
+		}
+		select {
+		case acks <- fl:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if now := time.Now(); now.Sub(lastPas) > 10*time.Second {
+			lastPas = now
+			b.cfg.Runtime.Passivate(now)
+		}
+	}
+}
+
+// acker waits for a batch's publications, then acknowledges its last
+// message, which (AckAll) acknowledges the whole batch.
+func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
+	for fl := range acks {
+		for i, f := range fl.futures {
+			if err := b.await(ctx, f, fl.retry[i]); err != nil {
+				for fl2 := range acks {
+					nakAll(fl2.msgs)
+				}
+				nakAll(fl.msgs)
+				return err
+			}
+		}
+		if len(fl.msgs) > 0 {
+			if err := fl.msgs[len(fl.msgs)-1].Ack(); err != nil {
+				b.log.Warn("ack", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// await waits for one publication, re-sending it (same Nats-Msg-Id, so
+// idempotent) a few times if it fails.
+func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) error {
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			b.cfg.Metrics.PublishErrors.Inc()
+			if attempt >= 5 {
+				return fmt.Errorf("publish %s: %w", m.Subject, err)
+			}
+			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+			nf, perr := b.js.PublishMsgAsync(m)
+			if perr != nil {
+				return fmt.Errorf("publish %s: %w", m.Subject, perr)
+			}
+			f = nf
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func nakAll(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		_ = m.Nak()
+	}
+}
+
+// dead is an input to dead-letter.
+type dead struct {
+	msg   jetstream.Msg
+	seq   uint64
+	index int // event index, -1 for the whole message
+	err   *twin.InputError
+}
+
+// parse turns messages into runtime inputs; unparseable ones become dead
+// letters.
+func (b *Bus) parse(batch []jetstream.Msg, inputs []twin.Input, dl []dead) ([]twin.Input, []dead) {
+	for _, m := range batch {
+		md, err := m.Metadata()
+		if err != nil {
+			b.log.Warn("message without metadata", "subject", m.Subject(), "err", err)
+			continue
+		}
+		in, ierr := b.parseOne(m, md)
+		if ierr != nil {
+			dl = append(dl, dead{msg: m, seq: md.Sequence.Stream, index: -1, err: ierr})
+			continue
+		}
+		in.StreamSeq = md.Sequence.Stream
+		inputs = append(inputs, in)
+	}
+	return inputs, dl
+}
+
+func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, *twin.InputError) {
+	subj := m.Subject()
+	data := m.Data()
+	var cat, id string
+	switch {
+	case strings.HasPrefix(subj, TelemetryPrefix):
+		cat, id = "telemetry", subj[len(TelemetryPrefix):]
+	case strings.HasPrefix(subj, CommandPrefix):
+		cat, id = "command", subj[len(CommandPrefix):]
+	case strings.HasPrefix(subj, TimerPrefix):
+		cat, id = "timer", subj[len(TimerPrefix):]
+	}
+	if !twin.ValidID(id) {
+		return twin.Input{}, twin.Rejectf(twin.ReasonInvalidSubject, "subject %q does not name a valid twin id", subj)
+	}
+	if len(data) > b.cfg.MaxMessageBytes {
+		return twin.Input{}, twin.Rejectf(twin.ReasonTooLarge, "message of %d bytes exceeds %d", len(data), b.cfg.MaxMessageBytes)
+	}
+	var (
+		evs []twin.Event
+		err error
+	)
+	switch cat {
+	case "telemetry":
+		evs, err = twin.ParseTelemetry(data, md.Timestamp)
+	case "timer":
+		evs, err = twin.ParseTimer(data)
+	case "command":
+		var in *twin.Input
+		in, err = twin.ParseCommand(id, data, md.Timestamp)
+		if err == nil {
+			return *in, nil
+		}
+	}
+	if err != nil {
+		var ie *twin.InputError
+		if errors.As(err, &ie) {
+			return twin.Input{}, ie
+		}
+		return twin.Input{}, twin.Rejectf(twin.ReasonInvalidJSON, "%v", err)
+	}
+	return twin.Input{Twin: id, Events: evs}, nil
+}
+
+// publish sends the batch's effects: dead letters, state (KV and subject)
+// and alerts. Publications carry Nats-Msg-Id so re-sending is idempotent.
+func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl []dead) {
+	m := b.cfg.Metrics
+	bySeq := map[uint64]jetstream.Msg(nil)
+	for i := range out.Results {
+		res := &out.Results[i]
+		if res.Err == nil && len(res.Failed) == 0 && !res.Duplicate {
+			continue
+		}
+		if bySeq == nil {
+			bySeq = make(map[uint64]jetstream.Msg, len(fl.msgs))
+			for _, msg := range fl.msgs {
+				if md, err := msg.Metadata(); err == nil {
+					bySeq[md.Sequence.Stream] = msg
+				}
+			}
+		}
+		seq := inputs[i].StreamSeq
+		switch {
+		case res.Duplicate:
+			m.Duplicates.Inc()
+			b.reemit(fl, inputs[i].Twin, seq)
+		case res.Err != nil:
+			dl = append(dl, dead{msg: bySeq[seq], seq: seq, index: -1, err: res.Err})
+		default:
+			for _, f := range res.Failed {
+				dl = append(dl, dead{msg: bySeq[seq], seq: seq, index: f.Index, err: f.Err})
+			}
+		}
+	}
+	for _, d := range dl {
+		m.DLQ.WithLabelValues(string(d.err.Reason)).Inc()
+		msg := nats.NewMsg(DLQPrefix + string(d.err.Reason))
+		msg.Header.Set(HeaderReason, string(d.err.Reason))
+		msg.Header.Set(HeaderError, d.err.Detail)
+		msg.Header.Set(HeaderSeq, strconv.FormatUint(d.seq, 10))
+		id := "dlq:" + strconv.FormatUint(d.seq, 10)
+		if d.index >= 0 {
+			msg.Header.Set(HeaderIndex, strconv.Itoa(d.index))
+			id += ":" + strconv.Itoa(d.index)
+		}
+		if d.msg != nil {
+			msg.Header.Set(HeaderSubject, d.msg.Subject())
+			msg.Data = d.msg.Data()
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, id)
+		b.send(fl, msg)
+		b.log.Debug("dead letter", "reason", d.err.Reason, "seq", d.seq, "detail", d.err.Detail)
+	}
+	for _, st := range out.States {
+		b.sendState(fl, st.Twin, st.Seq, st.JSON)
+	}
+	for i := range out.Alerts {
+		b.sendAlert(fl, &out.Alerts[i])
+	}
+	applied := 0
+	for i := range out.Results {
+		if r := &out.Results[i]; r.Err == nil && !r.Duplicate {
+			applied += len(inputs[i].Events) - len(r.Failed)
+		}
+	}
+	m.Readings.Add(float64(applied))
+	m.Alerts.Add(float64(len(out.Alerts)))
+}
+
+func (b *Bus) sendState(fl *inflight, id string, seq uint64, js []byte) {
+	msg := nats.NewMsg("$KV." + Bucket + "." + id)
+	msg.Header.Set(jetstream.MsgIDHeader, id+":"+strconv.FormatUint(seq, 10))
+	msg.Data = js
+	b.send(fl, msg)
+	if err := b.nc.Publish(StateSubject(id), js); err != nil {
+		b.cfg.Metrics.PublishErrors.Inc()
+	}
+}
+
+func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
+	js, err := json.Marshal(a)
+	if err != nil {
+		return
+	}
+	msg := nats.NewMsg(AlertSubject(a.Twin))
+	msg.Header.Set(jetstream.MsgIDHeader, a.Twin+":a"+strconv.FormatUint(a.N, 10))
+	msg.Data = js
+	b.send(fl, msg)
+}
+
+func (b *Bus) send(fl *inflight, msg *nats.Msg) {
+	f, err := b.js.PublishMsgAsync(msg)
+	if err != nil {
+		// Too many pending: wait for some and try once more; the acker
+		// re-sends on failure anyway.
+		select {
+		case <-b.js.PublishAsyncComplete():
+		case <-time.After(5 * time.Second):
+		}
+		f, err = b.js.PublishMsgAsync(msg)
+		if err != nil {
+			b.cfg.Metrics.PublishErrors.Inc()
+			f = failed(err)
+		}
+	}
+	fl.futures = append(fl.futures, f)
+	fl.retry = append(fl.retry, msg)
+}
+
+// reemit re-publishes the effects of an input applied before a crash whose
+// publications may not have gone out: the twin's current state and the
+// alerts raised by the events of that input. Nats-Msg-Id makes this a no-op
+// when they had been published within the duplicate window.
+func (b *Bus) reemit(fl *inflight, id string, streamSeq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := b.cfg.Store.Twin(ctx, id)
+	if err != nil {
+		b.log.Warn("re-emit: load twin", "twin", id, "err", err)
+		return
+	}
+	if js, err := json.Marshal(t); err == nil {
+		b.sendState(fl, t.ID, t.Seq, js)
+	}
+	after := uint64(0)
+	if t.Seq > 1000 {
+		after = t.Seq - 1000
+	}
+	recs, err := b.cfg.Store.History(ctx, twin.HistoryQuery{Twin: id, AfterSeq: after, Limit: 1000})
+	if err != nil {
+		return
+	}
+	var lo, hi uint64
+	for _, r := range recs {
+		if r.StreamSeq == streamSeq {
+			if lo == 0 {
+				lo = r.Seq
+			}
+			hi = r.Seq
+		}
+	}
+	if lo == 0 {
+		return
+	}
+	alerts, err := b.cfg.Store.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 10000})
+	if err != nil {
+		return
+	}
+	for i := range alerts {
+		if a := &alerts[i]; a.Seq >= lo && a.Seq <= hi {
+			b.sendAlert(fl, a)
+		}
+	}
+}
+
+type failedFuture struct {
+	err chan error
+}
+
+func failed(err error) jetstream.PubAckFuture {
+	f := &failedFuture{err: make(chan error, 1)}
+	f.err <- err
+	return f
+}
+
+func (f *failedFuture) Ok() <-chan *jetstream.PubAck { return nil }
+func (f *failedFuture) Err() <-chan error            { return f.err }
+func (f *failedFuture) Msg() *nats.Msg               { return nil }
+
+// PublishCommand publishes a command for a twin into the input stream and
+// returns its stream sequence; Runtime.Wait gives its result.
+func (b *Bus) PublishCommand(ctx context.Context, id string, cmd *twin.Command) (uint64, error) {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := b.js.Publish(ctx, CommandPrefix+id, data)
+	if err != nil {
+		return 0, fmt.Errorf("publish command: %w", err)
+	}
+	return ack.Sequence, nil
+}
+
+// FireTimer publishes a due timer into the input stream (a twin.TimerSink).
+func (b *Bus) FireTimer(ctx context.Context, id string, t twin.Timer) error {
+	data, err := json.Marshal(twin.TimerFired{Name: t.Name, At: t.At})
+	if err != nil {
+		return err
+	}
+	_, err = b.js.Publish(ctx, TimerPrefix+id, data,
+		jetstream.WithMsgID("timer:"+id+":"+t.Name+":"+strconv.FormatInt(t.At.UnixNano(), 10)))
+	return err
+}

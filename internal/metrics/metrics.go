@@ -1,0 +1,62 @@
+// Package metrics holds the Prometheus metrics of the custos runtime, served
+// on /metrics. Names are public (dashboards and alerts are built on them).
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is the set of runtime metrics, registered on its own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Messages      prometheus.Counter     // input messages consumed
+	Readings      prometheus.Counter     // events applied
+	Duplicates    prometheus.Counter     // redeliveries skipped
+	DLQ           *prometheus.CounterVec // dead-lettered input by reason
+	Alerts        prometheus.Counter     // alerts raised
+	BatchSize     prometheus.Histogram   // inputs per processed batch
+	BatchSeconds  prometheus.Histogram   // time to apply + commit a batch
+	PublishErrors prometheus.Counter
+}
+
+// New returns registered metrics. funcs adds gauges computed at scrape
+// time (resident twins, timers, …).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		Messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_ingest_messages_total", Help: "Input messages consumed from the input stream."}),
+		Readings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_ingest_events_applied_total", Help: "Events (readings, commands, timers) applied to twins."}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_ingest_duplicates_total", Help: "Redelivered inputs skipped because they were already applied."}),
+		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "custos_dlq_total", Help: "Inputs (or events of inputs) sent to custos.dlq.<reason>."}, []string{"reason"}),
+		Alerts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_alerts_total", Help: "Alerts raised by contracts and the runtime."}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "custos_ingest_batch_size", Help: "Input messages per processed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
+		BatchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "custos_ingest_batch_seconds", Help: "Time to apply a batch and make it durable.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
+		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
+	}
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors)
+	return m
+}
+
+// Gauge registers a gauge whose value is computed at scrape time.
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// Counter registers a counter whose value is computed at scrape time.
+func (m *Metrics) Counter(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+}

@@ -1,0 +1,616 @@
+package twin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Runtime. Store and Contracts are required.
+type Config struct {
+	Store     Store
+	Contracts ContractHost
+	// Shards is the number of single-writer shards; default GOMAXPROCS.
+	Shards int
+	// IdleAfter passivates resident twins not touched for this long
+	// (default 10 minutes). Passivated twins are reloaded from the store on
+	// their next event.
+	IdleAfter time.Duration
+	// MaxResident caps twins kept in memory across all shards (default
+	// 2,000,000); the least recently used are passivated beyond it.
+	MaxResident int
+	Logger      *slog.Logger
+}
+
+// Runtime applies inputs to twins. Twins are records owned by a fixed set of
+// shards; a twin always maps to the same shard, so its events apply one at a
+// time, in order, by one writer. Process is called by one ingest loop at a
+// time; reads go to the Store.
+type Runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	seed   maphash.Seed
+	shards []*shard
+
+	mu      sync.Mutex // serializes Process
+	batch   Batch
+	timers  *timerQueue
+	waiters waiters
+
+	stats struct {
+		applied, duplicates, rejected, contractErrors, loads, passivated atomic.Uint64
+	}
+}
+
+// Result says what happened to one Input.
+type Result struct {
+	// Err is set when the whole input was refused (unknown twin, twin
+	// exists, …). Nothing changed.
+	Err *InputError
+	// Duplicate: the input had been applied before (a redelivery); skipped.
+	Duplicate bool
+	// Failed lists events of the input that were not applied (contract
+	// failure or refusal); the others were.
+	Failed []FailedEvent
+	// Seq is the twin's sequence number after the input.
+	Seq uint64
+}
+
+// FailedEvent is one event of an input that was not applied.
+type FailedEvent struct {
+	Index int
+	Err   *InputError
+}
+
+// StateUpdate is the new public state of a twin after a batch: the JSON
+// value for KV bucket custos_twins and subject custos.twin.<id>.state.
+type StateUpdate struct {
+	Twin   string
+	Seq    uint64
+	Digest Hash
+	JSON   []byte
+}
+
+// Outcome is what one Process call did, once durable.
+type Outcome struct {
+	Results []Result      // parallel to the inputs
+	States  []StateUpdate // one per twin changed in the batch
+	Alerts  []Alert       // in order per twin
+}
+
+// New returns a Runtime.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("twin runtime: no store")
+	}
+	if cfg.Contracts == nil {
+		return nil, errors.New("twin runtime: no contract host")
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 10 * time.Minute
+	}
+	if cfg.MaxResident <= 0 {
+		cfg.MaxResident = 2_000_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, seed: maphash.MakeSeed(), timers: newTimerQueue()}
+	r.waiters.init()
+	for i := 0; i < cfg.Shards; i++ {
+		r.shards = append(r.shards, &shard{rt: r, twins: make(map[string]*resident), hasher: NewHasher()})
+	}
+	return r, nil
+}
+
+func (r *Runtime) shardOf(id string) *shard {
+	return r.shards[maphash.String(r.seed, id)%uint64(len(r.shards))]
+}
+
+// Process applies a batch of inputs, in order per twin, commits the result
+// to the store in one atomic write and returns what changed. If it returns an
+// error nothing of the batch is durable and the twins it touched are dropped
+// from memory (reloaded from the store next time); the caller should deliver
+// the same inputs again.
+func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := &Outcome{Results: make([]Result, len(in))}
+	now := time.Now()
+	active := 0
+	for _, s := range r.shards {
+		s.reset(now)
+	}
+	for i := range in {
+		s := r.shardOf(in[i].Twin)
+		if len(s.inputs) == 0 {
+			active++
+		}
+		s.inputs = append(s.inputs, i)
+	}
+	if active == 1 {
+		for _, s := range r.shards {
+			if len(s.inputs) > 0 {
+				s.run(ctx, in, out.Results)
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, s := range r.shards {
+			if len(s.inputs) == 0 {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.run(ctx, in, out.Results)
+			}()
+		}
+		wg.Wait()
+	}
+	b := &r.batch
+	b.Reset()
+	var err error
+	for _, s := range r.shards {
+		if s.err != nil && err == nil {
+			err = s.err
+		}
+		for _, res := range s.changed {
+			b.Twins = append(b.Twins, res.t)
+		}
+		b.Records = append(b.Records, s.records...)
+		b.Alerts = append(b.Alerts, s.alerts...)
+	}
+	if err == nil && (len(b.Twins) > 0 || len(b.Records) > 0 || len(b.Alerts) > 0) {
+		err = r.cfg.Store.Commit(ctx, b)
+		if err != nil {
+			err = fmt.Errorf("commit batch: %w", err)
+		}
+	}
+	if err != nil {
+		for _, s := range r.shards {
+			s.evictChanged()
+		}
+		b.Reset()
+		return nil, err
+	}
+	for _, s := range r.shards {
+		out.States = append(out.States, s.states...)
+		out.Alerts = append(out.Alerts, s.alerts...)
+		for _, res := range s.changed {
+			r.timers.set(res.t.ID, res.t.Timers)
+		}
+		s.done()
+	}
+	b.Reset()
+	for i := range in {
+		res := &out.Results[i]
+		switch {
+		case res.Duplicate:
+			r.stats.duplicates.Add(1)
+		case res.Err != nil:
+			r.stats.rejected.Add(1)
+		default:
+			r.stats.applied.Add(1)
+		}
+	}
+	r.waiters.done(in, out.Results)
+	return out, nil
+}
+
+// Wait blocks until the input at stream sequence seq has been processed (or
+// ctx ends) and returns its result. It remembers the results of recent
+// inputs, so it may be called after processing.
+func (r *Runtime) Wait(ctx context.Context, seq uint64) (Result, error) {
+	ch := r.waiters.wait(seq)
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		r.waiters.cancel(seq, ch)
+		return Result{}, ctx.Err()
+	}
+}
+
+// Stats are counters since the runtime started.
+type Stats struct {
+	Applied, Duplicates, Rejected, ContractErrors uint64
+	Loads, Passivated                             uint64
+	Resident                                      int
+	Timers                                        int
+}
+
+// Stats returns counters since start.
+func (r *Runtime) Stats() Stats {
+	st := Stats{
+		Applied:        r.stats.applied.Load(),
+		Duplicates:     r.stats.duplicates.Load(),
+		Rejected:       r.stats.rejected.Load(),
+		ContractErrors: r.stats.contractErrors.Load(),
+		Loads:          r.stats.loads.Load(),
+		Passivated:     r.stats.passivated.Load(),
+		Timers:         r.timers.len(),
+	}
+	for _, s := range r.shards {
+		st.Resident += int(s.resident.Load())
+	}
+	return st
+}
+
+// Passivate drops from memory twins idle for longer than IdleAfter, and the
+// least recently used ones beyond MaxResident. It is called by the ingest
+// loop between batches.
+func (r *Runtime) Passivate(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	limit := r.cfg.MaxResident / len(r.shards)
+	for _, s := range r.shards {
+		n += s.passivate(now.Add(-r.cfg.IdleAfter).UnixNano(), limit)
+	}
+	r.stats.passivated.Add(uint64(n))
+	return n
+}
+
+// Evict drops every twin from memory. After a failure whose effect on
+// memory is unknown, the next events reload twins from the store.
+func (r *Runtime) Evict() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.shards {
+		clear(s.twins)
+		s.resident.Store(0)
+	}
+}
+
+// resident is a twin in memory.
+type resident struct {
+	t        *Twin
+	c        Contract
+	lastUsed int64 // unix ns of the batch that last touched it
+	batch    uint64
+	view     bool // View must be recomputed
+	viewOut  []byte
+}
+
+// shard owns a subset of the twins.
+type shard struct {
+	rt       *Runtime
+	twins    map[string]*resident
+	resident atomic.Int64
+	hasher   *Hasher
+	batchNo  uint64
+	now      int64
+
+	// per batch
+	inputs  []int
+	arena   []byte
+	changed []*resident
+	records []Record
+	alerts  []Alert
+	states  []StateUpdate
+	err     error
+}
+
+func (s *shard) reset(now time.Time) {
+	s.batchNo++
+	s.now = now.UnixNano()
+	s.inputs = s.inputs[:0]
+	s.arena = s.arena[:0]
+	clear(s.changed)
+	s.changed = s.changed[:0]
+	s.records = s.records[:0]
+	s.alerts = nil // handed to the Outcome
+	s.states = nil // handed to the Outcome
+	s.err = nil
+}
+
+func (s *shard) done() {
+	clear(s.changed)
+	s.changed = s.changed[:0]
+}
+
+func (s *shard) evictChanged() {
+	for _, res := range s.changed {
+		delete(s.twins, res.t.ID)
+	}
+	s.resident.Store(int64(len(s.twins)))
+	s.changed = s.changed[:0]
+}
+
+func (s *shard) passivate(before int64, limit int) int {
+	n := 0
+	for id, res := range s.twins {
+		if res.lastUsed < before {
+			delete(s.twins, id)
+			n++
+		}
+	}
+	if over := len(s.twins) - limit; over > 0 {
+		all := make([]*resident, 0, len(s.twins))
+		for _, res := range s.twins {
+			all = append(all, res)
+		}
+		slices.SortFunc(all, func(a, b *resident) int { return int(a.lastUsed - b.lastUsed) })
+		for _, res := range all[:over] {
+			delete(s.twins, res.t.ID)
+			n++
+		}
+	}
+	s.resident.Store(int64(len(s.twins)))
+	return n
+}
+
+// load returns the resident twin id, loading it from the store if needed;
+// nil if it does not exist.
+func (s *shard) load(ctx context.Context, id string) (*resident, error) {
+	if res, ok := s.twins[id]; ok {
+		return res, nil
+	}
+	t, err := s.rt.cfg.Store.Twin(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load twin %s: %w", id, err)
+	}
+	c, err := s.rt.cfg.Contracts.Contract(ctx, t.Contract.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("load twin %s contract %s: %w", id, t.Contract.SHA256, err)
+	}
+	s.rt.stats.loads.Add(1)
+	res := &resident{t: t, c: c}
+	s.twins[id] = res
+	s.resident.Store(int64(len(s.twins)))
+	return res, nil
+}
+
+func (s *shard) run(ctx context.Context, in []Input, results []Result) {
+	for _, i := range s.inputs {
+		if err := s.apply(ctx, &in[i], &results[i]); err != nil {
+			s.err = err
+			return
+		}
+	}
+	for _, res := range s.changed {
+		if err := s.publishable(ctx, res); err != nil {
+			s.err = err
+			return
+		}
+	}
+}
+
+// touch marks res as changed in this batch.
+func (s *shard) touch(res *resident) {
+	res.lastUsed = s.now
+	if res.batch != s.batchNo {
+		res.batch = s.batchNo
+		s.changed = append(s.changed, res)
+	}
+}
+
+func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
+	res, err := s.load(ctx, in.Twin)
+	if err != nil {
+		return err
+	}
+	if res != nil && in.StreamSeq != 0 && in.StreamSeq <= res.t.StreamSeq {
+		result.Duplicate = true
+		result.Seq = res.t.Seq
+		return nil
+	}
+	if in.Create != nil {
+		if res != nil {
+			result.Err = Rejectf(ReasonTwinExists, "twin %s already exists", in.Twin)
+			return nil
+		}
+		return s.create(ctx, in, result)
+	}
+	if res == nil {
+		result.Err = Rejectf(ReasonUnknownTwin, "no twin %s", in.Twin)
+		return nil
+	}
+	t := res.t
+	if t.Status == StatusClosed {
+		result.Err = Rejectf(ReasonTwinClosed, "twin %s is closed", in.Twin)
+		return nil
+	}
+	for i := range in.Events {
+		e := &in.Events[i]
+		if e.Kind == KindTimer && !t.timerDue(e.Field(0), e.Time) {
+			continue // cancelled or re-set since it fired: nothing to do
+		}
+		if ierr := s.applyEvent(ctx, res, e); ierr != nil {
+			result.Failed = append(result.Failed, FailedEvent{Index: i, Err: ierr})
+		}
+	}
+	t.StreamSeq = in.StreamSeq
+	s.touch(res)
+	result.Seq = t.Seq
+	return nil
+}
+
+func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
+	if len(in.Events) != 1 || in.Events[0].Kind != KindCreate {
+		result.Err = Rejectf(ReasonInvalidCommand, "create input must hold one create event")
+		return nil
+	}
+	c, err := s.rt.cfg.Contracts.Contract(ctx, in.Create.SHA256)
+	if err != nil {
+		if errors.Is(err, ErrUnknownPolicy) {
+			result.Err = Rejectf(ReasonUnknownPolicy, "%v", err)
+			return nil
+		}
+		return fmt.Errorf("create twin %s: %w", in.Twin, err)
+	}
+	e := &in.Events[0]
+	t := &Twin{
+		ID:        in.Twin,
+		Kind:      e.Field(0),
+		Contract:  *in.Create,
+		Params:    json.RawMessage(e.Field(1)),
+		Custodian: e.Field(2),
+		Parent:    e.Field(3),
+		Status:    StatusCreated,
+		Created:   e.Time,
+	}
+	res := &resident{t: t, c: c}
+	if ierr := s.applyEvent(ctx, res, e); ierr != nil {
+		result.Err = ierr
+		return nil
+	}
+	t.StreamSeq = in.StreamSeq
+	s.twins[t.ID] = res
+	s.resident.Store(int64(len(s.twins)))
+	s.touch(res)
+	result.Seq = t.Seq
+	return nil
+}
+
+// applyEvent runs the contract on e and, if it succeeds, applies the output
+// to the twin, extends the digest chain and records history and alerts.
+func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputError {
+	t := res.t
+	e.Seq = t.Seq + 1
+	if e.Kind == KindCustody {
+		e.Fields[0] = t.Custodian
+	}
+	start := len(s.arena)
+	s.arena, _ = e.AppendBinary(s.arena)
+	enc := s.arena[start:len(s.arena):len(s.arena)]
+	call := Call{Twin: t.ID, Seq: e.Seq, Time: e.Time}
+	var out Output
+	var err error
+	if e.Kind == KindCreate {
+		out, err = res.c.Init(ctx, call, enc)
+	} else {
+		out, err = res.c.Apply(ctx, call, t.State, enc)
+	}
+	if err != nil {
+		s.arena = s.arena[:start]
+		s.rt.stats.contractErrors.Add(1)
+		var ce *ContractError
+		msg := err.Error()
+		if errors.As(err, &ce) {
+			msg = ce.Kind + ": " + fmt.Sprint(ce.Err)
+		}
+		if e.Kind != KindCreate {
+			s.alert(t, t.Seq, e.Time, SeverityCritical, "contract_failed",
+				fmt.Sprintf("event %s at seq %d not applied: %s", e.Kind, e.Seq, truncate(msg, 300)))
+		}
+		return Rejectf(ReasonContractFailed, "%s", msg)
+	}
+	if out.Reject != "" {
+		s.arena = s.arena[:start]
+		return Rejectf(ReasonContractRefused, "%s", truncate(out.Reject, 300))
+	}
+	// Lifecycle effects the runtime owns.
+	switch e.Kind {
+	case KindCustody:
+		t.Custodian = e.Field(1)
+	case KindStatus:
+		if st := e.Field(0); t.Status != StatusCompromised || st == StatusClosed {
+			t.Status = st
+		}
+	case KindAggregate:
+		for _, ch := range e.Fields {
+			if !slices.Contains(t.Children, ch) {
+				t.Children = append(t.Children, ch)
+			}
+		}
+	case KindDisaggregate:
+		t.Children = slices.DeleteFunc(t.Children, func(ch string) bool { return slices.Contains(e.Fields, ch) })
+	case KindTimer:
+		t.removeTimer(e.Field(0))
+	}
+	t.State = out.State
+	if out.Status != "" && t.Status != StatusClosed {
+		t.Status = out.Status
+	}
+	for _, op := range out.Timers {
+		t.setTimer(op)
+	}
+	t.Seq = e.Seq
+	t.Updated = e.Time
+	eh := s.hasher.Sum(enc)
+	sh := s.hasher.Sum(t.State)
+	t.Digest = s.hasher.Next(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256)
+	s.records = append(s.records, Record{
+		Twin: t.ID, Seq: t.Seq, Time: e.Time, Kind: e.Kind, Event: enc,
+		EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
+	})
+	for _, a := range out.Alerts {
+		s.alert(t, t.Seq, e.Time, a.Severity, a.Code, a.Message)
+	}
+	if out.View != nil {
+		res.viewOut, res.view = out.View, false
+	} else {
+		res.view = true
+	}
+	return nil
+}
+
+func (s *shard) alert(t *Twin, seq uint64, at time.Time, sev, code, msg string) {
+	t.Alerts++
+	s.alerts = append(s.alerts, Alert{Twin: t.ID, N: t.Alerts, Seq: seq, Severity: sev, Code: code, Message: msg, Time: at})
+}
+
+// publishable computes the view and the public JSON of a changed twin.
+func (s *shard) publishable(ctx context.Context, res *resident) error {
+	t := res.t
+	switch {
+	case res.view:
+		v, err := res.c.View(ctx, Call{Twin: t.ID, Seq: t.Seq, Time: t.Updated}, t.State)
+		if err != nil {
+			s.rt.log.Warn("contract view failed", "twin", t.ID, "seq", t.Seq, "err", err)
+			v = nil
+		}
+		t.View, res.view = validJSON(v), false
+	case res.viewOut != nil:
+		t.View, res.viewOut = validJSON(res.viewOut), nil
+	}
+	js, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode twin %s: %w", t.ID, err)
+	}
+	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: js})
+	return nil
+}
+
+func validJSON(v []byte) json.RawMessage {
+	if len(v) == 0 || !json.Valid(v) {
+		return nil
+	}
+	return json.RawMessage(v)
+}
+
+func (t *Twin) timerDue(name string, at time.Time) bool {
+	for _, tm := range t.Timers {
+		if tm.Name == name && tm.At.Equal(at) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Twin) removeTimer(name string) {
+	t.Timers = slices.DeleteFunc(t.Timers, func(tm Timer) bool { return tm.Name == name })
+}
+
+func (t *Twin) setTimer(op Timer) {
+	t.removeTimer(op.Name)
+	if !op.At.IsZero() {
+		t.Timers = append(t.Timers, Timer{Name: op.Name, At: op.At.UTC()})
+	}
+}
