@@ -65,14 +65,15 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	if b == nil || len(b.Twins)+len(b.Records)+len(b.Alerts) == 0 {
 		return nil
 	}
+	if err := validate(b); err != nil {
+		return fmt.Errorf("pg commit: %w", err)
+	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	s.reset()
 	var batch pgx.Batch
 	if len(b.Twins) > 0 {
-		if err := s.twins.fill(b.Twins, s); err != nil {
-			return fmt.Errorf("pg commit: %w", err)
-		}
+		s.twins.fill(b.Twins, s)
 		t := &s.twins
 		batch.Queue(upsertTwinsSQL, t.id, t.kind, t.cname, t.cversion, t.csha, t.params, t.parent,
 			t.children, t.custodian, t.status, t.seq, t.view, t.digest, t.alerts, t.created, t.updated,
@@ -94,6 +95,35 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	// commits at the Sync, or rolls back entirely on the first error.
 	if err := db.pool.SendBatch(ctx, &batch).Close(); err != nil {
 		return fmt.Errorf("pg commit: %w", err)
+	}
+	return nil
+}
+
+// validate refuses a batch holding a nil twin or an invalid twin id, before
+// anything is sent.
+func validate(b *twin.Batch) error {
+	for i, t := range b.Twins {
+		if t == nil {
+			return fmt.Errorf("twin %d of batch is nil", i)
+		}
+		if !twin.ValidID(t.ID) {
+			return fmt.Errorf("twin %q: %w", t.ID, twin.ErrInvalidID)
+		}
+		for _, c := range t.Children {
+			if !twin.ValidID(c) {
+				return fmt.Errorf("twin %s: child %q: %w", t.ID, c, twin.ErrInvalidID)
+			}
+		}
+	}
+	for i := range b.Records {
+		if id := b.Records[i].Twin; !twin.ValidID(id) {
+			return fmt.Errorf("record of twin %q: %w", id, twin.ErrInvalidID)
+		}
+	}
+	for i := range b.Alerts {
+		if id := b.Alerts[i].Twin; !twin.ValidID(id) {
+			return fmt.Errorf("alert of twin %q: %w", id, twin.ErrInvalidID)
+		}
 	}
 	return nil
 }
@@ -143,15 +173,12 @@ func clearBytes(b [][]byte) [][]byte {
 	return b[:0]
 }
 
-func (c *twinCols) fill(ts []*twin.Twin, s *scratch) error {
+func (c *twinCols) fill(ts []*twin.Twin, s *scratch) {
 	// The last snapshot of a twin in the batch wins: ON CONFLICT DO UPDATE
 	// cannot touch the same row twice in one statement.
 	last := s.seen
 	clear(last)
 	for i, t := range ts {
-		if t == nil {
-			return fmt.Errorf("twin %d of batch is nil", i)
-		}
 		last[t.ID] = i
 	}
 	for i, t := range ts {
@@ -167,11 +194,7 @@ func (c *twinCols) fill(ts []*twin.Twin, s *scratch) error {
 		c.parent = append(c.parent, t.Parent)
 		ch := pgtype.Text{}
 		if t.Children != nil {
-			for _, id := range t.Children {
-				if strings.IndexByte(id, ',') >= 0 {
-					return fmt.Errorf("twin %s: child id %q: %w", t.ID, id, twin.ErrInvalidID)
-				}
-			}
+			// Valid ids contain no comma (validate checked them).
 			ch = pgtype.Text{String: strings.Join(t.Children, ","), Valid: true}
 		}
 		c.children = append(c.children, ch)
@@ -192,7 +215,6 @@ func (c *twinCols) fill(ts []*twin.Twin, s *scratch) error {
 		}
 		c.timers = append(c.timers, tm)
 	}
-	return nil
 }
 
 type historyCols struct {

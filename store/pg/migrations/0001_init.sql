@@ -3,11 +3,12 @@
 -- Released migrations are never edited: add a new numbered file instead.
 -- Times are Unix nanoseconds (bigint) so that event times round-trip
 -- exactly (timestamptz keeps only microseconds); NULL means the zero time.
--- Hashes are 32-byte bytea. Anchors, anchor jobs, nonces and proofs come in
+-- Hashes are 32-byte bytea. Twin ids sort in byte order (COLLATE "C"),
+-- whatever the database's locale. Anchors, anchor jobs, nonces and proofs come in
 -- later migrations from the anchoring work.
 
 CREATE TABLE twins (
-	id               text   PRIMARY KEY,
+	id               text   COLLATE "C" PRIMARY KEY,
 	kind             text   NOT NULL,
 	contract_name    text   NOT NULL,
 	contract_version text   NOT NULL,
@@ -35,7 +36,7 @@ CREATE INDEX twins_kind_idx      ON twins (kind, id);
 CREATE INDEX twins_custodian_idx ON twins (custodian, id);
 
 CREATE TABLE history (
-	twin       text     NOT NULL,
+	twin       text     COLLATE "C" NOT NULL,
 	seq        bigint   NOT NULL,
 	stream_seq bigint   NOT NULL,
 	ts         bigint,
@@ -55,7 +56,7 @@ CREATE INDEX history_twin_ts_idx ON history (twin, ts);
 CREATE INDEX history_ts_brin ON history USING brin (ts);
 
 CREATE TABLE alerts (
-	twin     text   NOT NULL,
+	twin     text   COLLATE "C" NOT NULL,
 	n        bigint NOT NULL,
 	seq      bigint NOT NULL,
 	severity text   NOT NULL,
