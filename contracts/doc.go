@@ -1,0 +1,43 @@
+// Package contracts is the contract host of custos: it runs WebAssembly
+// contract modules (ABI v1, specified in wasm-policies/ABI.md) with wazero
+// and implements [twin.ContractHost] and [twin.Contract].
+//
+// # Modules
+//
+// [Host.Register] validates a module (size, exports and their signatures,
+// import allowlist), compiles it, instantiates it once to check that it
+// initialises, and files it under name and version. Modules are content
+// addressed: the sha256 of the bytes is what a twin's digest chain commits
+// to, and registering a new version never changes what earlier events were
+// evaluated with. [Host.Resolve] with an empty version returns the newest
+// version of a name: the highest semantic version (vMAJOR.MINOR.PATCH, "v"
+// optional, pre-releases before releases) among those that parse as one,
+// else the most recently registered.
+//
+// # Instances
+//
+// State lives in the host, so any instance of a module serves any twin.
+// Each module has a pool of at most [Config.PoolSize] instances, created on
+// demand. A call that fails (trap, timeout, memory cap, bad output) discards
+// its instance; the next call gets a fresh one.
+//
+// # Determinism
+//
+// The guest sees only what the call gives it: the WASI clocks (wall and
+// monotonic) read the event time, random_get returns a ChaCha8 stream seeded
+// from sha256("custos/rand/v1" ‖ u32le(len(twin)) ‖ twin ‖ u64le(seq)), there
+// is no file system, no arguments or environment, sleeping returns at once,
+// and stdout is discarded (stderr is kept in a small per-call buffer that
+// is quoted in trap errors).
+//
+// # Deadlines
+//
+// wazero can only interrupt guest code when the runtime is built with
+// WithCloseOnContextDone, and then it starts one goroutine per guest call
+// whatever the context. The host does not add a context.WithTimeout (and
+// its timer) per call: each instance owns a reusable context whose Done
+// channel a single watchdog goroutine closes when the instance's deadline
+// (Config.CallTimeout, or the caller's earlier ctx deadline) has passed.
+// The watchdog ticks every CallTimeout/10 (1 ms to 50 ms), so a runaway call
+// stops between CallTimeout and CallTimeout plus one tick.
+package contracts

@@ -1,0 +1,26 @@
+package contracts
+
+import "errors"
+
+var (
+	// ErrInvalidModule: the module bytes fail deploy-time validation (size,
+	// exports, imports, compilation or initialisation). The wrapping error
+	// says why.
+	ErrInvalidModule = errors.New("invalid contract module")
+	// ErrInvalidConfig: a Config field is out of range.
+	ErrInvalidConfig = errors.New("invalid contract host config")
+	// ErrVersionExists: name@version is already registered with other bytes.
+	ErrVersionExists = errors.New("policy version already registered with different bytes")
+	// ErrHostClosed: the host was closed.
+	ErrHostClosed = errors.New("contract host closed")
+)
+
+// Kinds of twin.ContractError produced by the host.
+const (
+	KindTrap           = "trap"
+	KindTimeout        = "timeout"
+	KindMemory         = "memory"
+	KindOutputTooLarge = "output_too_large"
+	KindInvalidOutput  = "invalid_output"
+	KindInstantiate    = "instantiate"
+)

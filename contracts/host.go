@@ -1,0 +1,341 @@
+package contracts
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+var _ twin.ContractHost = (*Host)(nil)
+
+// Host runs contract modules. It is safe for concurrent use.
+type Host struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	epoch time.Time // monotonic origin of instance deadlines
+
+	mu      sync.RWMutex
+	modules map[twin.Hash]*module
+	byName  map[string][]registration
+	order   []twin.ContractRef
+	nreg    int
+
+	liveMu sync.Mutex
+	live   map[*instance]struct{}
+
+	closed atomic.Bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+type registration struct {
+	ref twin.ContractRef
+	n   int // registration order
+}
+
+// NewHost returns a host with one wazero runtime. Close it when done.
+func NewHost(ctx context.Context, cfg Config) (*Host, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{
+		cfg:     cfg,
+		epoch:   time.Now(),
+		modules: make(map[twin.Hash]*module),
+		byName:  make(map[string][]registration),
+		live:    make(map[*instance]struct{}),
+		stop:    make(chan struct{}),
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		// Memory is capped by the instance allocator (so that hitting the
+		// cap is reported as Kind "memory"), not by the runtime.
+		WithMemoryLimitPages(65536)
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("contract host: compilation cache: %w", err)
+		}
+		h.cache = c
+		rc = rc.WithCompilationCache(c)
+	}
+	h.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
+		_ = h.rt.Close(ctx)
+		return nil, fmt.Errorf("contract host: wasi: %w", err)
+	}
+	h.wg.Add(1)
+	go h.watch()
+	return h, nil
+}
+
+// Close stops the host and releases every module and instance.
+func (h *Host) Close(ctx context.Context) error {
+	if h.closed.Swap(true) {
+		return nil
+	}
+	close(h.stop)
+	h.wg.Wait()
+	err := h.rt.Close(ctx)
+	if h.cache != nil {
+		if cerr := h.cache.Close(ctx); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("contract host: close: %w", err)
+	}
+	return nil
+}
+
+// Register validates, compiles and files a module under name and version,
+// and returns its reference. Registering the same bytes under the same
+// name and version again is a no-op; other bytes under a registered
+// name@version fail with ErrVersionExists. Invalid modules fail with an
+// error wrapping ErrInvalidModule.
+func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
+	if h.closed.Load() {
+		return twin.ContractRef{}, ErrHostClosed
+	}
+	if !validName(name) || !validName(version) {
+		return twin.ContractRef{}, fmt.Errorf("%w: name and version must be 1-64 characters of [A-Za-z0-9._+-]", ErrInvalidModule)
+	}
+	if len(wasm) > h.cfg.MaxModuleBytes {
+		return twin.ContractRef{}, fmt.Errorf("%w: %d bytes over the cap of %d", ErrInvalidModule, len(wasm), h.cfg.MaxModuleBytes)
+	}
+	ref := twin.ContractRef{Name: name, Version: version, SHA256: sha256.Sum256(wasm)}
+
+	h.mu.RLock()
+	_, compiled := h.modules[ref.SHA256]
+	prev, dup := h.lookup(name, version)
+	h.mu.RUnlock()
+	if dup {
+		if prev.SHA256 == ref.SHA256 {
+			return prev, nil
+		}
+		return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, ErrVersionExists)
+	}
+	var m *module
+	if !compiled {
+		var err error
+		if m, err = h.load(ctx, ref.SHA256, wasm); err != nil {
+			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
+		}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if prev, dup := h.lookup(name, version); dup { // raced with another Register
+		if m != nil {
+			m.close()
+		}
+		if prev.SHA256 == ref.SHA256 {
+			return prev, nil
+		}
+		return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, ErrVersionExists)
+	}
+	if m != nil {
+		if _, ok := h.modules[ref.SHA256]; ok {
+			m.close()
+		} else {
+			h.modules[ref.SHA256] = m
+		}
+	}
+	h.nreg++
+	h.byName[name] = append(h.byName[name], registration{ref: ref, n: h.nreg})
+	h.order = append(h.order, ref)
+	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex())
+	return ref, nil
+}
+
+// load compiles and validates a module and instantiates it once.
+func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte) (*module, error) {
+	cm, err := h.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+	}
+	if err := validateCompiled(cm, h.cfg.MaxMemoryPages); err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
+	m := newModule(h, sha, cm)
+	inst, err := m.newInstance(ctx)
+	if err != nil {
+		m.close()
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	m.sem <- struct{}{}
+	m.put(inst)
+	return m, nil
+}
+
+// lookup must be called with h.mu held.
+func (h *Host) lookup(name, version string) (twin.ContractRef, bool) {
+	for _, r := range h.byName[name] {
+		if r.ref.Version == version {
+			return r.ref, true
+		}
+	}
+	return twin.ContractRef{}, false
+}
+
+// Resolve returns the module registered under name and version; an empty
+// version means the newest (see the package doc for the ordering).
+func (h *Host) Resolve(ctx context.Context, name, version string) (twin.ContractRef, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if version != "" {
+		if ref, ok := h.lookup(name, version); ok {
+			return ref, nil
+		}
+		return twin.ContractRef{}, fmt.Errorf("resolve %s@%s: %w", name, version, twin.ErrUnknownPolicy)
+	}
+	regs := h.byName[name]
+	if len(regs) == 0 {
+		return twin.ContractRef{}, fmt.Errorf("resolve %s: %w", name, twin.ErrUnknownPolicy)
+	}
+	best := slices.MaxFunc(regs, compareRegistrations)
+	return best.ref, nil
+}
+
+// Contract returns the loaded module with the given sha256.
+func (h *Host) Contract(ctx context.Context, sha twin.Hash) (twin.Contract, error) {
+	if h.closed.Load() {
+		return nil, ErrHostClosed
+	}
+	h.mu.RLock()
+	m, ok := h.modules[sha]
+	h.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("contract %s: %w", sha.Hex(), twin.ErrUnknownPolicy)
+	}
+	return m, nil
+}
+
+// Policies returns every registration, in registration order.
+func (h *Host) Policies() []twin.ContractRef {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(h.order)
+}
+
+// watch is the deadline watchdog (see the package doc, "Deadlines").
+func (h *Host) watch() {
+	defer h.wg.Done()
+	tick := min(max(h.cfg.CallTimeout/10, time.Millisecond), 50*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		now := h.mono()
+		h.liveMu.Lock()
+		for inst := range h.live {
+			if d := inst.deadline.Load(); d > 0 && now >= d && inst.deadline.CompareAndSwap(d, -1) {
+				inst.timedOut.Store(true)
+				close(inst.done)
+			}
+		}
+		h.liveMu.Unlock()
+	}
+}
+
+func (h *Host) mono() int64 { return int64(time.Since(h.epoch)) }
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// compareRegistrations orders semantic versions above non-semantic ones,
+// semantic versions by precedence, and ties by registration order.
+func compareRegistrations(a, b registration) int {
+	va, oka := parseSemver(a.ref.Version)
+	vb, okb := parseSemver(b.ref.Version)
+	switch {
+	case oka && !okb:
+		return 1
+	case !oka && okb:
+		return -1
+	case oka && okb:
+		if c := va.compare(vb); c != 0 {
+			return c
+		}
+	}
+	return a.n - b.n
+}
+
+type semver struct {
+	n   [3]uint64
+	pre string
+}
+
+func parseSemver(s string) (semver, bool) {
+	var v semver
+	s = strings.TrimPrefix(s, "v")
+	if i := strings.IndexByte(s, '+'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, '-'); i >= 0 {
+		s, v.pre = s[:i], s[i+1:]
+		if v.pre == "" {
+			return v, false
+		}
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return v, false
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return v, false
+		}
+		v.n[i] = n
+	}
+	return v, true
+}
+
+func (a semver) compare(b semver) int {
+	for i := range a.n {
+		if a.n[i] != b.n[i] {
+			if a.n[i] < b.n[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case a.pre == b.pre:
+		return 0
+	case a.pre == "":
+		return 1
+	case b.pre == "":
+		return -1
+	}
+	return strings.Compare(a.pre, b.pre)
+}

@@ -1,0 +1,217 @@
+package contracts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// instance is one instantiated module. It serves one call at a time.
+type instance struct {
+	m   *module
+	mod api.Module
+	mem api.Memory
+
+	reset, alloc, init, apply, view api.Function
+	stack                           [4]uint64
+
+	// The deterministic environment of the current call.
+	now    int64 // event time, Unix ns
+	twin   string
+	seq    uint64
+	seeded bool
+	rng    rand.ChaCha8
+
+	// Deadline handling: deadline is the host-monotonic time after which the
+	// watchdog closes done (0 idle, -1 timed out).
+	deadline atomic.Int64
+	last     int64
+	timedOut atomic.Bool
+	done     chan struct{}
+	ctx      callCtx
+
+	memExceeded atomic.Bool
+	stderr      tail
+}
+
+// callCtx is the context guest calls run under: its Done channel is the
+// instance's, closed by the watchdog. It carries no values.
+type callCtx struct{ done chan struct{} }
+
+func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *callCtx) Done() <-chan struct{}       { return c.done }
+func (c *callCtx) Value(any) any               { return nil }
+func (c *callCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (m *module) newInstance(ctx context.Context) (*instance, error) {
+	h := m.h
+	inst := &instance{m: m, done: make(chan struct{})}
+	inst.ctx.done = inst.done
+	inst.rng.Seed(randSeed("", 0))
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithWalltime(inst.walltime, 1).
+		WithNanotime(inst.nanotime, 1).
+		WithNanosleep(func(int64) {}).
+		WithOsyield(func() {}).
+		WithRandSource((*randSource)(inst)).
+		WithStdout(io.Discard).
+		WithStderr(&inst.stderr)
+	ictx := experimental.WithMemoryAllocator(ctx, &allocator{inst: inst, limit: uint64(h.cfg.MaxMemoryPages) << 16})
+	ictx, cancel := context.WithTimeout(ictx, h.cfg.CallTimeout)
+	defer cancel()
+	mod, err := h.rt.InstantiateModule(ictx, m.cm, mc)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w%s", err, inst.stderr.quote())
+	}
+	inst.mod = mod
+	if f := mod.ExportedFunction("_initialize"); f != nil {
+		if _, err := f.Call(ictx); err != nil {
+			_ = mod.Close(context.Background())
+			return nil, fmt.Errorf("_initialize: %w%s", err, inst.stderr.quote())
+		}
+	}
+	inst.mem = mod.ExportedMemory("memory")
+	inst.reset = mod.ExportedFunction("custos_reset")
+	inst.alloc = mod.ExportedFunction("custos_alloc")
+	inst.init = mod.ExportedFunction("custos_init")
+	inst.apply = mod.ExportedFunction("custos_apply")
+	inst.view = mod.ExportedFunction("custos_view")
+	h.liveMu.Lock()
+	h.live[inst] = struct{}{}
+	h.liveMu.Unlock()
+	return inst, nil
+}
+
+func (inst *instance) close() {
+	h := inst.m.h
+	h.liveMu.Lock()
+	delete(h.live, inst)
+	h.liveMu.Unlock()
+	_ = inst.mod.Close(context.Background())
+}
+
+// begin sets up the environment of a call and arms its deadline.
+func (inst *instance) begin(ctx context.Context, call twin.Call) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h := inst.m.h
+	inst.now = call.Time.UnixNano()
+	inst.twin, inst.seq, inst.seeded = call.Twin, call.Seq, false
+	inst.stderr.b = inst.stderr.b[:0]
+	inst.memExceeded.Store(false)
+	d := h.mono() + int64(h.cfg.CallTimeout)
+	if cd, ok := ctx.Deadline(); ok {
+		d = min(d, int64(cd.Sub(h.epoch)))
+	}
+	if d <= inst.last {
+		d = inst.last + 1
+	}
+	inst.last = d
+	inst.deadline.Store(d)
+	return nil
+}
+
+// end disarms the deadline; it reports false if the watchdog fired.
+func (inst *instance) end() bool {
+	return inst.deadline.CompareAndSwap(inst.last, 0)
+}
+
+func (inst *instance) walltime() (int64, int32) {
+	t := time.Unix(0, inst.now)
+	return t.Unix(), int32(t.Nanosecond())
+}
+
+func (inst *instance) nanotime() int64 { return inst.now }
+
+// randSource is the instance as the guest's random source.
+type randSource instance
+
+func (r *randSource) Read(p []byte) (int, error) {
+	inst := (*instance)(r)
+	if !inst.seeded {
+		inst.rng.Seed(randSeed(inst.twin, inst.seq))
+		inst.seeded = true
+	}
+	return inst.rng.Read(p)
+}
+
+// randSeed is sha256("custos/rand/v1" ‖ u32le(len(twin)) ‖ twin ‖ u64le(seq)).
+func randSeed(twinID string, seq uint64) [32]byte {
+	b := make([]byte, 0, 14+4+len(twinID)+8)
+	b = append(b, "custos/rand/v1"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(twinID)))
+	b = append(b, twinID...)
+	b = binary.LittleEndian.AppendUint64(b, seq)
+	return sha256.Sum256(b)
+}
+
+// allocator backs an instance's linear memory and enforces the page cap,
+// recording when the guest hits it.
+type allocator struct {
+	inst  *instance
+	limit uint64
+	buf   []byte
+}
+
+func (a *allocator) Allocate(_, _ uint64) experimental.LinearMemory { return a }
+
+func (a *allocator) Reallocate(size uint64) []byte {
+	if size > a.limit {
+		a.inst.memExceeded.Store(true)
+		return nil
+	}
+	if size <= uint64(cap(a.buf)) {
+		a.buf = a.buf[:size]
+		return a.buf
+	}
+	nb := make([]byte, size, min(max(size, 2*uint64(cap(a.buf))), a.limit))
+	copy(nb, a.buf)
+	a.buf = nb
+	return nb
+}
+
+func (a *allocator) Free() { a.buf = nil }
+
+// tail keeps the last bytes a guest wrote to stderr in the current call.
+type tail struct{ b []byte }
+
+const tailMax = 512
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > tailMax {
+		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) quote() string {
+	if len(t.b) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (stderr: %q)", t.b)
+}
+
+var errNoExport = errors.New("module has no such export")

@@ -1,0 +1,199 @@
+package contracts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// module is a compiled contract module with its instance pool. It
+// implements twin.Contract.
+type module struct {
+	h    *Host
+	sha  twin.Hash
+	hex  string
+	cm   wazero.CompiledModule
+	pool chan *instance // idle instances
+	sem  chan struct{}  // one token per live instance
+}
+
+var _ twin.Contract = (*module)(nil)
+
+func newModule(h *Host, sha twin.Hash, cm wazero.CompiledModule) *module {
+	return &module{
+		h: h, sha: sha, hex: sha.Hex(), cm: cm,
+		pool: make(chan *instance, h.cfg.PoolSize),
+		sem:  make(chan struct{}, h.cfg.PoolSize),
+	}
+}
+
+func (m *module) close() {
+	for {
+		select {
+		case inst := <-m.pool:
+			inst.close()
+		default:
+			_ = m.cm.Close(context.Background())
+			return
+		}
+	}
+}
+
+// get returns an idle instance, creates one if the pool is not full, or
+// waits for one.
+func (m *module) get(ctx context.Context, call twin.Call) (*instance, error) {
+	select {
+	case inst := <-m.pool:
+		return inst, nil
+	default:
+	}
+	select {
+	case inst := <-m.pool:
+		return inst, nil
+	case m.sem <- struct{}{}:
+		inst, err := m.newInstance(ctx)
+		if err != nil {
+			<-m.sem
+			m.h.cfg.Logger.Warn("contract instance failed to start", "module", m.hex, "err", err)
+			return nil, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: KindInstantiate, Err: err}
+		}
+		return inst, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("contract %s: wait for instance: %w", m.hex[:12], ctx.Err())
+	}
+}
+
+func (m *module) put(inst *instance) { m.pool <- inst }
+
+func (m *module) discard(inst *instance) {
+	inst.close()
+	<-m.sem
+}
+
+type op uint8
+
+const (
+	opInit op = iota
+	opApply
+	opView
+)
+
+// Init implements twin.Contract.
+func (m *module) Init(ctx context.Context, call twin.Call, event []byte) (twin.Output, error) {
+	return m.call(ctx, call, opInit, nil, event)
+}
+
+// Apply implements twin.Contract.
+func (m *module) Apply(ctx context.Context, call twin.Call, state, event []byte) (twin.Output, error) {
+	return m.call(ctx, call, opApply, state, event)
+}
+
+// View implements twin.Contract. It returns nil if the module has no
+// custos_view.
+func (m *module) View(ctx context.Context, call twin.Call, state []byte) ([]byte, error) {
+	out, err := m.call(ctx, call, opView, state, nil)
+	if errors.Is(err, errNoExport) {
+		return nil, nil
+	}
+	return out.View, err
+}
+
+func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []byte) (twin.Output, error) {
+	if m.h.closed.Load() {
+		return twin.Output{}, ErrHostClosed
+	}
+	inst, err := m.get(ctx, call)
+	if err != nil {
+		return twin.Output{}, err
+	}
+	if o == opView && inst.view == nil {
+		m.put(inst)
+		return twin.Output{}, errNoExport
+	}
+	if err := inst.begin(ctx, call); err != nil {
+		m.put(inst)
+		return twin.Output{}, fmt.Errorf("contract %s: %w", m.hex[:12], err)
+	}
+	buf, kind, gerr := inst.run(o, state, event)
+	if !inst.end() {
+		kind, gerr = KindTimeout, fmt.Errorf("call exceeded its deadline (%v)", m.h.cfg.CallTimeout)
+	}
+	switch kind {
+	case "":
+		m.put(inst)
+	case KindOutputTooLarge, KindInvalidOutput:
+		m.put(inst) // the instance itself is sound
+	default:
+		if kind == KindTrap && inst.memExceeded.Load() {
+			kind = KindMemory
+			gerr = fmt.Errorf("linear memory cap of %d pages reached: %w", m.h.cfg.MaxMemoryPages, gerr)
+		}
+		m.discard(inst)
+	}
+	if gerr != nil {
+		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: kind, Err: gerr}
+	}
+	out, err := decodeOutput(buf)
+	if err != nil {
+		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: KindInvalidOutput, Err: err}
+	}
+	return out, nil
+}
+
+// run performs the ABI v1 call protocol and returns a copy of the output.
+func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
+	ctx := &inst.ctx
+	s := inst.stack[:]
+	if err := inst.reset.CallWithStack(ctx, s); err != nil {
+		return nil, KindTrap, inst.trap("custos_reset", err)
+	}
+	total := len(state) + len(event)
+	s[0] = uint64(uint32(total))
+	if err := inst.alloc.CallWithStack(ctx, s); err != nil {
+		return nil, KindTrap, inst.trap("custos_alloc", err)
+	}
+	ptr := uint32(s[0])
+	if total > 0 {
+		if uint64(ptr)+uint64(total) > uint64(inst.mem.Size()) {
+			return nil, KindTrap, fmt.Errorf("custos_alloc(%d) returned %#x, outside memory", total, ptr)
+		}
+		inst.mem.Write(ptr, state)
+		inst.mem.Write(ptr+uint32(len(state)), event)
+	}
+	var fn = inst.apply
+	var name string
+	switch o {
+	case opInit:
+		fn, name = inst.init, "custos_init"
+		s[0], s[1] = uint64(ptr), uint64(len(event))
+	case opApply:
+		name = "custos_apply"
+		s[0], s[1], s[2], s[3] = uint64(ptr), uint64(len(state)), uint64(ptr+uint32(len(state))), uint64(len(event))
+	case opView:
+		fn, name = inst.view, "custos_view"
+		s[0], s[1] = uint64(ptr), uint64(len(state))
+	}
+	if err := fn.CallWithStack(ctx, s); err != nil {
+		return nil, KindTrap, inst.trap(name, err)
+	}
+	optr, olen := uint32(s[0]>>32), uint32(s[0])
+	if int64(olen) > int64(inst.m.h.cfg.MaxOutputBytes) {
+		return nil, KindOutputTooLarge, fmt.Errorf("%s returned %d bytes, over the cap of %d", name, olen, inst.m.h.cfg.MaxOutputBytes)
+	}
+	b, ok := inst.mem.Read(optr, olen)
+	if !ok {
+		return nil, KindInvalidOutput, fmt.Errorf("%s returned [%#x, +%d), outside memory", name, optr, olen)
+	}
+	return append(make([]byte, 0, len(b)), b...), "", nil
+}
+
+func (inst *instance) trap(fn string, err error) error {
+	if inst.timedOut.Load() {
+		return fmt.Errorf("%s: %w", fn, err)
+	}
+	return fmt.Errorf("%s: %w%s", fn, err, inst.stderr.quote())
+}

@@ -1,0 +1,41 @@
+;; grow.wat — custos_apply grows memory 16 pages at a time until memory.grow fails, then traps.
+;; Built with: wat2wasm grow.wat -o grow.wasm (see gen.sh)
+(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  ;; view output at 2048: version 1, empty state, no status, view {"n":1}, no reject/alerts/timers
+  (data (i32.const 2048) "\01\00\00\00" "\00\00\00\00" "\00\00\00\00" "\07\00\00\00" "{\"n\":1}" "\00\00\00\00\00\00\00\00\00\00\00\00")
+  (func (export "custos_abi_v1"))
+  (func (export "custos_reset") (global.set $heap (i32.const 65536)))
+  (func (export "custos_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (block $ok
+      (br_if $ok (i32.le_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.shr_u (i32.sub (global.get $heap) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1)))))
+    (local.get $p))
+  ;; $fill writes an output at 1024 whose 40-byte state is
+  ;; [walltime u64][monotonic u64][16 random bytes][count u64] and returns it packed.
+  (func $fill (param $count i64) (result i64)
+    (i32.store (i32.const 1024) (i32.const 1))
+    (i32.store (i32.const 1028) (i32.const 40))
+    (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 1032)))
+    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 1040)))
+    (drop (call $random (i32.const 1048) (i32.const 16)))
+    (i64.store (i32.const 1064) (local.get $count))
+    (i64.store (i32.const 1072) (i64.const 0))
+    (i64.store (i32.const 1080) (i64.const 0))
+    (i32.store (i32.const 1088) (i32.const 0))
+    (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const 68)))
+  (func (export "custos_init") (param $ep i32) (param $el i32) (result i64)
+    (call $fill (i64.const 0)))
+  (func (export "custos_view") (param $sp i32) (param $sl i32) (result i64)
+    (i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.const 35)))
+  (func (export "custos_apply") (param i32 i32 i32 i32) (result i64)
+    (loop $l
+      (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+    (unreachable))
+)
