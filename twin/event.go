@@ -2,6 +2,7 @@ package twin
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -178,4 +179,46 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("event encoding: %d trailing bytes", len(rest))
 	}
 	return nil
+}
+
+// MarshalJSON renders the event for people and dashboards (history API).
+// The canonical form is the binary encoding; this is only a view of it.
+func (e Event) MarshalJSON() ([]byte, error) {
+	v := map[string]any{"kind": e.Kind.String(), "ts": e.Time.UTC().Format(time.RFC3339Nano), "seq": e.Seq}
+	switch e.Kind {
+	case KindReading:
+		v["type"] = e.Type.String()
+		v["sensor"] = e.Field(0)
+		if u := e.Field(1); u != "" {
+			v["unit"] = u
+		}
+		if e.Type == TypeLocation {
+			v["lat"], v["lon"] = e.Value, e.Value2
+		} else {
+			v["value"] = e.Value
+		}
+	case KindTimer:
+		v["name"] = e.Field(0)
+	case KindCreate:
+		v["twin_kind"] = e.Field(0)
+		v["params"] = jsonRaw(e.Field(1))
+		v["custodian"] = e.Field(2)
+		if p := e.Field(3); p != "" {
+			v["parent"] = p
+		}
+	case KindCustody:
+		v["from"], v["to"] = e.Field(0), e.Field(1)
+	case KindStatus:
+		v["status"] = e.Field(0)
+	case KindAggregate, KindDisaggregate:
+		v["children"] = e.Fields
+	}
+	return json.Marshal(v)
+}
+
+func jsonRaw(s string) json.RawMessage {
+	if !json.Valid([]byte(s)) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
 }

@@ -1,0 +1,260 @@
+package twin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func newTestRuntime(t *testing.T) (*Runtime, *memStore) {
+	t.Helper()
+	st := newMemStore()
+	rt, err := New(Config{Store: st, Contracts: fakeHost{bandContract{}}, Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, st
+}
+
+func createInput(seq uint64, id string) Input {
+	in, err := (&Command{Type: "create", Kind: "pallet", Contract: &ContractRef{Name: "band", Version: "1", SHA256: fakeModule},
+		Params: json.RawMessage(`{"max_c": 8}`), Custodian: "factory"}).Input(id, t0)
+	if err != nil {
+		panic(err)
+	}
+	in.StreamSeq = seq
+	return *in
+}
+
+func reading(seq uint64, id string, v float64, at time.Time) Input {
+	return Input{StreamSeq: seq, Twin: id, Events: []Event{{Kind: KindReading, Type: TypeTemperature, Time: at, Value: v, Fields: []string{"t1", "CEL"}}}}
+}
+
+func TestRuntimeAppliesInOrderAndChainsDigests(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	in := []Input{createInput(1, "PAL-1"), createInput(2, "PAL-2")}
+	for i := 0; i < 20; i++ {
+		in = append(in, reading(uint64(3+i), []string{"PAL-1", "PAL-2"}[i%2], float64(i), t0.Add(time.Duration(i)*time.Second)))
+	}
+	out, err := rt.Process(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range out.Results {
+		if r.Err != nil || r.Duplicate || len(r.Failed) > 0 {
+			t.Fatalf("input %d: %+v", i, r)
+		}
+	}
+	if len(out.States) != 2 {
+		t.Fatalf("states = %d, want 2 (one per changed twin)", len(out.States))
+	}
+	// Values 9..19 are above 8: one alert each.
+	if len(out.Alerts) != 11 {
+		t.Fatalf("alerts = %d, want 11", len(out.Alerts))
+	}
+	for _, id := range []string{"PAL-1", "PAL-2"} {
+		tw, err := st.Twin(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tw.Seq != 11 {
+			t.Errorf("%s seq = %d, want 11 (create + 10 readings)", id, tw.Seq)
+		}
+		// Recompute the digest chain from the history alone.
+		recs, _ := st.History(ctx, HistoryQuery{Twin: id})
+		var d Hash
+		var last Event
+		for i, r := range recs {
+			if r.Seq != uint64(i+1) {
+				t.Fatalf("%s record %d has seq %d", id, i, r.Seq)
+			}
+			if Keccak256(r.Event) != r.EventHash {
+				t.Fatalf("%s seq %d: event hash mismatch", id, r.Seq)
+			}
+			if err := last.UnmarshalBinary(r.Event); err != nil || last.Seq != r.Seq {
+				t.Fatalf("%s seq %d: event decodes to seq %d (%v)", id, r.Seq, last.Seq, err)
+			}
+			d = NextDigest(d, id, r.Seq, r.EventHash, r.StateHash, r.Module)
+			if d != r.Digest {
+				t.Fatalf("%s seq %d: digest mismatch", id, r.Seq)
+			}
+		}
+		if d != tw.Digest {
+			t.Fatalf("%s: head digest %s, recomputed %s", id, tw.Digest, d)
+		}
+		if Keccak256(tw.State) != recs[len(recs)-1].StateHash {
+			t.Fatalf("%s: state hash of snapshot differs from last record", id)
+		}
+		if string(tw.View) != `{"readings":10}` {
+			t.Errorf("%s view = %s", id, tw.View)
+		}
+	}
+	// PAL-2 got odd values 1..19: last 19.
+	if tw, _ := st.Twin(ctx, "PAL-2"); tw.StreamSeq != 22 {
+		t.Errorf("PAL-2 stream seq = %d, want 22", tw.StreamSeq)
+	}
+}
+
+func TestRuntimeSkipsDuplicatesAndRejects(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 5, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := rt.Process(ctx, []Input{
+		reading(2, "A", 5, t0),          // redelivered
+		createInput(3, "A"),             // exists
+		reading(4, "nobody", 1, t0),     // unknown twin
+		reading(5, "A", 666, t0),        // contract trap
+		reading(6, "A", 6, t0.Add(1e9)), // fine
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Results
+	if !r[0].Duplicate {
+		t.Errorf("redelivery not skipped: %+v", r[0])
+	}
+	if r[1].Err == nil || r[1].Err.Reason != ReasonTwinExists {
+		t.Errorf("second create: %+v", r[1])
+	}
+	if r[2].Err == nil || r[2].Err.Reason != ReasonUnknownTwin {
+		t.Errorf("unknown twin: %+v", r[2])
+	}
+	if len(r[3].Failed) != 1 || r[3].Failed[0].Err.Reason != ReasonContractFailed {
+		t.Errorf("trap: %+v", r[3])
+	}
+	if r[4].Err != nil || len(r[4].Failed) != 0 {
+		t.Errorf("good reading after trap: %+v", r[4])
+	}
+	tw, _ := st.Twin(ctx, "A")
+	if tw.Seq != 3 || tw.StreamSeq != 6 {
+		t.Errorf("seq %d stream %d, want 3 and 6", tw.Seq, tw.StreamSeq)
+	}
+	if len(out.Alerts) != 1 || out.Alerts[0].Code != "contract_failed" || out.Alerts[0].Seq != 2 {
+		t.Errorf("alerts = %+v, want one contract_failed at seq 2", out.Alerts)
+	}
+	// Closed twins refuse input; compromised never reverts through status commands.
+	in, _ := (&Command{Type: "status", Status: "in_transit"}).Input("A", t0)
+	in.StreamSeq = 7
+	out, _ = rt.Process(ctx, []Input{reading(8, "A", 101, t0.Add(2e9))})
+	_ = out
+	if _, err := rt.Process(ctx, []Input{*in}); err != nil {
+		t.Fatal(err)
+	}
+	if tw, _ := st.Twin(ctx, "A"); tw.Status != StatusCompromised {
+		t.Errorf("status = %s, want compromised to stick", tw.Status)
+	}
+}
+
+func TestRuntimeCommitFailureLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A")}); err != nil {
+		t.Fatal(err)
+	}
+	st.fail = errors.New("disk on fire")
+	if _, err := rt.Process(ctx, []Input{reading(2, "A", 1, t0), reading(3, "A", 2, t0)}); err == nil {
+		t.Fatal("commit failure not reported")
+	}
+	st.fail = nil
+	// The same inputs again: applied exactly once.
+	if _, err := rt.Process(ctx, []Input{reading(2, "A", 1, t0), reading(3, "A", 2, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ := st.Twin(ctx, "A")
+	if tw.Seq != 3 {
+		t.Fatalf("seq = %d, want 3", tw.Seq)
+	}
+}
+
+func TestRuntimePassivatesAndReloads(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 1, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.Passivate(time.Now().Add(time.Hour)); n != 1 {
+		t.Fatalf("passivated %d, want 1", n)
+	}
+	if rt.Stats().Resident != 0 {
+		t.Fatal("twin still resident")
+	}
+	if _, err := rt.Process(ctx, []Input{reading(3, "A", 2, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if tw, _ := st.Twin(ctx, "A"); tw.Seq != 3 {
+		t.Fatalf("seq = %d after reload, want 3", tw.Seq)
+	}
+}
+
+func TestRuntimeTimers(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 999, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ := st.Twin(ctx, "A")
+	if len(tw.Timers) != 1 || !tw.Timers[0].At.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("timers = %+v", tw.Timers)
+	}
+	due := rt.timers.due(t0.Add(2 * time.Minute))
+	if len(due) != 1 || due[0].twin != "A" {
+		t.Fatalf("due = %+v", due)
+	}
+	if again := rt.timers.due(t0.Add(2 * time.Minute)); len(again) != 0 {
+		t.Fatalf("timer fired twice within refire window: %+v", again)
+	}
+	fire := Input{StreamSeq: 3, Twin: "A", Events: []Event{{Kind: KindTimer, Time: t0.Add(time.Minute), Fields: []string{"silence"}}}}
+	out, err := rt.Process(ctx, []Input{fire})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Alerts) != 1 || out.Alerts[0].Code != "silent" {
+		t.Fatalf("alerts = %+v", out.Alerts)
+	}
+	// The same timer again (stale): ignored, no event applied.
+	fire.StreamSeq = 4
+	if _, err := rt.Process(ctx, []Input{fire}); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ = st.Twin(ctx, "A")
+	if tw.Seq != 3 || len(tw.Timers) != 0 {
+		t.Fatalf("seq %d timers %+v, want 3 and none", tw.Seq, tw.Timers)
+	}
+	if rt.Stats().Timers != 0 {
+		t.Fatal("timer queue not cleared")
+	}
+}
+
+func TestRuntimeWait(t *testing.T) {
+	ctx := context.Background()
+	rt, _ := newTestRuntime(t)
+	done := make(chan Result, 1)
+	go func() {
+		r, _ := rt.Wait(ctx, 1)
+		done <- r
+	}()
+	time.Sleep(10 * time.Millisecond)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), createInput(2, "A")}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.Err != nil || r.Seq != 1 {
+		t.Fatalf("wait before: %+v", r)
+	}
+	// After the fact.
+	r, err := rt.Wait(ctx, 2)
+	if err != nil || r.Err == nil || r.Err.Reason != ReasonTwinExists {
+		t.Fatalf("wait after: %+v %v", r, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := rt.Wait(cctx, 99); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait for unknown seq: %v", err)
+	}
+}
