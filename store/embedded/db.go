@@ -1,0 +1,552 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+var _ twin.Store = (*DB)(nil)
+
+// defaultLimit applies when a query's Limit is zero or negative.
+const defaultLimit = 100
+
+// DB is the embedded store. It is safe for concurrent use. Commits are
+// serialised (the secondary indexes are maintained by reading the previous
+// snapshot); reads run concurrently with each other and with commits.
+type DB struct {
+	pdb *pebble.DB
+	log *slog.Logger
+
+	// life guards pdb against Close: every operation holds it for reading.
+	life   sync.RWMutex
+	closed bool
+
+	// commitMu serialises Commit; buf is its scratch space.
+	commitMu sync.Mutex
+	key, val []byte
+	last     map[string]int
+}
+
+// Option configures Open. Options validate their argument and make Open
+// fail if it is out of range.
+type Option func(*options) error
+
+type options struct {
+	log       *slog.Logger
+	cacheSize int64
+	memtable  uint64
+}
+
+// WithLogger sends pebble's log lines to l at debug level (errors at error
+// level). The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithCacheSize sets the size in bytes of the block cache (default 64 MiB).
+func WithCacheSize(n int64) Option {
+	return func(o *options) error {
+		if n < 1<<20 {
+			return fmt.Errorf("cache size %d: want at least 1 MiB", n)
+		}
+		o.cacheSize = n
+		return nil
+	}
+}
+
+// WithMemTableSize sets the size in bytes of a memtable (default 64 MiB).
+// Larger memtables mean fewer flushes during ingest.
+func WithMemTableSize(n int) Option {
+	return func(o *options) error {
+		if n < 1<<20 || n > 1<<30 {
+			return fmt.Errorf("memtable size %d: want 1 MiB to 1 GiB", n)
+		}
+		o.memtable = uint64(n)
+		return nil
+	}
+}
+
+// Open opens the store in directory dir, creating it if needed. Only one
+// process may have a directory open at a time (pebble locks it).
+func Open(dir string, opts ...Option) (*DB, error) {
+	o := options{log: slog.Default(), cacheSize: 64 << 20, memtable: 64 << 20}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("embedded open: %w", err)
+		}
+	}
+	cache := pebble.NewCache(o.cacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       o.memtable,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.log},
+		// Two concurrent compactions at most on a small machine.
+		MaxConcurrentCompactions: func() int { return 2 },
+		L0CompactionThreshold:    4,
+		L0StopWritesThreshold:    24,
+	}
+	pdb, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
+	}
+	return &DB{pdb: pdb, log: o.log, last: map[string]int{}}, nil
+}
+
+// pebbleLogger adapts slog to pebble's Logger.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
+}
+
+// Close flushes nothing (every commit is already durable) and releases the
+// directory. Calling it again returns nil; other methods then return
+// ErrClosed.
+func (db *DB) Close() error {
+	db.life.Lock()
+	defer db.life.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	if err := db.pdb.Close(); err != nil {
+		return fmt.Errorf("embedded close: %w", err)
+	}
+	return nil
+}
+
+// enter takes the read side of life; the caller must call db.life.RUnlock.
+func (db *DB) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.life.RLock()
+	if db.closed {
+		db.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func validIDs(b *twin.Batch) error {
+	for _, t := range b.Twins {
+		if !twin.ValidID(t.ID) {
+			return fmt.Errorf("twin %q: %w", t.ID, twin.ErrInvalidID)
+		}
+	}
+	for i := range b.Records {
+		if id := b.Records[i].Twin; !twin.ValidID(id) {
+			return fmt.Errorf("record of %q: %w", id, twin.ErrInvalidID)
+		}
+	}
+	for i := range b.Alerts {
+		if id := b.Alerts[i].Twin; !twin.ValidID(id) {
+			return fmt.Errorf("alert of %q: %w", id, twin.ErrInvalidID)
+		}
+	}
+	return nil
+}
+
+// Commit writes b in one pebble batch, synced to the WAL before it returns.
+// Nothing of b is visible to readers, nor after a crash, unless all of it is.
+// If b holds several snapshots of one twin, the last one wins.
+func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
+	if err := validIDs(b); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := db.enter(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	defer db.life.RUnlock()
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+
+	pb := db.pdb.NewBatch()
+	defer pb.Close()
+	if err := db.fill(pb, b); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if pb.Empty() {
+		return nil
+	}
+	// Checked once more: a batch built for a cancelled caller is not written.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// fill puts the writes of b into pb. Called with commitMu held.
+func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) error {
+	dups := false
+	if len(b.Twins) > 1 {
+		clear(db.last)
+		for i, t := range b.Twins {
+			if _, ok := db.last[t.ID]; ok {
+				dups = true
+			}
+			db.last[t.ID] = i
+		}
+	}
+	for i, t := range b.Twins {
+		if dups && db.last[t.ID] != i {
+			continue
+		}
+		if err := db.putSnapshot(pb, t); err != nil {
+			return err
+		}
+	}
+	for i := range b.Records {
+		r := &b.Records[i]
+		db.key = seqKey(db.key[:0], spaceHistory, r.Twin, r.Seq)
+		db.val = appendRecord(db.val[:0], r)
+		if err := pb.Set(db.key, db.val, nil); err != nil {
+			return err
+		}
+	}
+	for i := range b.Alerts {
+		a := &b.Alerts[i]
+		db.key = seqKey(db.key[:0], spaceAlert, a.Twin, a.N)
+		db.val = appendAlert(db.val[:0], a)
+		if err := pb.Set(db.key, db.val, nil); err != nil {
+			return err
+		}
+		db.key = alertTimeKey(db.key[:0], a.Time, a.Twin, a.N)
+		if err := pb.Set(db.key, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putSnapshot writes t and moves its index entries if an indexed field
+// changed. The previous values come from the stored snapshot, of which only
+// the first few bytes are decoded.
+func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
+	db.key = snapshotKey(db.key[:0], t.ID)
+	var old indexed
+	fresh := true
+	v, closer, err := db.pdb.Get(db.key)
+	switch {
+	case err == nil:
+		old, err = decodeIndexed(v)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("twin %s: %w", t.ID, err)
+		}
+		fresh = false
+	case errors.Is(err, pebble.ErrNotFound):
+	default:
+		return fmt.Errorf("twin %s: %w", t.ID, err)
+	}
+	db.val = appendSnapshot(db.val[:0], t)
+	if err := pb.Set(db.key, db.val, nil); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		field    byte
+		old, new string
+	}{
+		{fieldStatus, old.status, t.Status},
+		{fieldKind, old.kind, t.Kind},
+		{fieldCustodian, old.custodian, t.Custodian},
+	} {
+		if !fresh && f.old == f.new {
+			continue
+		}
+		if !fresh && f.old != "" {
+			db.key = append(indexPrefix(db.key[:0], f.field, f.old), t.ID...)
+			if err := pb.Delete(db.key, nil); err != nil {
+				return err
+			}
+		}
+		if f.new != "" {
+			db.key = append(indexPrefix(db.key[:0], f.field, f.new), t.ID...)
+			if err := pb.Set(db.key, nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Twin returns the latest committed snapshot of id.
+func (db *DB) Twin(ctx context.Context, id string) (*twin.Twin, error) {
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("twin %s: %w", id, err)
+	}
+	defer db.life.RUnlock()
+	t, err := db.get(id)
+	if err != nil {
+		return nil, fmt.Errorf("twin %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (db *DB) get(id string) (*twin.Twin, error) {
+	if !twin.ValidID(id) {
+		return nil, twin.ErrNotFound
+	}
+	v, closer, err := db.pdb.Get(snapshotKey(make([]byte, 0, 1+len(id)), id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, twin.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return decodeSnapshot(id, v)
+}
+
+func limitOf(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return n
+}
+
+// Twins lists twins in id order. Without filters it scans snapshots from
+// After; with filters it scans the index of one of them (custodian, else
+// kind, else status: the likely most selective) and checks the others on
+// the snapshot.
+func (db *DB) Twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error) {
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("twins: %w", err)
+	}
+	defer db.life.RUnlock()
+	out, err := db.twins(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("twins: %w", err)
+	}
+	return out, nil
+}
+
+func (db *DB) twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error) {
+	limit := limitOf(q.Limit)
+	var prefix []byte
+	switch {
+	case q.Custodian != "":
+		prefix = indexPrefix(nil, fieldCustodian, q.Custodian)
+	case q.Kind != "":
+		prefix = indexPrefix(nil, fieldKind, q.Kind)
+	case q.Status != "":
+		prefix = indexPrefix(nil, fieldStatus, q.Status)
+	default:
+		prefix = []byte{spaceSnapshot}
+	}
+	lower := append(append([]byte(nil), prefix...), q.After...)
+	if q.After != "" {
+		lower = append(lower, 0) // strictly after
+	}
+	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	indexScan := prefix[0] == spaceIndex
+	out := make([]*twin.Twin, 0, min(limit, 64))
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		id := string(it.Key()[len(prefix):])
+		var t *twin.Twin
+		if indexScan {
+			t, err = db.get(id)
+			if errors.Is(err, twin.ErrNotFound) {
+				continue // an index entry without snapshot: ignore it
+			}
+		} else {
+			var v []byte
+			if v, err = it.ValueAndErr(); err == nil {
+				t, err = decodeSnapshot(id, v)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("twin %s: %w", id, err)
+		}
+		// Checks every filter, the scanned one too, so that a stale index
+		// entry could never list a twin under a value it no longer has.
+		if (q.Status != "" && t.Status != q.Status) || (q.Kind != "" && t.Kind != q.Kind) ||
+			(q.Custodian != "" && t.Custodian != q.Custodian) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, it.Error()
+}
+
+func inRange(t, from, to time.Time) bool {
+	return (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to))
+}
+
+// History returns one twin's records in seq order. AfterSeq seeks; the time
+// range is checked record by record (event times need not grow with seq).
+func (db *DB) History(ctx context.Context, q twin.HistoryQuery) ([]twin.Record, error) {
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("history %s: %w", q.Twin, err)
+	}
+	defer db.life.RUnlock()
+	if !twin.ValidID(q.Twin) || q.AfterSeq == math.MaxUint64 {
+		return nil, nil
+	}
+	limit := limitOf(q.Limit)
+	prefix := twinPrefix(nil, spaceHistory, q.Twin)
+	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{
+		LowerBound: seqKey(nil, spaceHistory, q.Twin, q.AfterSeq+1),
+		UpperBound: prefixEnd(prefix),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", q.Twin, err)
+	}
+	defer it.Close()
+	out := make([]twin.Record, 0, min(limit, 128))
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("history %s: %w", q.Twin, err)
+		}
+		seq := beUint64(k[len(prefix):])
+		r, err := decodeRecord(q.Twin, seq, v)
+		if err != nil {
+			return nil, fmt.Errorf("history %s seq %d: %w", q.Twin, seq, err)
+		}
+		if inRange(r.Time, q.From, q.To) {
+			out = append(out, r)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("history %s: %w", q.Twin, err)
+	}
+	return out, nil
+}
+
+// Alerts returns one twin's alerts by ascending N, or, when q.Twin is "",
+// every twin's alerts newest first (descending time, twin id, N) from the
+// time index.
+func (db *DB) Alerts(ctx context.Context, q twin.AlertQuery) ([]twin.Alert, error) {
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	defer db.life.RUnlock()
+	var out []twin.Alert
+	var err error
+	if q.Twin == "" {
+		out, err = db.allAlerts(ctx, q)
+	} else {
+		out, err = db.twinAlerts(ctx, q)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alerts %s: %w", q.Twin, err)
+	}
+	return out, nil
+}
+
+func (db *DB) twinAlerts(ctx context.Context, q twin.AlertQuery) ([]twin.Alert, error) {
+	if !twin.ValidID(q.Twin) || q.AfterN == math.MaxUint64 {
+		return nil, nil
+	}
+	limit := limitOf(q.Limit)
+	prefix := twinPrefix(nil, spaceAlert, q.Twin)
+	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{
+		LowerBound: seqKey(nil, spaceAlert, q.Twin, q.AfterN+1),
+		UpperBound: prefixEnd(prefix),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []twin.Alert
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		n := beUint64(k[len(prefix):])
+		a, err := decodeAlert(q.Twin, n, v)
+		if err != nil {
+			return nil, fmt.Errorf("n %d: %w", n, err)
+		}
+		if inRange(a.Time, q.From, q.To) {
+			out = append(out, a)
+		}
+	}
+	return out, it.Error()
+}
+
+func (db *DB) allAlerts(ctx context.Context, q twin.AlertQuery) ([]twin.Alert, error) {
+	limit := limitOf(q.Limit)
+	opts := &pebble.IterOptions{
+		LowerBound: []byte{spaceAlertsTime},
+		UpperBound: []byte{spaceAlertsTime + 1},
+	}
+	if !q.From.IsZero() {
+		opts.LowerBound = beAppend([]byte{spaceAlertsTime}, timeOrder(q.From))
+	}
+	if !q.To.IsZero() {
+		opts.UpperBound = beAppend([]byte{spaceAlertsTime}, timeOrder(q.To))
+	}
+	it, err := db.pdb.NewIterWithContext(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []twin.Alert
+	var key []byte
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		id, n, ok := parseAlertTimeKey(it.Key())
+		if !ok {
+			continue
+		}
+		key = seqKey(key[:0], spaceAlert, id, n)
+		v, closer, err := db.pdb.Get(key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		a, err := decodeAlert(id, n, v)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s n %d: %w", id, n, err)
+		}
+		// An alert re-committed with another time leaves a stale entry.
+		if timeOrder(a.Time) != beUint64(it.Key()[1:9]) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, it.Error()
+}
