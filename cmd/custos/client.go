@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// api calls the custos HTTP API and prints the JSON answer indented.
+func api(base, method, path string, body any) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(base, "/")+path, rd)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if tok := os.Getenv("CUSTOS_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		fatalf("%v (is `custos run` running? --api / CUSTOS_API says where)", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, data, "", "  ") == nil {
+		data = pretty.Bytes()
+	}
+	if resp.StatusCode >= 300 {
+		fmt.Fprintf(os.Stderr, "%s\n", data)
+		os.Exit(1)
+	}
+	os.Stdout.Write(data)
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		fmt.Println()
+	}
+}
+
+const twinUsage = `
+custos twin — manage twins through the HTTP API of a running custos.
+
+Usage:
+  custos twin create ID --kind pallet --policy coldchain [--params '{"min_c":2,"max_c":8}'] [--custodian P]
+  custos twin get ID
+  custos twin list [--status S] [--kind K] [--custodian P] [--limit N] [--after ID]
+  custos twin history ID [--after SEQ] [--limit N]
+  custos twin alerts ID [--after N] [--limit N]
+  custos twin event ID '{"type":"custody","to":"carrier-1"}'
+      types: custody {to}, status {status}, close, aggregate {children}, disaggregate {children}
+`
+
+func twinCmd(args []string) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(os.Stderr, strings.TrimLeft(twinUsage, "\n"))
+		os.Exit(2)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags("twin "+sub, twinUsage)
+	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
+	var (
+		kind, policy, version, params, custodian, parent *string
+		status, after                                    *string
+		limit                                            *int
+	)
+	switch sub {
+	case "create":
+		kind = fs.String("kind", "", "twin kind: shipment, pallet, case, container, …")
+		policy = fs.String("policy", "coldchain", "contract (policy) name")
+		version = fs.String("version", "", "contract version (default: newest)")
+		params = fs.String("params", "{}", "contract parameters, a JSON object")
+		custodian = fs.String("custodian", "", "party holding the asset now")
+		parent = fs.String("parent", "", "id of the containing twin")
+	case "list":
+		status = fs.String("status", "", "only twins with this status")
+		kind = fs.String("kind", "", "only twins of this kind")
+		custodian = fs.String("custodian", "", "only twins held by this party")
+		after = fs.String("after", "", "cursor: list ids after this one")
+		limit = fs.Int("limit", 100, "most twins to list")
+	case "history", "alerts":
+		after = fs.String("after", "", "only entries after this seq (history) or alert number (alerts)")
+		limit = fs.Int("limit", 100, "most entries")
+	}
+	// Allow the id before or after the flags.
+	var pos []string
+	for len(args) > 0 {
+		fs.parse(args)
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	need := func(n int, what string) {
+		if len(pos) != n {
+			fmt.Fprintf(os.Stderr, "custos twin %s: want %s\n", sub, what)
+			os.Exit(2)
+		}
+	}
+	switch sub {
+	case "create":
+		need(1, "ID")
+		if *kind == "" {
+			fatalf("twin create: --kind is required")
+		}
+		if !json.Valid([]byte(*params)) {
+			fatalf("twin create: --params is not valid JSON")
+		}
+		api(*base, "POST", "/v1/twins", map[string]any{
+			"id": pos[0], "kind": *kind, "policy": *policy, "version": *version,
+			"params": json.RawMessage(*params), "custodian": *custodian, "parent": *parent,
+		})
+	case "get":
+		need(1, "ID")
+		api(*base, "GET", "/v1/twins/"+url.PathEscape(pos[0]), nil)
+	case "list":
+		need(0, "no arguments")
+		q := url.Values{}
+		for k, v := range map[string]string{"status": *status, "kind": *kind, "custodian": *custodian, "after": *after} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("limit", strconv.Itoa(*limit))
+		api(*base, "GET", "/v1/twins?"+q.Encode(), nil)
+	case "history", "alerts":
+		need(1, "ID")
+		q := url.Values{"limit": {strconv.Itoa(*limit)}}
+		if *after != "" {
+			q.Set("after", *after)
+		}
+		api(*base, "GET", "/v1/twins/"+url.PathEscape(pos[0])+"/"+sub+"?"+q.Encode(), nil)
+	case "event":
+		need(2, "ID and a JSON event")
+		if !json.Valid([]byte(pos[1])) {
+			fatalf("twin event: %q is not valid JSON", pos[1])
+		}
+		api(*base, "POST", "/v1/twins/"+url.PathEscape(pos[0])+"/events", json.RawMessage(pos[1]))
+	default:
+		fmt.Fprintf(os.Stderr, "custos twin: unknown subcommand %q\n%s", sub, strings.TrimLeft(twinUsage, "\n"))
+		os.Exit(2)
+	}
+}
+
+const publishUsage = `
+custos publish — publish readings for a twin to custos.telemetry.<ID> over NATS
+and wait for JetStream to store them.
+
+Usage:
+  custos publish ID --type temperature --value 5.1 [--unit CEL] [--sensor t1] [--ts RFC3339]
+  custos publish ID --json '{"ts":"2026-11-25T10:00:00Z","type":"temperature","value":5.1}'
+  custos publish ID -f readings.jsonl     one reading (or {"readings":[…]}) per line; "-" for stdin
+`
+
+func publishCmd(args []string) {
+	fs := newFlags("publish", publishUsage)
+	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server")
+	typ := fs.String("type", "", "reading type: temperature, humidity, shock, door, location, battery, light, tilt")
+	value := fs.String("value", "", "reading value")
+	unit := fs.String("unit", "", "unit (CEL, FAH, KEL, %RH, g, …)")
+	sensor := fs.String("sensor", "", "sensor name")
+	ts := fs.String("ts", "", "reading time, RFC 3339 (default: now)")
+	lat := fs.String("lat", "", "latitude (location readings)")
+	lon := fs.String("lon", "", "longitude (location readings)")
+	raw := fs.String("json", "", "the message body as JSON")
+	file := fs.String("f", "", "file of JSON lines to publish, one message each (\"-\" for stdin)")
+	msgID := fs.String("msg-id", "", "Nats-Msg-Id header: re-sending with the same id is a no-op")
+	var pos []string
+	for len(args) > 0 {
+		fs.parse(args)
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	id := pos[0]
+	if !twin.ValidID(id) {
+		fatalf("publish: %q is not a valid twin id (1–128 characters of [A-Za-z0-9_-])", id)
+	}
+	var bodies [][]byte
+	switch {
+	case *file != "":
+		var r io.Reader = os.Stdin
+		if *file != "-" {
+			f, err := os.Open(*file)
+			if err != nil {
+				fatalf("publish: %v", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := bytes.TrimSpace(sc.Bytes())
+			if len(line) == 0 || line[0] == '#' {
+				continue
+			}
+			bodies = append(bodies, append([]byte(nil), line...))
+		}
+		if err := sc.Err(); err != nil {
+			fatalf("publish: read %s: %v", *file, err)
+		}
+	case *raw != "":
+		bodies = [][]byte{[]byte(*raw)}
+	case *typ != "":
+		m := map[string]any{"type": *typ}
+		if *ts == "" {
+			m["ts"] = time.Now().UTC().Format(time.RFC3339Nano)
+		} else {
+			m["ts"] = *ts
+		}
+		for k, v := range map[string]string{"value": *value, "lat": *lat, "lon": *lon} {
+			if v == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				fatalf("publish: --%s %q is not a number", k, v)
+			}
+			m[k] = f
+		}
+		if *unit != "" {
+			m["unit"] = *unit
+		}
+		if *sensor != "" {
+			m["sensor"] = *sensor
+		}
+		b, _ := json.Marshal(m)
+		bodies = [][]byte{b}
+	default:
+		fs.Usage()
+		os.Exit(2)
+	}
+	nc, err := nats.Connect(*natsURL, nats.Name("custos publish"))
+	if err != nil {
+		fatalf("publish: connect %s: %v", *natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fatalf("publish: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, b := range bodies {
+		var opts []jetstream.PublishOpt
+		if *msgID != "" {
+			mid := *msgID
+			if len(bodies) > 1 {
+				mid += ":" + strconv.Itoa(i)
+			}
+			opts = append(opts, jetstream.WithMsgID(mid))
+		}
+		ack, err := js.Publish(ctx, "custos.telemetry."+id, b, opts...)
+		if err != nil {
+			fatalf("publish: %v", err)
+		}
+		if len(bodies) == 1 {
+			fmt.Printf("published to custos.telemetry.%s (stream %s, seq %d%s)\n", id, ack.Stream, ack.Sequence, dupNote(ack.Duplicate))
+		}
+	}
+	if len(bodies) > 1 {
+		fmt.Printf("published %d messages to custos.telemetry.%s\n", len(bodies), id)
+	}
+}
+
+func dupNote(dup bool) string {
+	if dup {
+		return ", duplicate: already stored"
+	}
+	return ""
+}
+
+func policyCmd(args []string) {
+	if len(args) == 0 || args[0] != "list" {
+		fmt.Fprint(os.Stderr, "Usage: custos policy list [--api URL]\n")
+		os.Exit(2)
+	}
+	fs := newFlags("policy list", "custos policy list — deployed contract modules\n")
+	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
+	fs.parse(args[1:])
+	api(*base, "GET", "/v1/policies", nil)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// flagSet is a flag.FlagSet whose flags also read CUSTOS_<NAME> from the
+// environment (flag wins over environment, environment over default).
+type flagSet struct {
+	*flag.FlagSet
+	usage string
+}
+
+func newFlags(name, usage string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), usage: usage}
+	fs.FlagSet.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, strings.TrimLeft(usage, "\n"))
+		fmt.Fprintln(out, "\nFlags (each also read from the environment variable shown):")
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				def = " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		})
+	}
+	return fs
+}
+
+func envName(flagName string) string {
+	return "CUSTOS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		return v
+	}
+	return def
+}
+
+func (fs *flagSet) String(name, def, usage string) *string {
+	return fs.FlagSet.String(name, env(name, def), usage)
+}
+
+func (fs *flagSet) Int(name string, def int, usage string) *int {
+	v := def
+	if s := env(name, ""); s != "" {
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			fatalf("environment %s: %q is not an integer", envName(name), s)
+		}
+	}
+	return fs.FlagSet.Int(name, v, usage)
+}
+
+func (fs *flagSet) Bool(name string, def bool, usage string) *bool {
+	v := def
+	if s := env(name, ""); s != "" {
+		v = s == "1" || strings.EqualFold(s, "true") || strings.EqualFold(s, "yes")
+	}
+	return fs.FlagSet.Bool(name, v, usage)
+}
+
+func (fs *flagSet) Duration(name string, def time.Duration, usage string) *time.Duration {
+	v := def
+	if s := env(name, ""); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			fatalf("environment %s: %q is not a duration (like 10s)", envName(name), s)
+		}
+		v = d
+	}
+	return fs.FlagSet.Duration(name, v, usage)
+}
+
+// parse parses args, exiting with status 2 on a usage error (0 on -h).
+func (fs *flagSet) parse(args []string) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "custos: "+format+"\n", args...)
+	os.Exit(1)
+}

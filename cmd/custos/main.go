@@ -1,0 +1,59 @@
+// Command custos is the custos digital-twin runtime and its client.
+//
+//	custos run                 start the runtime (embedded NATS, store and HTTP API)
+//	custos twin create|get|list|history|alerts|event   manage twins over HTTP
+//	custos publish             publish readings to NATS
+//	custos policy list         list deployed contract modules
+//
+// Run `custos <command> -h` for the flags of each.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `custos — a digital-twin runtime that runs a WebAssembly contract per physical asset.
+
+Usage:
+  custos run [flags]                     start the runtime on embedded defaults
+  custos twin create ID --kind K --policy P [--params JSON]
+  custos twin get ID                     show a twin's state
+  custos twin list [--status S]          list twins
+  custos twin history ID                 applied events with their digests
+  custos twin alerts ID                  alerts raised on a twin
+  custos twin event ID JSON              custody, status, close, aggregate, disaggregate
+  custos publish ID --type T --value V   publish a reading (or --json, or -f file.jsonl)
+  custos policy list                     deployed contract modules
+  custos version
+
+Every flag also reads an environment variable: --data is CUSTOS_DATA, and so on.
+Run "custos COMMAND -h" for details. Documentation: README.md and docs/.
+`
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	switch cmd {
+	case "run":
+		runCmd(args)
+	case "twin":
+		twinCmd(args)
+	case "publish":
+		publishCmd(args)
+	case "policy":
+		policyCmd(args)
+	case "version", "--version":
+		fmt.Println("custos", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "custos: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+}

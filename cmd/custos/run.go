@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/custos-dev/custos/internal/app"
+)
+
+const runUsage = `
+custos run — start the runtime.
+
+On embedded defaults it needs nothing installed: it starts an embedded NATS
+server with JetStream (files under --data, clients on --nats-listen), the
+embedded store (under --data), and the HTTP API on --http. Devices publish
+readings to custos.telemetry.<twin>; twin state is in KV bucket custos_twins.
+
+Usage:
+  custos run [flags]
+`
+
+func runCmd(args []string) {
+	fs := newFlags("run", runUsage)
+	data := fs.String("data", "./custos-data", "data directory (JetStream files, embedded store, compilation cache)")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "address where the embedded NATS server accepts clients (\"-\" for in-process only)")
+	natsURL := fs.String("nats-url", "", "use this external NATS server (JetStream enabled) instead of the embedded one")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (\"-\" to disable)")
+	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
+	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
+	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
+	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
+	ctimeout := fs.Duration("contract-timeout", 100*time.Millisecond, "deadline for one contract call")
+	cpages := fs.Int("contract-memory-pages", 0, "memory cap per contract instance in 64 KiB pages (default: the host's)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.parse(args)
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fatalf("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+	default:
+		fatalf("--log-format %q: want text or json", *logFormat)
+	}
+	log := slog.New(h)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, app.Config{
+		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, Store: *store,
+		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
+		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), Logger: log,
+	})
+	if err != nil {
+		fatalf("start: %v", err)
+	}
+	natsWhere := *natsURL
+	if natsWhere == "" {
+		natsWhere = "embedded"
+		if a.NATS.URL() != "" {
+			natsWhere += ", clients at " + a.NATS.URL()
+		}
+	}
+	storeWhere := "embedded (" + *data + "/store)"
+	if *store != "" {
+		storeWhere = "postgres"
+	}
+	fmt.Fprintf(os.Stderr, `custos %s running
+  data       %s
+  nats       %s
+  store      %s
+  http       http://%s  (API /v1/twins, metrics /metrics)
+  telemetry  publish readings to custos.telemetry.<twin>
+  state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
+Stop with Ctrl-C.
+`, version, *data, natsWhere, storeWhere, a.HTTPAddr)
+	<-ctx.Done()
+	log.Info("stopping")
+	a.Close()
+}

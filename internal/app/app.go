@@ -1,0 +1,258 @@
+// Package app wires the custos daemon together: NATS (embedded or external),
+// the store, the contract host, the twin runtime, the ingest bus and the HTTP
+// API. `custos run`, the examples, the end-to-end tests and `make bench` all
+// start the runtime through it, so they exercise the same code.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/contracts"
+	"github.com/custos-dev/custos/internal/bus"
+	"github.com/custos-dev/custos/internal/httpapi"
+	"github.com/custos-dev/custos/internal/metrics"
+	"github.com/custos-dev/custos/internal/natsrv"
+	"github.com/custos-dev/custos/store/embedded"
+	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/twin"
+)
+
+// Config configures the daemon. The zero value of each field is a sensible
+// default except Data.
+type Config struct {
+	Data       string // data directory (JetStream, embedded store, compilation cache)
+	NATSListen string // embedded NATS client listener; "-" for none
+	NATSURL    string // external NATS instead of the embedded server
+	HTTP       string // HTTP API listen address; "-" for none
+	Store      string // "" = embedded under Data; postgres://… = PostgreSQL
+
+	Shards          int
+	BatchSize       int
+	MaxMessageBytes int
+	ContractTimeout time.Duration
+	ContractPages   uint32
+
+	Logger *slog.Logger
+}
+
+// App is a running daemon.
+type App struct {
+	Config   Config
+	NATS     *natsrv.Server // nil with an external server
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	Store    twin.Store
+	Host     *contracts.Host
+	Runtime  *twin.Runtime
+	Bus      *bus.Bus
+	Metrics  *metrics.Metrics
+	API      *httpapi.Server
+	HTTPAddr string // actual HTTP listen address
+
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	httpSrv *http.Server
+	closers []func()
+}
+
+// Start starts everything and returns once ingest is running.
+func Start(ctx context.Context, cfg Config) (a *App, err error) {
+	if cfg.Data == "" {
+		return nil, errors.New("no data directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a = &App{Config: cfg, log: cfg.Logger, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+
+	// NATS.
+	if cfg.NATSURL == "" {
+		a.NATS, err = natsrv.Start(natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.NATS.Stop)
+		a.Conn, err = nats.Connect("", nats.InProcessServer(a.NATS), nats.Name("custos"), nats.MaxReconnects(-1))
+	} else {
+		a.Conn, err = nats.Connect(cfg.NATSURL, nats.Name("custos"), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	conn := a.Conn
+	a.closers = append(a.closers, func() { conn.Drain(); conn.Close() })
+	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+
+	// Store.
+	switch {
+	case cfg.Store == "":
+		db, err := embedded.Open(filepath.Join(cfg.Data, "store"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded store: %w", err)
+		}
+		a.Store = db
+	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
+		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger))
+		if err != nil {
+			return nil, fmt.Errorf("postgres store: %w", err)
+		}
+		a.Store = db
+	default:
+		return nil, fmt.Errorf("store %q: want empty (embedded) or a postgres:// URL", cfg.Store)
+	}
+	st := a.Store
+	a.closers = append(a.closers, func() { st.Close() })
+
+	// Contracts.
+	a.Host, err = contracts.NewHost(ctx, contracts.Config{
+		CacheDir:       filepath.Join(cfg.Data, "wazero-cache"),
+		CallTimeout:    cfg.ContractTimeout,
+		MaxMemoryPages: cfg.ContractPages,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contract host: %w", err)
+	}
+	host := a.Host
+	a.closers = append(a.closers, func() { host.Close(context.Background()) })
+	if _, err := a.Host.RegisterBuiltins(ctx); err != nil {
+		return nil, fmt.Errorf("built-in policies: %w", err)
+	}
+
+	// Runtime and bus.
+	a.Runtime, err = twin.New(twin.Config{Store: a.Store, Contracts: a.Host, Shards: cfg.Shards, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a.Bus, err = bus.New(bus.Config{
+		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
+		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Bus.Setup(ctx); err != nil {
+		return nil, err
+	}
+	a.registerGauges()
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.goRun("ingest", func() error { return a.Bus.Run(runCtx) })
+	a.goRun("timers", func() error { return a.Runtime.RunTimers(runCtx, 0, a.Bus.FireTimer) })
+	a.goRun("load timers", func() error {
+		n, err := a.Runtime.LoadTimers(runCtx)
+		if err == nil && n > 0 {
+			a.log.Info("pending timers loaded", "timers", n)
+		}
+		return err
+	})
+
+	// HTTP.
+	a.API = httpapi.New(httpapi.Config{
+		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
+		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
+	})
+	if cfg.HTTP != "" && cfg.HTTP != "-" {
+		ln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
+		a.HTTPAddr = ln.Addr().String()
+		a.httpSrv = &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second}
+		srv := a.httpSrv
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http", "err", err)
+			}
+		}()
+	}
+	// Wait until ingest consumes.
+	deadline := time.Now().Add(10 * time.Second)
+	for !a.Bus.Ready() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return a, nil
+}
+
+func (a *App) goRun(name string, f func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error(name, "err", err)
+		}
+	}()
+}
+
+type pinger interface{ Ping(context.Context) error }
+
+func (a *App) ready(ctx context.Context) error {
+	if a.Conn == nil || !a.Conn.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	if !a.Bus.Ready() {
+		return errors.New("ingest: not consuming")
+	}
+	if p, ok := a.Store.(pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a *App) registerGauges() {
+	m, rt := a.Metrics, a.Runtime
+	m.Gauge("custos_twins_resident", "Twins held in memory by the shards.", func() float64 { return float64(rt.Stats().Resident) })
+	m.Counter("custos_twins_passivated_total", "Twins dropped from memory after idling.", func() float64 { return float64(rt.Stats().Passivated) })
+	m.Counter("custos_twins_loaded_total", "Twins loaded from the store into memory.", func() float64 { return float64(rt.Stats().Loads) })
+	m.Gauge("custos_timers_pending", "Timers set by contracts and not yet applied.", func() float64 { return float64(rt.Stats().Timers) })
+	m.Counter("custos_contract_errors_total", "Contract calls that trapped, timed out or returned bad output.", func() float64 { return float64(rt.Stats().ContractErrors) })
+}
+
+// Close stops ingest and the HTTP server and releases everything. It does
+// not wait for anything beyond the current batch.
+func (a *App) Close() {
+	if a.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}

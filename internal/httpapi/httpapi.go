@@ -1,0 +1,519 @@
+// Package httpapi serves the custos HTTP API (/v1/...), health endpoints and
+// /metrics. Every error is JSON {"error": "...", "code": "..."} with a
+// fitting status.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// Commands publishes commands into the input stream.
+type Commands interface {
+	PublishCommand(ctx context.Context, id string, cmd *twin.Command) (uint64, error)
+}
+
+// Policies resolves and lists contract modules.
+type Policies interface {
+	Resolve(ctx context.Context, name, version string) (twin.ContractRef, error)
+	Policies() []twin.ContractRef
+}
+
+// Config configures the API server.
+type Config struct {
+	Store    twin.Store
+	Runtime  *twin.Runtime
+	Commands Commands
+	Policies Policies
+	Conn     *nats.Conn // for /v1/stream
+	Registry *prometheus.Registry
+	// Ready reports whether ingest runs and the store answers (for /readyz).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// CommandTimeout bounds how long a create or event request waits for
+	// the runtime to apply it (default 10 s).
+	CommandTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// maxBody caps request bodies.
+const maxBody = 1 << 20
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/twins", s.listTwins)
+	s.mux.HandleFunc("POST /v1/twins", s.createTwin)
+	s.mux.HandleFunc("GET /v1/twins/{id}", s.getTwin)
+	s.mux.HandleFunc("POST /v1/twins/{id}/events", s.postEvent)
+	s.mux.HandleFunc("GET /v1/twins/{id}/history", s.history)
+	s.mux.HandleFunc("GET /v1/twins/{id}/alerts", s.alerts)
+	s.mux.HandleFunc("GET /v1/alerts", s.allAlerts)
+	s.mux.HandleFunc("GET /v1/policies", s.policies)
+	s.mux.HandleFunc("GET /v1/stream", s.stream)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Registry != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, indexHTML)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Code: code})
+}
+
+// storeError maps a store error to a response.
+func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, twin.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", what+" not found")
+		return
+	}
+	s.log.Error("store", "what", what, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "store_unavailable", "store: "+err.Error())
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", maxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid_json", "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) twinID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if !twin.ValidID(id) {
+		writeError(w, http.StatusBadRequest, "invalid_id", "twin ids are 1–128 characters of [A-Za-z0-9_-]")
+		return "", false
+	}
+	return id, true
+}
+
+func intParam(w http.ResponseWriter, r *http.Request, name string, def, max int) (int, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > max {
+		writeError(w, http.StatusBadRequest, "invalid_query", fmt.Sprintf("%s must be an integer in 0..%d", name, max))
+		return 0, false
+	}
+	return n, true
+}
+
+func timeParam(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_query", name+" must be an RFC 3339 time")
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (s *Server) listTwins(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, ok := intParam(w, r, "limit", 100, 1000)
+	if !ok {
+		return
+	}
+	tq := twin.TwinQuery{After: q.Get("after"), Limit: limit, Status: q.Get("status"), Kind: q.Get("kind"), Custodian: q.Get("custodian")}
+	twins, err := s.cfg.Store.Twins(r.Context(), tq)
+	if err != nil {
+		s.storeError(w, "twins", err)
+		return
+	}
+	resp := struct {
+		Twins []*twin.Twin `json:"twins"`
+		Next  string       `json:"next,omitempty"`
+	}{Twins: twins}
+	if resp.Twins == nil {
+		resp.Twins = []*twin.Twin{}
+	}
+	if len(twins) == tq.Limit && len(twins) > 0 {
+		resp.Next = twins[len(twins)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// CreateRequest is the body of POST /v1/twins.
+type CreateRequest struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Policy    string          `json:"policy"`
+	Version   string          `json:"version,omitempty"`
+	Params    json.RawMessage `json:"params,omitempty"`
+	Custodian string          `json:"custodian,omitempty"`
+	Parent    string          `json:"parent,omitempty"`
+	TS        string          `json:"ts,omitempty"`
+}
+
+func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
+	var req CreateRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !twin.ValidID(req.ID) {
+		writeError(w, http.StatusBadRequest, "invalid_id", "id must be 1–128 characters of [A-Za-z0-9_-]")
+		return
+	}
+	if req.Kind == "" {
+		writeError(w, http.StatusBadRequest, "invalid_command", "kind is required (shipment, pallet, case, …)")
+		return
+	}
+	if req.Policy == "" {
+		writeError(w, http.StatusBadRequest, "invalid_command", "policy is required (e.g. \"coldchain\")")
+		return
+	}
+	ctx := r.Context()
+	if _, err := s.cfg.Store.Twin(ctx, req.ID); err == nil {
+		writeError(w, http.StatusConflict, string(twin.ReasonTwinExists), "twin "+req.ID+" already exists")
+		return
+	} else if !errors.Is(err, twin.ErrNotFound) {
+		s.storeError(w, "twin", err)
+		return
+	}
+	ref, err := s.cfg.Policies.Resolve(ctx, req.Policy, req.Version)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, string(twin.ReasonUnknownPolicy), err.Error())
+		return
+	}
+	cmd := &twin.Command{Type: "create", TS: req.TS, Kind: req.Kind, Contract: &ref, Params: req.Params, Custodian: req.Custodian, Parent: req.Parent}
+	if _, err := cmd.Input(req.ID, time.Now()); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	s.command(w, r, req.ID, cmd, http.StatusCreated)
+}
+
+func writeInputError(w http.ResponseWriter, err error) {
+	var ie *twin.InputError
+	if !errors.As(err, &ie) {
+		writeError(w, http.StatusBadRequest, "invalid_command", err.Error())
+		return
+	}
+	status := http.StatusBadRequest
+	switch ie.Reason {
+	case twin.ReasonTwinExists:
+		status = http.StatusConflict
+	case twin.ReasonUnknownTwin:
+		status = http.StatusNotFound
+	case twin.ReasonTwinClosed, twin.ReasonContractRefused, twin.ReasonContractFailed:
+		status = http.StatusUnprocessableEntity
+	case twin.ReasonTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	}
+	writeError(w, status, string(ie.Reason), ie.Detail)
+}
+
+// command publishes cmd, waits until the runtime applied it and answers
+// with the twin.
+func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, cmd *twin.Command, okStatus int) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CommandTimeout)
+	defer cancel()
+	seq, err := s.cfg.Commands.PublishCommand(ctx, id, cmd)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", err.Error())
+		return
+	}
+	res, err := s.cfg.Runtime.Wait(ctx, seq)
+	if err != nil {
+		writeError(w, http.StatusAccepted, "pending", fmt.Sprintf("accepted as input %d but not applied within %s", seq, s.cfg.CommandTimeout))
+		return
+	}
+	if res.Err != nil {
+		writeInputError(w, res.Err)
+		return
+	}
+	if len(res.Failed) > 0 {
+		writeInputError(w, res.Failed[0].Err)
+		return
+	}
+	t, err := s.cfg.Store.Twin(ctx, id)
+	if err != nil {
+		s.storeError(w, "twin", err)
+		return
+	}
+	writeJSON(w, okStatus, t)
+}
+
+func (s *Server) getTwin(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.twinID(w, r)
+	if !ok {
+		return
+	}
+	t, err := s.cfg.Store.Twin(r.Context(), id)
+	if err != nil {
+		s.storeError(w, "twin "+id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.twinID(w, r)
+	if !ok {
+		return
+	}
+	var cmd twin.Command
+	if !decode(w, r, &cmd) {
+		return
+	}
+	if cmd.Type == "create" {
+		writeError(w, http.StatusBadRequest, "invalid_command", "create twins with POST /v1/twins")
+		return
+	}
+	if _, err := cmd.Input(id, time.Now()); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if _, err := s.cfg.Store.Twin(r.Context(), id); err != nil {
+		s.storeError(w, "twin "+id, err)
+		return
+	}
+	s.command(w, r, id, &cmd, http.StatusOK)
+}
+
+// HistoryEntry is one record of GET /v1/twins/{id}/history.
+type HistoryEntry struct {
+	twin.Record
+	Kind  string     `json:"kind"`
+	Event twin.Event `json:"event"`
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.twinID(w, r)
+	if !ok {
+		return
+	}
+	limit, ok := intParam(w, r, "limit", 100, 1000)
+	if !ok {
+		return
+	}
+	after, ok := intParam(w, r, "after", 0, 1<<62)
+	if !ok {
+		return
+	}
+	from, ok := timeParam(w, r, "from")
+	if !ok {
+		return
+	}
+	to, ok := timeParam(w, r, "to")
+	if !ok {
+		return
+	}
+	if _, err := s.cfg.Store.Twin(r.Context(), id); err != nil {
+		s.storeError(w, "twin "+id, err)
+		return
+	}
+	recs, err := s.cfg.Store.History(r.Context(), twin.HistoryQuery{Twin: id, AfterSeq: uint64(after), From: from, To: to, Limit: limit})
+	if err != nil {
+		s.storeError(w, "history", err)
+		return
+	}
+	out := make([]HistoryEntry, 0, len(recs))
+	for _, rec := range recs {
+		var e twin.Event
+		if err := e.UnmarshalBinary(rec.Event); err != nil {
+			s.log.Warn("history: bad event encoding", "twin", id, "seq", rec.Seq, "err", err)
+		}
+		out = append(out, HistoryEntry{Record: rec, Kind: rec.Kind.String(), Event: e})
+	}
+	resp := map[string]any{"twin": id, "records": out}
+	if len(recs) == limit && limit > 0 {
+		resp["next"] = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.twinID(w, r)
+	if !ok {
+		return
+	}
+	s.alertQuery(w, r, id)
+}
+
+func (s *Server) allAlerts(w http.ResponseWriter, r *http.Request) { s.alertQuery(w, r, "") }
+
+func (s *Server) alertQuery(w http.ResponseWriter, r *http.Request, id string) {
+	limit, ok := intParam(w, r, "limit", 100, 1000)
+	if !ok {
+		return
+	}
+	after, ok := intParam(w, r, "after", 0, 1<<62)
+	if !ok {
+		return
+	}
+	from, ok := timeParam(w, r, "from")
+	if !ok {
+		return
+	}
+	to, ok := timeParam(w, r, "to")
+	if !ok {
+		return
+	}
+	if id != "" {
+		if _, err := s.cfg.Store.Twin(r.Context(), id); err != nil {
+			s.storeError(w, "twin "+id, err)
+			return
+		}
+	}
+	as, err := s.cfg.Store.Alerts(r.Context(), twin.AlertQuery{Twin: id, AfterN: uint64(after), From: from, To: to, Limit: limit})
+	if err != nil {
+		s.storeError(w, "alerts", err)
+		return
+	}
+	if as == nil {
+		as = []twin.Alert{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": as})
+}
+
+func (s *Server) policies(w http.ResponseWriter, r *http.Request) {
+	ps := s.cfg.Policies.Policies()
+	if ps == nil {
+		ps = []twin.ContractRef{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"policies": ps})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// stream serves Server-Sent Events: "state" and "alert" events from NATS,
+// optionally for one twin (?twin=ID).
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conn == nil {
+		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", "no NATS connection")
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "no_streaming", "streaming unsupported")
+		return
+	}
+	tok := "*"
+	if id := r.URL.Query().Get("twin"); id != "" {
+		if !twin.ValidID(id) {
+			writeError(w, http.StatusBadRequest, "invalid_id", "invalid twin id")
+			return
+		}
+		tok = id
+	}
+	ch := make(chan *nats.Msg, 1024)
+	sub, err := s.cfg.Conn.ChanSubscribe("custos.twin."+tok+".*", ch)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", err.Error())
+		return
+	}
+	defer sub.Unsubscribe()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": custos stream\n\n")
+	fl.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+			fl.Flush()
+		case m := <-ch:
+			ev := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+			if ev != "state" && ev != "alert" {
+				continue
+			}
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev, m.Data)
+			if len(ch) == 0 {
+				fl.Flush()
+			}
+		}
+	}
+}
+
+const indexHTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>custos</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 50em; margin: 2em auto">
+<h1>custos</h1>
+<p>Digital-twin runtime. API: <a href="/v1/twins">/v1/twins</a>, <a href="/v1/policies">/v1/policies</a>,
+<a href="/v1/alerts">/v1/alerts</a>, <a href="/metrics">/metrics</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>.</p>
+</body></html>
+`
