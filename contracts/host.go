@@ -256,6 +256,10 @@ func (h *Host) watch() {
 	}
 }
 
+// initTimeout bounds instantiation and _initialize: a Go guest's runtime
+// start takes milliseconds, far more than one event.
+func (h *Host) initTimeout() time.Duration { return max(10*h.cfg.CallTimeout, 10*time.Second) }
+
 func (h *Host) mono() int64 { return int64(time.Since(h.epoch)) }
 
 func validName(s string) bool {

@@ -17,6 +17,21 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
+// testCacheDir is shared by every host in the test binary, so that the
+// coldchain module (several seconds to compile) is compiled once.
+var testCacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "custos-contracts-cache")
+	if err != nil {
+		panic(err)
+	}
+	testCacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func testdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
@@ -29,6 +44,9 @@ func testdata(t testing.TB, name string) []byte {
 func newTestHost(t testing.TB, cfg Config) *Host {
 	t.Helper()
 	ctx := context.Background()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = testCacheDir
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

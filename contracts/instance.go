@@ -26,6 +26,7 @@ type instance struct {
 
 	reset, alloc, init, apply, view api.Function
 	stack                           [4]uint64
+	inPtr, inCap                    uint32 // the input region (see run)
 
 	// The deterministic environment of the current call.
 	now    int64 // event time, Unix ns
@@ -66,6 +67,9 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 	h := m.h
 	inst := &instance{m: m, done: make(chan struct{})}
 	inst.ctx.done = inst.done
+	// During _initialize the guest sees Unix time 1 ns (Go's runtime refuses
+	// a zero monotonic clock) and the random stream of ("", 0).
+	inst.now = 1
 	inst.rng.Seed(randSeed("", 0))
 	mc := wazero.NewModuleConfig().
 		WithName("").
@@ -78,7 +82,7 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 		WithStdout(io.Discard).
 		WithStderr(&inst.stderr)
 	ictx := experimental.WithMemoryAllocator(ctx, &allocator{inst: inst, limit: uint64(h.cfg.MaxMemoryPages) << 16})
-	ictx, cancel := context.WithTimeout(ictx, h.cfg.CallTimeout)
+	ictx, cancel := context.WithTimeout(ictx, h.initTimeout())
 	defer cancel()
 	mod, err := h.rt.InstantiateModule(ictx, m.cm, mc)
 	if err != nil {
@@ -143,7 +147,11 @@ func (inst *instance) walltime() (int64, int32) {
 	return t.Unix(), int32(t.Nanosecond())
 }
 
-func (inst *instance) nanotime() int64 { return inst.now }
+// nanotime is the guest's monotonic clock. It is frozen at 1 ns: a clock
+// that follows event time jumps back and forth as an instance serves
+// different twins, and Go guests run time-driven housekeeping (a forced GC
+// every two minutes of clock) off it.
+func (inst *instance) nanotime() int64 { return 1 }
 
 // randSource is the instance as the guest's random source.
 type randSource instance

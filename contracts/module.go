@@ -74,6 +74,9 @@ func (m *module) discard(inst *instance) {
 	<-m.sem
 }
 
+// inputRegion is the smallest input region the host asks custos_alloc for.
+const inputRegion = 16 << 10
+
 type op uint8
 
 const (
@@ -148,22 +151,30 @@ func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []
 func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
 	ctx := &inst.ctx
 	s := inst.stack[:]
-	if err := inst.reset.CallWithStack(ctx, s); err != nil {
-		return nil, KindTrap, inst.trap("custos_reset", err)
-	}
 	total := len(state) + len(event)
-	s[0] = uint64(uint32(total))
-	if err := inst.alloc.CallWithStack(ctx, s); err != nil {
-		return nil, KindTrap, inst.trap("custos_alloc", err)
-	}
-	ptr := uint32(s[0])
-	if total > 0 {
-		if uint64(ptr)+uint64(total) > uint64(inst.mem.Size()) {
-			return nil, KindTrap, fmt.Errorf("custos_alloc(%d) returned %#x, outside memory", total, ptr)
+	if uint64(total) > uint64(inst.inCap) {
+		// ABI v1: a region from custos_alloc is the host's until the next
+		// custos_reset, so one region serves every call that fits in it.
+		if err := inst.reset.CallWithStack(ctx, s); err != nil {
+			return nil, KindTrap, inst.trap("custos_reset", err)
 		}
-		inst.mem.Write(ptr, state)
-		inst.mem.Write(ptr+uint32(len(state)), event)
+		want := max((uint64(total)+4095)&^4095, inputRegion)
+		if want > 1<<31 {
+			return nil, KindTrap, fmt.Errorf("inputs of %d bytes are too large", total)
+		}
+		s[0] = want
+		if err := inst.alloc.CallWithStack(ctx, s); err != nil {
+			return nil, KindTrap, inst.trap("custos_alloc", err)
+		}
+		ptr := uint32(s[0])
+		if uint64(ptr)+want > uint64(inst.mem.Size()) {
+			return nil, KindTrap, fmt.Errorf("custos_alloc(%d) returned %#x, outside memory", want, ptr)
+		}
+		inst.inPtr, inst.inCap = ptr, uint32(want)
 	}
+	ptr := inst.inPtr
+	inst.mem.Write(ptr, state)
+	inst.mem.Write(ptr+uint32(len(state)), event)
 	var fn = inst.apply
 	var name string
 	switch o {

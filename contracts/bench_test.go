@@ -1,0 +1,137 @@
+package contracts
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+	"github.com/custos-dev/custos/wasm-policies/coldchain/policy"
+	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+)
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// benchEvents returns n encoded temperature readings, one a minute, mostly
+// in band with an excursion every 50 readings.
+func benchEvents(tb testing.TB, n int) [][]byte {
+	evs := make([][]byte, n)
+	for i := range evs {
+		v := 5.0 + float64(i%7)*0.1
+		if i%50 >= 45 {
+			v = 9
+		}
+		evs[i] = encodeEvent(tb, reading(uint64(i+1), t0.Add(time.Duration(i)*time.Minute), v))
+	}
+	return evs
+}
+
+func BenchmarkApplyColdchainWASM(b *testing.B) {
+	_, c := coldchain(b, Config{PoolSize: 1})
+	ctx := context.Background()
+	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
+	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := out.State
+	evs := benchEvents(b, 1000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		out, err := c.Apply(ctx, twin.Call{Twin: "p", Seq: uint64(i), Time: t0}, state, evs[i%len(evs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		state = out.State
+	}
+}
+
+// BenchmarkApplyColdchainNative is the same policy as a native Go function,
+// doing the same work per event as the guest: decode the event, decode and
+// encode the state, build the view, encode the output, copy the state out.
+func BenchmarkApplyColdchainNative(b *testing.B) {
+	var p policy.Policy
+	var ev sdk.Event
+	var out sdk.Output
+	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
+	if err := ev.Decode(encodeEvent(b, create)); err != nil {
+		b.Fatal(err)
+	}
+	state := append([]byte(nil), p.Init(&ev, &out)...)
+	evs := benchEvents(b, 1000)
+	var enc []byte
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := ev.Decode(evs[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+		out.Reset()
+		ns := p.Apply(state, &ev, &out)
+		enc = out.AppendBinary(enc[:0], ns)
+		state = append(state[:0], ns...)
+	}
+}
+
+// BenchmarkApplyMinimalWASM is the floor: the ABI protocol around a guest
+// that does almost nothing.
+func BenchmarkApplyMinimalWASM(b *testing.B) {
+	h := newTestHost(b, Config{PoolSize: 1})
+	c := mustContract(b, h, "minimal")
+	ctx := context.Background()
+	ev := encodeEvent(b, reading(1, t0, 5))
+	call := twin.Call{Twin: "p", Seq: 1, Time: t0}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Apply(ctx, call, nil, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkInstantiateColdchain(b *testing.B) {
+	h, c := coldchain(b, Config{PoolSize: 1})
+	m := c.(*module)
+	_ = h
+	b.ReportAllocs()
+	for b.Loop() {
+		inst, err := m.newInstance(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		inst.close()
+	}
+}
+
+// BenchmarkGuestCall measures one bare wazero call (custos_reset of
+// coldchain) with and without WithCloseOnContextDone, i.e. the cost of the
+// goroutine wazero starts per call to make calls interruptible.
+func BenchmarkGuestCall(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"closeOnContextDone", true}, {"uninterruptible", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(tc.on))
+			defer r.Close(ctx)
+			h := newTestHost(b, Config{})
+			_ = h
+			mod, err := instantiateRaw(ctx, r, builtin.Coldchain().Wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := mod.ExportedFunction("custos_reset")
+			stack := make([]uint64, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
