@@ -1,14 +1,18 @@
 package pg
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/custos-dev/custos/twin"
@@ -53,14 +57,23 @@ ON CONFLICT (twin, n) DO UPDATE SET
 	message = EXCLUDED.message, ts = EXCLUDED.ts`
 )
 
+// copyMinRecords is the batch size (in history records) from which Commit
+// streams history with COPY rather than an INSERT … ON CONFLICT.
+const copyMinRecords = 64
+
 // Commit writes b atomically and durably: its snapshots, history records and
-// alerts are sent as one pipeline that PostgreSQL runs as one transaction,
-// and Commit returns nil only after that transaction committed. It returns
-// promptly with an error when the database is unreachable or ctx is done;
-// nothing of b is then visible, and the caller may retry with the same b.
+// alerts are written in one transaction, and Commit returns nil only after
+// that transaction committed. It returns promptly with an error when the
+// database is unreachable or ctx is done; nothing of b is then visible, and
+// the caller may retry with the same b.
 //
 // Within one batch, a later snapshot of the same twin (or a later record or
-// alert with the same key) wins.
+// alert with the same key) wins. A batch holding an invalid twin id is
+// refused with an error wrapping twin.ErrInvalidID.
+//
+// Large batches take the fast path: history is streamed with COPY, which
+// fails on a record that is already stored; Commit then rolls back and
+// writes the batch again with upserts (a replay after a crash).
 func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	if b == nil || len(b.Twins)+len(b.Records)+len(b.Alerts) == 0 {
 		return nil
@@ -70,8 +83,26 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
+	if len(b.Records) >= db.copyMin {
+		s.reset()
+		err := db.commitCopy(ctx, b, s)
+		if err == nil {
+			return nil
+		}
+		if !isUniqueViolation(err) {
+			return fmt.Errorf("pg commit: %w", err)
+		}
+		// Some records are stored already: a replay. Upsert instead.
+	}
 	s.reset()
-	var batch pgx.Batch
+	if err := db.commitUpsert(ctx, b, s); err != nil {
+		return fmt.Errorf("pg commit: %w", err)
+	}
+	return nil
+}
+
+// queueTwinsAlerts queues the snapshot upsert and the alerts insert of b.
+func queueTwinsAlerts(batch *pgx.Batch, b *twin.Batch, s *scratch) {
 	if len(b.Twins) > 0 {
 		s.twins.fill(b.Twins, s)
 		t := &s.twins
@@ -79,24 +110,108 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 			t.children, t.custodian, t.status, t.seq, t.view, t.digest, t.alerts, t.created, t.updated,
 			t.state, t.streamSeq, t.timers)
 	}
-	if len(b.Records) > 0 {
-		h := &s.history
-		h.fill(b.Records, s)
-		batch.Queue(insertHistorySQL, h.twin, h.seq, h.streamSeq, h.ts, h.kind, h.event,
-			h.eventHash, h.stateHash, h.module, h.digest)
-	}
 	if len(b.Alerts) > 0 {
 		a := &s.alerts
 		a.fill(b.Alerts, s)
 		batch.Queue(insertAlertsSQL, a.twin, a.n, a.seq, a.severity, a.code, a.message, a.ts)
 	}
+}
+
+// commitUpsert writes b as one pipeline of three upserts.
+func (db *DB) commitUpsert(ctx context.Context, b *twin.Batch, s *scratch) error {
+	var batch pgx.Batch
+	queueTwinsAlerts(&batch, b, s)
+	if len(b.Records) > 0 {
+		h := &s.history
+		h.fill(b.Records, s, true)
+		batch.Queue(insertHistorySQL, h.twin, h.seq, h.streamSeq, h.ts, h.kind, h.event,
+			h.eventHash, h.stateHash, h.module, h.digest)
+	}
 	// Without explicit BEGIN, pgx sends the queued statements followed by a
 	// single Sync: PostgreSQL runs them as one implicit transaction that
 	// commits at the Sync, or rolls back entirely on the first error.
-	if err := db.pool.SendBatch(ctx, &batch).Close(); err != nil {
-		return fmt.Errorf("pg commit: %w", err)
+	return db.pool.SendBatch(ctx, &batch).Close()
+}
+
+// commitCopy writes b in one transaction: BEGIN and the snapshot and alert
+// upserts in one pipeline, then history by COPY, then COMMIT. It fails with
+// a unique violation if a record of b is stored already.
+func (db *DB) commitCopy(ctx context.Context, b *twin.Batch, s *scratch) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer conn.Release()
+	var batch pgx.Batch
+	batch.BeginTx(pgx.TxOptions{})
+	queueTwinsAlerts(&batch, b, s)
+	br := conn.SendBatch(ctx, &batch)
+	tx := br.Tx()
+	if err := br.Close(); err != nil {
+		rollback(ctx, tx)
+		return err
+	}
+	// COPY refuses a record stored already, or one twice in b: the caller
+	// then falls back to upserts.
+	s.buf = appendHistoryCopy(s.buf[:0], b.Records)
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(s.buf), copyHistorySQL); err != nil {
+		rollback(ctx, tx)
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// rollback ends tx after a failure, even if ctx is done, within a bound.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	tx.Rollback(ctx) // the error that made us roll back is the one to report
+}
+
+const copyHistorySQL = `COPY history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest) FROM STDIN (FORMAT binary)`
+
+// appendHistoryCopy appends rs to b in PostgreSQL's binary COPY format, in
+// the column order of copyHistorySQL. Encoding by hand costs no allocation
+// per value, where pgx's CopyFrom boxes and plans every one.
+func appendHistoryCopy(b []byte, rs []twin.Record) []byte {
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
+	for i := range rs {
+		r := &rs[i]
+		b = binary.BigEndian.AppendUint16(b, 10) // fields in the row
+		b = copyField(b, []byte(r.Twin))
+		b = copyInt8(b, r.Seq)
+		b = copyInt8(b, r.StreamSeq)
+		if r.Time.IsZero() {
+			b = binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+		} else {
+			b = copyInt8(b, uint64(r.Time.UnixNano()))
+		}
+		b = binary.BigEndian.AppendUint32(b, 2)
+		b = binary.BigEndian.AppendUint16(b, uint16(r.Kind))
+		b = copyField(b, r.Event)
+		b = copyField(b, r.EventHash[:])
+		b = copyField(b, r.StateHash[:])
+		b = copyField(b, r.Module[:])
+		b = copyField(b, r.Digest[:])
+	}
+	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
+}
+
+func copyField(b, v []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+	return append(b, v...)
+}
+
+func copyInt8(b []byte, v uint64) []byte {
+	b = binary.BigEndian.AppendUint32(b, 8)
+	return binary.BigEndian.AppendUint64(b, v)
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // validate refuses a batch holding a nil twin or an invalid twin id, before
@@ -233,8 +348,10 @@ func (c *historyCols) reset() {
 	}
 }
 
-func (c *historyCols) fill(rs []twin.Record, s *scratch) {
-	dups := hasDupRecords(rs, s)
+// fill appends the columns of rs; with dedup, only the last record of each
+// (twin, seq).
+func (c *historyCols) fill(rs []twin.Record, s *scratch, dedup bool) {
+	dups := dedup && hasDupRecords(rs, s)
 	for i := range rs {
 		r := &rs[i]
 		if dups && s.seen[string(recordKey(s.key[:0], r.Twin, r.Seq))] != i {

@@ -23,6 +23,8 @@ type DB struct {
 	stop   context.CancelFunc // stops background work (retention)
 	wg     sync.WaitGroup
 	closed sync.Once
+
+	copyMin int // batches with at least this many records COPY their history
 }
 
 // Option configures Open. Options validate their arguments and make Open
@@ -152,7 +154,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		}
 	}
 	bg, stop := context.WithCancel(context.Background())
-	db := &DB{pool: pool, cfg: cfg, log: cfg.log, stop: stop}
+	db := &DB{pool: pool, cfg: cfg, log: cfg.log, stop: stop, copyMin: copyMinRecords}
 	if cfg.retention.Keep > 0 {
 		db.wg.Add(1)
 		go db.retain(bg)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -58,7 +59,9 @@ func openTest(tb testing.TB, opts ...Option) *DB {
 	schema := newSchema(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, url, append([]Option{WithSchema(schema)}, opts...)...)
+	// Quiet: migration logs would split benchmark result lines.
+	quiet := WithLogger(slog.New(slog.DiscardHandler))
+	db, err := Open(ctx, url, append([]Option{WithSchema(schema), quiet}, opts...)...)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

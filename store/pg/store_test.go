@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -302,26 +303,60 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	}
 }
 
+// TestCommitIsAtomic makes each of the writes of a Commit fail, on the COPY
+// path and on the upsert path, and checks that nothing of the batch is
+// visible afterwards.
 func TestCommitIsAtomic(t *testing.T) {
-	db := openTest(t)
-	mustCommit(t, db, batchOf("ok", 2, 2, 0))
-	bad := batchOf("bad", 5, 3, 0)
-	// PostgreSQL refuses NUL in text: the last statement of the pipeline
-	// fails after the first two have run.
-	bad.Alerts[4].Message = "nul \x00 byte"
-	if err := db.Commit(ctxT(t), bad); err == nil {
-		t.Fatal("Commit with a NUL byte in an alert succeeded")
+	// PostgreSQL refuses NUL in text, and the trigger refuses seq 13: each
+	// fails one statement after others of the same Commit have run.
+	tests := []struct {
+		name  string
+		spoil func(b *twin.Batch)
+	}{
+		{"snapshot", func(b *twin.Batch) { b.Twins[4].Status = "nul \x00" }},
+		{"history", func(b *twin.Batch) {}},
+		{"alert", func(b *twin.Batch) { b.Alerts[4].Message = "nul \x00" }},
 	}
-	for table, want := range map[string]int{"twins": 2, "history": 4, "alerts": 2} {
-		if n := count(t, db, table); n != want {
-			t.Errorf("%s has %d rows after a failed commit, want %d", table, n, want)
+	for _, mode := range []struct {
+		name    string
+		copyMin int
+	}{{"copy", 0}, {"upsert", math.MaxInt}} {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				db := openTest(t)
+				db.copyMin = mode.copyMin
+				mustCommit(t, db, batchOf("ok", 2, 2, 0))
+				if tt.name == "history" {
+					if _, err := db.pool.Exec(ctxT(t), `
+CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.seq = 13 THEN RAISE EXCEPTION 'refused seq 13'; END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_13 BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION refuse_13();`); err != nil {
+						t.Fatal(err)
+					}
+				}
+				bad := batchOf("bad", 5, 20, 0)
+				tt.spoil(bad)
+				if err := db.Commit(ctxT(t), bad); err == nil {
+					t.Fatal("the spoiled Commit succeeded")
+				}
+				for table, want := range map[string]int{"twins": 2, "history": 4, "alerts": 2} {
+					if n := count(t, db, table); n != want {
+						t.Errorf("%s has %d rows after a failed commit, want %d", table, n, want)
+					}
+				}
+				// The store is still usable.
+				if _, err := db.pool.Exec(ctxT(t), "DROP TRIGGER IF EXISTS refuse_13 ON history"); err != nil {
+					t.Fatal(err)
+				}
+				mustCommit(t, db, batchOf("bad", 5, 20, 0))
+				if n := count(t, db, "history"); n != 104 {
+					t.Errorf("history = %d, want 104", n)
+				}
+			})
 		}
-	}
-	// The store is still usable.
-	bad.Alerts[4].Message = "fine"
-	mustCommit(t, db, bad)
-	if n := count(t, db, "history"); n != 19 {
-		t.Errorf("history = %d, want 19", n)
 	}
 }
 
