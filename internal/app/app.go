@@ -44,6 +44,8 @@ type Config struct {
 	MaxMessageBytes int
 	ContractTimeout time.Duration
 	ContractPages   uint32
+	// CacheDir keeps compiled contracts between starts (default Data/wazero-cache).
+	CacheDir string
 
 	Logger *slog.Logger
 }
@@ -76,6 +78,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(cfg.Data, "wazero-cache")
 	}
 	a = &App{Config: cfg, log: cfg.Logger, Metrics: metrics.New()}
 	defer func() {
@@ -131,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 	// Contracts.
 	a.Host, err = contracts.NewHost(ctx, contracts.Config{
-		CacheDir:       filepath.Join(cfg.Data, "wazero-cache"),
+		CacheDir:       cfg.CacheDir,
 		CallTimeout:    cfg.ContractTimeout,
 		MaxMemoryPages: cfg.ContractPages,
 		Logger:         cfg.Logger,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,14 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// testCache is a compilation cache shared by the tests of this package, so
+// that each start does not compile the coldchain module again.
+func testCache() string { return filepath.Join(os.TempDir(), "custos-test-wazero-cache") }
+
 func start(t *testing.T, dir string) *app.App {
 	t.Helper()
 	a, err := app.Start(context.Background(), app.Config{
-		Data: dir, NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Logger: quietLogger(),
+		Data: dir, NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Logger: quietLogger(), CacheDir: testCache(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -109,8 +109,8 @@ func New(cfg Config) (*Bus, error) {
 	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS}, nil
 }
 
-// Setup creates or updates the streams, the KV bucket and the durable
-// consumer. It is idempotent.
+// Setup creates or updates the streams and the KV bucket. It is
+// idempotent. The durable consumer is (re)created by Run.
 func (b *Bus) Setup(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamInput,
@@ -150,15 +150,43 @@ func (b *Bus) Setup(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("kv %s: %w", Bucket, err)
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamInput, jetstream.ConsumerConfig{
+	return nil
+}
+
+// resetConsumer (re)creates the durable consumer so that delivery starts
+// right after its acknowledgement floor. Messages delivered to an earlier
+// incarnation but never acknowledged (a crash, a failed batch) therefore come
+// again first and in stream order, instead of after AckWait and behind newer
+// ones — which AckAll would then acknowledge unseen.
+func (b *Bus) resetConsumer(ctx context.Context) error {
+	cfg := jetstream.ConsumerConfig{
 		Durable:       Consumer,
 		Description:   "custos runtime",
 		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       5 * time.Minute,
 		MaxAckPending: b.cfg.BatchSize * 8,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,
-	})
+	}
+	old, err := b.js.Consumer(ctx, StreamInput, Consumer)
+	switch {
+	case err == nil:
+		info, err := old.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", Consumer, err)
+		}
+		if err := b.js.DeleteConsumer(ctx, StreamInput, Consumer); err != nil {
+			return fmt.Errorf("consumer %s: delete: %w", Consumer, err)
+		}
+		if floor := info.AckFloor.Stream; floor > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = floor + 1
+		}
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	default:
+		return fmt.Errorf("consumer %s: %w", Consumer, err)
+	}
+	cons, err := b.js.CreateConsumer(ctx, StreamInput, cfg)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", Consumer, err)
 	}
@@ -210,6 +238,9 @@ type inflight struct {
 }
 
 func (b *Bus) consume(ctx context.Context) error {
+	if err := b.resetConsumer(ctx); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan jetstream.Msg, b.cfg.BatchSize*4)
@@ -265,7 +296,6 @@ func (b *Bus) consume(ctx context.Context) error {
 		inputs, pending = b.parse(batch, inputs[:0], pending[:0])
 		out, err := b.cfg.Runtime.Process(ctx, inputs)
 		if err != nil {
-			nakAll(batch)
 			return err
 		}
 		fl := &inflight{msgs: append([]jetstream.Msg(nil), batch...)}
@@ -294,10 +324,10 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 	for fl := range acks {
 		for i, f := range fl.futures {
 			if err := b.await(ctx, f, fl.retry[i]); err != nil {
-				for fl2 := range acks {
-					nakAll(fl2.msgs)
+				for range acks {
+					// Drop the rest unacknowledged: the consumer is reset
+					// to the ack floor before consuming again.
 				}
-				nakAll(fl.msgs)
 				return err
 			}
 		}
@@ -331,12 +361,6 @@ func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-}
-
-func nakAll(msgs []jetstream.Msg) {
-	for _, m := range msgs {
-		_ = m.Nak()
 	}
 }
 
