@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -471,23 +472,25 @@ func fromNanos(n pgtype.Int8) time.Time {
 // storedTimer is the JSON form of a timer in the timers column.
 type storedTimer struct {
 	Name string `json:"name"`
-	At   int64  `json:"at"` // Unix ns; 0 for the zero time
+	At   *int64 `json:"at,omitempty"` // Unix ns; absent for the zero time
 }
 
 // appendTimers appends the JSON array of ts, with times as Unix
-// nanoseconds, to b.
+// nanoseconds (no "at" for the zero time), to b.
 func appendTimers(b []byte, ts []twin.Timer) []byte {
 	b = append(b, '[')
 	for i, t := range ts {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		var at int64
-		if !t.At.IsZero() {
-			at = t.At.UnixNano()
-		}
 		name, _ := json.Marshal(t.Name) // a string always marshals
-		b = fmt.Appendf(b, `{"name":%s,"at":%d}`, name, at)
+		b = append(b, `{"name":`...)
+		b = append(b, name...)
+		if !t.At.IsZero() {
+			b = append(b, `,"at":`...)
+			b = strconv.AppendInt(b, t.At.UnixNano(), 10)
+		}
+		b = append(b, '}')
 	}
 	return append(b, ']')
 }
@@ -507,8 +510,8 @@ func parseTimers(b []byte) ([]twin.Timer, error) {
 	ts := make([]twin.Timer, len(st))
 	for i, t := range st {
 		ts[i].Name = t.Name
-		if t.At != 0 {
-			ts[i].At = time.Unix(0, t.At).UTC()
+		if t.At != nil {
+			ts[i].At = time.Unix(0, *t.At).UTC()
 		}
 	}
 	return ts, nil
