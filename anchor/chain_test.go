@@ -1,0 +1,225 @@
+package anchor
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+
+	"github.com/custos-dev/custos/anchor/merkle"
+	"github.com/custos-dev/custos/twin"
+)
+
+// simChain is a simulated go-ethereum chain with a funded key and a
+// deployed TwinAnchor. A goroutine mines a block whenever asked (auto) so
+// that code waiting for receipts makes progress.
+type simChain struct {
+	sim      *simulated.Backend
+	client   simulated.Client
+	key      *ecdsa.PrivateKey
+	addr     common.Address
+	contract common.Address
+	chainID  *big.Int
+}
+
+func newSimChain(t testing.TB) *simChain {
+	t.Helper()
+	key, _ := crypto.GenerateKey()
+	addr := crypto.PubkeyToAddress(key.PublicKey)
+	sim := simulated.NewBackend(types.GenesisAlloc{addr: {Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))}})
+	t.Cleanup(func() { sim.Close() })
+	c := &simChain{sim: sim, client: sim.Client(), key: key, addr: addr, chainID: big.NewInt(1337)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stop := c.autoMine(20 * time.Millisecond)
+	defer stop()
+	a, _, err := Deploy(ctx, c.client, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.contract = a
+	return c
+}
+
+// autoMine commits a block every d until stop is called.
+func (c *simChain) autoMine(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.sim.Commit()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (c *simChain) domain() Domain { return Domain{ChainID: c.chainID, Contract: c.contract} }
+
+// sendAnchor sends TwinAnchor.anchor directly from the funded key.
+func (c *simChain) sendAnchor(t testing.TB, epoch uint64, root twin.Hash, count uint32, sig []byte) *types.Receipt {
+	t.Helper()
+	ctx := context.Background()
+	nonce, err := c.client.PendingNonceAt(ctx, c.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := abiTwinAnchor.PackAnchor(epoch, root, count, sig)
+	gas, err := c.client.EstimateGas(ctx, ethereum.CallMsg{From: c.addr, To: &c.contract, Data: data})
+	if err != nil {
+		gas = 1_000_000 // reverts; send anyway to observe the failed receipt
+	}
+	tx, err := types.SignNewTx(c.key, types.LatestSignerForChainID(c.chainID), &types.DynamicFeeTx{
+		ChainID: c.chainID, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(1e11), Gas: gas * 6 / 5,
+		To: &c.contract, Data: data,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	rc, err := c.client.TransactionReceipt(ctx, tx.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// TestEIP712MatchesGoEthereumAndContract checks the digest against
+// go-ethereum's apitypes implementation and the contract's hashAnchor.
+func TestEIP712MatchesGoEthereumAndContract(t *testing.T) {
+	c := newSimChain(t)
+	root := twin.Keccak256([]byte("root"))
+	d := c.domain()
+	got := d.AnchorDigest(7, root, 1000)
+
+	td := apitypes.TypedData{
+		Types: apitypes.Types{
+			"EIP712Domain": {{Name: "name", Type: "string"}, {Name: "version", Type: "string"}, {Name: "chainId", Type: "uint256"}, {Name: "verifyingContract", Type: "address"}},
+			"Anchor":       {{Name: "epoch", Type: "uint64"}, {Name: "root", Type: "bytes32"}, {Name: "count", Type: "uint32"}},
+		},
+		PrimaryType: "Anchor",
+		Domain:      apitypes.TypedDataDomain{Name: "custos", Version: "1", ChainId: (*math.HexOrDecimal256)(c.chainID), VerifyingContract: c.contract.Hex()},
+		Message:     apitypes.TypedDataMessage{"epoch": "7", "root": root.String(), "count": "1000"},
+	}
+	want, _, err := apitypes.TypedDataAndHash(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if common.BytesToHash(want) != common.Hash(got) {
+		t.Fatalf("digest %s, apitypes %x", got, want)
+	}
+	out, err := c.client.CallContract(context.Background(), ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackHashAnchor(7, root, 1000)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onchain, _ := abiTwinAnchor.UnpackHashAnchor(out)
+	if twin.Hash(onchain) != got {
+		t.Fatalf("digest %s, contract %x", got, onchain)
+	}
+}
+
+// TestContractAnchor anchors a signed root relayed by another wallet,
+// checks the contract recovered the signer, refuses duplicates and bad
+// signatures, verifies a leaf on chain, and measures gas per anchor for
+// trees of different sizes.
+func TestContractAnchor(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	runtimeKey, _ := crypto.GenerateKey() // signs; holds no ether
+	signer := crypto.PubkeyToAddress(runtimeKey.PublicKey)
+
+	var gas []uint64
+	for i, n := range []int{1, 1, 1000, 100_000} {
+		epoch := uint64(i + 1)
+		ls := make([]merkle.Leaf, n)
+		for j := range ls {
+			ls[j] = merkle.Leaf{Twin: "pallet-" + string(rune('a'+j%26)) + big.NewInt(int64(j)).String(), Seq: uint64(j + 1), Digest: twin.Keccak256(big.NewInt(int64(j)).Bytes())}
+		}
+		tr := merkle.Build(ls)
+		sig, err := SignAnchor(runtimeKey, c.domain(), epoch, tr.Root(), uint32(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := c.sendAnchor(t, epoch, tr.Root(), uint32(n), sig)
+		if rc.Status != types.ReceiptStatusSuccessful {
+			t.Fatalf("epoch %d: anchor reverted", epoch)
+		}
+		gas = append(gas, rc.GasUsed)
+		a, err := RootOf(ctx, c.client, c.contract, signer, epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Root != tr.Root() || a.Count != uint32(n) || a.BlockNumber != rc.BlockNumber.Uint64() {
+			t.Fatalf("rootOf = %+v", a)
+		}
+		l := ls[n/2]
+		path, _ := tr.Proof(l.Hash())
+		p32 := make([][32]byte, len(path))
+		for k := range path {
+			p32[k] = path[k]
+		}
+		out, err := c.client.CallContract(ctx, ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, l.Twin, l.Seq, l.Digest, p32)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := abiTwinAnchor.UnpackVerifyLeaf(out); !ok {
+			t.Fatalf("epoch %d: contract rejects a valid leaf proof", epoch)
+		}
+		bad := merkle.Leaf{Twin: l.Twin, Seq: l.Seq + 1, Digest: l.Digest}
+		out, _ = c.client.CallContract(ctx, ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, bad.Twin, bad.Seq, bad.Digest, p32)}, nil)
+		if ok, _ := abiTwinAnchor.UnpackVerifyLeaf(out); ok {
+			t.Fatalf("epoch %d: contract accepts a tampered leaf", epoch)
+		}
+	}
+	// The first anchor of a signer also initialises latestEpoch[signer];
+	// after that the cost does not depend on the number of leaves (only
+	// zero bytes in the calldata can shift it by a few gas).
+	t.Logf("gas per anchor: first %d; then 1, 1000, 100000 leaves: %v", gas[0], gas[1:])
+	for _, g := range gas[2:] {
+		if d := int64(g) - int64(gas[1]); d > 200 || d < -200 {
+			t.Fatalf("gas not constant in leaves: %v", gas)
+		}
+	}
+
+	// Duplicate epoch, bad signature, wrong signer's epoch: all revert.
+	root := twin.Keccak256([]byte("other"))
+	sig, _ := SignAnchor(runtimeKey, c.domain(), 1, root, 1)
+	if rc := c.sendAnchor(t, 1, root, 1, sig); rc.Status != types.ReceiptStatusFailed {
+		t.Fatal("second root for the same epoch accepted")
+	}
+	sig[10] ^= 0xff
+	if rc := c.sendAnchor(t, 9, root, 1, sig); rc.Status == types.ReceiptStatusSuccessful {
+		a, _ := RootOf(ctx, c.client, c.contract, signer, 9)
+		if !a.Root.IsZero() {
+			t.Fatal("tampered signature anchored for the real signer")
+		}
+	}
+	otherDomain := Domain{ChainID: big.NewInt(1), Contract: c.contract}
+	sig, _ = SignAnchor(runtimeKey, otherDomain, 10, root, 1)
+	c.sendAnchor(t, 10, root, 1, sig)
+	if a, _ := RootOf(ctx, c.client, c.contract, signer, 10); !a.Root.IsZero() {
+		t.Fatal("signature for another chain id anchored for the signer")
+	}
+	if _, _, err := FindAnchoredLog(ctx, c.client, c.contract, signer, 2, 0); err != nil {
+		t.Fatalf("anchored log: %v", err)
+	}
+}
