@@ -68,5 +68,5 @@ CREATE TABLE alerts (
 
 -- Alerts of a twin by time range.
 CREATE INDEX alerts_twin_ts_idx ON alerts (twin, ts);
--- Latest alerts overall (scanned backwards).
-CREATE INDEX alerts_ts_idx ON alerts (ts, twin, n);
+-- Latest alerts overall, in the order Alerts lists them.
+CREATE INDEX alerts_latest_idx ON alerts (ts DESC NULLS LAST, twin DESC, n DESC);
