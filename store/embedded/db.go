@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"sync"
@@ -30,11 +31,24 @@ type DB struct {
 	life   sync.RWMutex
 	closed bool
 
-	// commitMu serialises Commit; buf is its scratch space.
+	// commitMu serialises Commit and guards the fields below: scratch
+	// space, and the indexed fields of recently committed snapshots, which
+	// spare Commit a read of the stored snapshot.
 	commitMu sync.Mutex
 	key, val []byte
 	last     map[string]int
+	known    map[string]indexed
+	pending  []pendingIndexed
 }
+
+type pendingIndexed struct {
+	id string
+	x  indexed
+}
+
+// maxKnown bounds DB.known; past it the map starts over (a cache miss only
+// costs a point read).
+const maxKnown = 1 << 18
 
 // Option configures Open. Options validate their argument and make Open
 // fail if it is out of range.
@@ -106,7 +120,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb, log: o.log, last: map[string]int{}}, nil
+	return &DB{pdb: pdb, log: o.log, last: map[string]int{}, known: map[string]indexed{}}, nil
 }
 
 // pebbleLogger adapts slog to pebble's Logger.
@@ -186,6 +200,7 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 
 	pb := db.pdb.NewBatch()
 	defer pb.Close()
+	db.pending = db.pending[:0]
 	if err := db.fill(pb, b); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -198,6 +213,12 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	}
 	if err := pb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(db.known)+len(db.pending) > maxKnown {
+		clear(db.known)
+	}
+	for _, p := range db.pending {
+		db.known[p.id] = p.x
 	}
 	return nil
 }
@@ -246,14 +267,20 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) error {
 }
 
 // putSnapshot writes t and moves its index entries if an indexed field
-// changed. The previous values come from the stored snapshot, of which only
-// the first few bytes are decoded.
+// changed. The previous values come from DB.known or else from the stored
+// snapshot, of which only the first few bytes are decoded.
 func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
 	db.key = snapshotKey(db.key[:0], t.ID)
-	var old indexed
-	fresh := true
-	v, closer, err := db.pdb.Get(db.key)
+	old, ok := db.known[t.ID]
+	fresh := !ok
+	var v []byte
+	var closer io.Closer
+	var err error
+	if fresh {
+		v, closer, err = db.pdb.Get(db.key)
+	}
 	switch {
+	case !fresh:
 	case err == nil:
 		old, err = decodeIndexed(v)
 		closer.Close()
@@ -269,6 +296,7 @@ func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
 	if err := pb.Set(db.key, db.val, nil); err != nil {
 		return err
 	}
+	db.pending = append(db.pending, pendingIndexed{t.ID, indexed{t.Status, t.Kind, t.Custodian}})
 	for _, f := range [...]struct {
 		field    byte
 		old, new string

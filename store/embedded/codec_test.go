@@ -1,0 +1,150 @@
+package embedded
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+func sampleSnapshots() []*twin.Twin {
+	at := time.Date(2026, 7, 1, 12, 0, 0, 123456789, time.UTC)
+	return []*twin.Twin{
+		{ID: "empty"},
+		{
+			ID: "full", Kind: "pallet", Status: twin.StatusInTransit, Custodian: "acme",
+			Contract: twin.ContractRef{Name: "coldchain", Version: "1.2.3", SHA256: twin.Keccak256([]byte("m"))},
+			Params:   json.RawMessage(`{"min_c":2}`), Parent: "container-1", Children: []string{"c1", "c2"},
+			Seq: 1 << 40, View: json.RawMessage(`{"ok":true}`), Digest: twin.Keccak256([]byte("d")),
+			Alerts: 3, Created: at, Updated: at.Add(time.Hour), State: []byte{0, 1, 2, 255},
+			StreamSeq: 99, Timers: []twin.Timer{{Name: "silence", At: at.Add(15 * time.Minute)}, {Name: "zero"}},
+		},
+		{ID: "old", Created: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC), Updated: time.Unix(0, 0).UTC()},
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	for _, want := range sampleSnapshots() {
+		t.Run(want.ID, func(t *testing.T) {
+			b := appendSnapshot(nil, want)
+			got, err := decodeSnapshot(want.ID, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+			}
+			x, err := decodeIndexed(b)
+			if err != nil || x != (indexed{want.Status, want.Kind, want.Custodian}) {
+				t.Fatalf("decodeIndexed: %+v, %v", x, err)
+			}
+		})
+	}
+}
+
+func TestDecodeCorrupt(t *testing.T) {
+	full := appendSnapshot(nil, sampleSnapshots()[1])
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"bad version", append([]byte{9}, full[1:]...)},
+		{"trailing", append(append([]byte(nil), full...), 0)},
+		{"huge count", []byte{snapshotV1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"bad uvarint", []byte{snapshotV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+	}
+	// Every truncation of a valid value is refused.
+	for i := 0; i < len(full); i++ {
+		cases = append(cases, struct {
+			name string
+			b    []byte
+		}{"truncated", full[:i]})
+	}
+	for _, tc := range cases {
+		if _, err := decodeSnapshot("x", tc.b); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s (%d bytes): got %v, want ErrCorrupt", tc.name, len(tc.b), err)
+		}
+	}
+	// A bad time flag.
+	b := appendSnapshot(nil, &twin.Twin{Created: time.Unix(1, 0)})
+	// version, 5 empty strings, hash, params, parent, children, seq, view, digest, alerts
+	const i = 1 + 5 + 32 + 4 + 1 + 32 + 1
+	if b[i] != 1 {
+		t.Fatalf("byte %d is %d, not the created time flag", i, b[i])
+	}
+	b2 := append([]byte(nil), b...)
+	b2[i] = 7
+	if _, err := decodeSnapshot("x", b2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bad time flag: got %v", err)
+	}
+}
+
+func TestRecordAlertRoundTrip(t *testing.T) {
+	at := time.Date(2026, 7, 1, 12, 0, 0, 5, time.UTC)
+	recs := []twin.Record{
+		{Twin: "a", Seq: 7, StreamSeq: 1000, Time: at, Kind: twin.KindReading, Event: []byte("ev"),
+			EventHash: twin.Keccak256([]byte("e")), StateHash: twin.Keccak256([]byte("s")),
+			Module: twin.Keccak256([]byte("m")), Digest: twin.Keccak256([]byte("d"))},
+		{Twin: "b", Seq: 1},
+	}
+	for _, want := range recs {
+		got, err := decodeRecord(want.Twin, want.Seq, appendRecord(nil, &want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("record: got %+v, %v; want %+v", got, err, want)
+		}
+	}
+	if _, err := decodeRecord("a", 1, []byte{recordV1, 1, 0, 1}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short record: %v", err)
+	}
+	alerts := []twin.Alert{
+		{Twin: "a", N: 3, Seq: 9, Severity: twin.SeverityCritical, Code: "excursion", Message: "9.5 °C", Time: at},
+		{Twin: "b", N: 1},
+	}
+	for _, want := range alerts {
+		got, err := decodeAlert(want.Twin, want.N, appendAlert(nil, &want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("alert: got %+v, %v; want %+v", got, err, want)
+		}
+	}
+	if _, err := decodeAlert("a", 1, []byte{alertV1, 1, 0, 5, 'x'}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short alert: %v", err)
+	}
+}
+
+// FuzzDecodeSnapshot feeds arbitrary bytes (as read from disk) to the
+// snapshot decoder: it must not panic, and what it accepts must encode and
+// decode again to the same snapshot.
+func FuzzDecodeSnapshot(f *testing.F) {
+	for _, s := range sampleSnapshots() {
+		f.Add(appendSnapshot(nil, s))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{snapshotV1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeSnapshot("f", b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+			if _, err2 := decodeIndexed(b); err2 == nil && len(b) > 0 && b[0] != snapshotV1 {
+				t.Fatal("decodeIndexed accepted a bad version")
+			}
+			return
+		}
+		x, err := decodeIndexed(b)
+		if err != nil || x != (indexed{s.Status, s.Kind, s.Custodian}) {
+			t.Fatalf("decodeIndexed disagrees: %+v %v", x, err)
+		}
+		again, err := decodeSnapshot("f", appendSnapshot(nil, s))
+		if err != nil {
+			t.Fatalf("re-encoded snapshot does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(again, s) {
+			t.Fatalf("re-encode changed the snapshot:\n%+v\n%+v", s, again)
+		}
+	})
+}
