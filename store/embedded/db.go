@@ -38,6 +38,7 @@ type DB struct {
 	key, val []byte
 	last     map[string]int
 	known    map[string]indexed
+	maxKnown int
 	pending  []pendingIndexed
 }
 
@@ -46,9 +47,9 @@ type pendingIndexed struct {
 	x  indexed
 }
 
-// maxKnown bounds DB.known; past it the map starts over (a cache miss only
-// costs a point read).
-const maxKnown = 1 << 18
+// defaultMaxKnown bounds DB.known; past it the map starts over (a miss only
+// costs a point read). 256 Ki entries are some tens of MiB.
+const defaultMaxKnown = 1 << 18
 
 // Option configures Open. Options validate their argument and make Open
 // fail if it is out of range.
@@ -120,7 +121,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb, log: o.log, last: map[string]int{}, known: map[string]indexed{}}, nil
+	return &DB{pdb: pdb, log: o.log, last: map[string]int{}, known: map[string]indexed{}, maxKnown: defaultMaxKnown}, nil
 }
 
 // pebbleLogger adapts slog to pebble's Logger.
@@ -214,7 +215,7 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	if err := pb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if len(db.known)+len(db.pending) > maxKnown {
+	if len(db.known)+len(db.pending) > db.maxKnown {
 		clear(db.known)
 	}
 	for _, p := range db.pending {

@@ -29,6 +29,21 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceNoCache runs the suite with the cache of indexed fields
+// cleared at every commit, so that index maintenance reads the stored
+// snapshots.
+func TestConformanceNoCache(t *testing.T) {
+	open := func(t *testing.T, dir string) twin.Store {
+		db := openT(t, dir)
+		db.maxKnown = 0
+		return db
+	}
+	storetest.Run(t, func(t *testing.T) (twin.Store, storetest.Reopen) {
+		dir := t.TempDir()
+		return open(t, dir), func(t *testing.T) twin.Store { return open(t, dir) }
+	})
+}
+
 func TestOpenOptions(t *testing.T) {
 	cases := []struct {
 		name    string
