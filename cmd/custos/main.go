@@ -25,6 +25,7 @@ Usage:
   custos twin event ID JSON              custody, status, close, aggregate, disaggregate
   custos publish ID --type T --value V   publish a reading (or --json, or -f file.jsonl)
   custos policy list                     deployed contract modules
+  custos bench                           measure ingest against raw JetStream
   custos version
 
 Every flag also reads an environment variable: --data is CUSTOS_DATA, and so on.
@@ -48,6 +49,8 @@ func main() {
 		publishCmd(args)
 	case "policy":
 		policyCmd(args)
+	case "bench":
+		benchCmd(args)
 	case "version", "--version":
 		fmt.Println("custos", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+
+	"github.com/custos-dev/custos/internal/bench"
+)
+
+const benchUsage = `
+custos bench — measure end-to-end ingest against raw JetStream, in one
+process and one run, and print readings/s, the ratio, and a summary line:
+
+  custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s>
+
+Usage:
+  custos bench [flags]
+`
+
+func benchCmd(args []string) {
+	fs := newFlags("bench", benchUsage)
+	twins := fs.Int("twins", 1000, "twins the readings are spread over")
+	msgs := fs.Int("messages", 200000, "single-reading messages")
+	bmsgs := fs.Int("batched-messages", 20000, "batched messages")
+	per := fs.Int("batch-readings", 50, "readings per batched message")
+	store := fs.String("store", "", "store for custos: empty for embedded, or a postgres:// URL")
+	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.parse(args)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatalf("bench: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("bench: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
+		BatchReadings: *per, Store: *store, Log: os.Stdout})
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	fmt.Println(res.Summary())
+}

@@ -1,0 +1,288 @@
+// Package bench measures custos end to end against raw JetStream on the same
+// machine in the same run, for `custos bench` and `make bench`. Absolute
+// numbers depend on the machine; the ratio is what to compare.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/internal/natsrv"
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+)
+
+// Config sizes a run.
+type Config struct {
+	Dir             string // scratch directory (default: a temp dir, removed after)
+	Twins           int    // twins readings are spread over (default 1000)
+	Messages        int    // single-reading messages (default 200,000)
+	BatchedMessages int    // messages of BatchReadings readings (default 20,000)
+	BatchReadings   int    // readings per batched message (default 50)
+	Store           string // "" embedded, or a postgres:// URL
+	Log             io.Writer
+}
+
+// Result of one run. Rates are per second.
+type Result struct {
+	Raw         float64 // raw JetStream publish+consume, messages/s
+	Single      float64 // custos, one reading per message, readings/s
+	Batched     float64 // custos, BatchReadings per message, readings/s
+	Ratio       float64 // Single / Raw
+	MessageSize int     // bytes of one single-reading message
+}
+
+// Summary is the one-line summary `make bench` ends with.
+func (r Result) Summary() string {
+	return fmt.Sprintf("custos-bench: raw=%.0f single=%.0f ratio=%.2f batched=%.0f", r.Raw, r.Single, r.Ratio, r.Batched)
+}
+
+func (c *Config) defaults() {
+	if c.Twins <= 0 {
+		c.Twins = 1000
+	}
+	if c.Messages <= 0 {
+		c.Messages = 200_000
+	}
+	if c.BatchedMessages <= 0 {
+		c.BatchedMessages = 20_000
+	}
+	if c.BatchReadings <= 0 {
+		c.BatchReadings = 50
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+}
+
+var base = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// single returns message i of the single-reading workload: in-band
+// temperatures with excursions now and then, so alerts are raised too.
+func single(i int, rng *rand.Rand) []byte {
+	v := 5 + rng.NormFloat64()*2
+	ts := base.Add(time.Duration(i) * time.Second).Format(time.RFC3339)
+	return []byte(`{"ts":"` + ts + `","sensor":"t1","type":"temperature","value":` + strconv.FormatFloat(v, 'f', 2, 64) + `,"unit":"CEL"}`)
+}
+
+func batched(i, n int, rng *rand.Rand) []byte {
+	b := []byte(`{"readings":[`)
+	for k := 0; k < n; k++ {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		ts := base.Add(time.Duration(i*n+k) * time.Second).Format(time.RFC3339)
+		b = append(b, `{"ts":"`+ts+`","sensor":"t1","type":"temperature","value":`+strconv.FormatFloat(5+rng.NormFloat64()*2, 'f', 2, 64)+`}`...)
+	}
+	return append(b, "]}"...)
+}
+
+// Run measures raw JetStream, then custos with single and batched messages.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg.defaults()
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "custos-bench-")
+		if err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var res Result
+	res.MessageSize = len(single(0, rand.New(rand.NewPCG(1, 1))))
+	var err error
+	fmt.Fprintf(cfg.Log, "raw JetStream: %d messages of %d bytes, publish+consume, file storage\n", cfg.Messages, res.MessageSize)
+	if res.Raw, err = raw(ctx, filepath.Join(dir, "raw"), cfg); err != nil {
+		return res, fmt.Errorf("raw: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "  %.0f msgs/s\n", res.Raw)
+	fmt.Fprintf(cfg.Log, "custos single: %d messages, 1 reading each, %d twins, coldchain contract\n", cfg.Messages, cfg.Twins)
+	if res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Messages, 1); err != nil {
+		return res, fmt.Errorf("single: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Single)
+	fmt.Fprintf(cfg.Log, "custos batched: %d messages, %d readings each, %d twins\n", cfg.BatchedMessages, cfg.BatchReadings, cfg.Twins)
+	if res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.BatchedMessages, cfg.BatchReadings); err != nil {
+		return res, fmt.Errorf("batched: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Batched)
+	res.Ratio = res.Single / res.Raw
+	return res, nil
+}
+
+// publishAsync publishes n messages made by body(i) to subject(i) and
+// returns when all are stored.
+func publishAsync(ctx context.Context, js jetstream.JetStream, n int, subject func(int) string, body func(int) []byte) error {
+	futures := make(chan jetstream.PubAckFuture, 8192)
+	errc := make(chan error, 1)
+	go func() {
+		var first error
+		for f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				if first == nil {
+					first = err
+				}
+			}
+		}
+		errc <- first
+	}()
+	for i := 0; i < n; i++ {
+		f, err := js.PublishAsync(subject(i), body(i))
+		if err != nil {
+			close(futures)
+			<-errc
+			return err
+		}
+		futures <- f
+	}
+	close(futures)
+	return <-errc
+}
+
+// raw publishes and consumes Messages same-size messages through one file
+// stream on an embedded server: the ceiling custos is compared with.
+func raw(ctx context.Context, dir string, cfg Config) (float64, error) {
+	srv, err := natsrv.Start(natsrv.Config{Dir: dir, Listen: "-"})
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Stop()
+	pubc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		return 0, err
+	}
+	defer pubc.Close()
+	subc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		return 0, err
+	}
+	defer subc.Close()
+	pjs, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	sjs, _ := jetstream.New(subc)
+	if _, err := pjs.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
+		return 0, err
+	}
+	cons, err := sjs.CreateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 8000})
+	if err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	bodies := make([][]byte, 1024)
+	for i := range bodies {
+		bodies[i] = single(i, rng)
+	}
+	done := make(chan struct{})
+	count := 0
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		count++
+		if count%500 == 0 || count == cfg.Messages {
+			m.Ack()
+		}
+		if count == cfg.Messages {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(4000))
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	start := time.Now()
+	if err := publishAsync(ctx, pjs, cfg.Messages, func(i int) string { return "raw.T-" + strconv.Itoa(i%cfg.Twins) },
+		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Minute):
+		return 0, fmt.Errorf("raw consume timed out at %d", count)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return float64(cfg.Messages) / time.Since(start).Seconds(), nil
+}
+
+// custos runs the daemon, creates the twins, then publishes n messages of
+// per readings each and waits until every reading is applied and durable.
+func custos(ctx context.Context, dir string, cfg Config, n, per int) (float64, error) {
+	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", Store: cfg.Store,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return 0, err
+	}
+	defer a.Close()
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	if err != nil {
+		return 0, err
+	}
+	defer pubc.Close()
+	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	p := builtin.Coldchain()
+	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	if err != nil {
+		return 0, err
+	}
+	for i := 0; i < cfg.Twins; i++ {
+		cmd := &twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339)}
+		if _, err := a.Bus.PublishCommand(ctx, "T-"+strconv.Itoa(i), cmd); err != nil {
+			return 0, err
+		}
+	}
+	if err := waitApplied(ctx, a, uint64(cfg.Twins)); err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	bodies := make([][]byte, 1024)
+	for i := range bodies {
+		if per == 1 {
+			bodies[i] = single(i, rng)
+		} else {
+			bodies[i] = batched(i, per, rng)
+		}
+	}
+	before := a.Runtime.Stats().Applied
+	start := time.Now()
+	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.telemetry.T-" + strconv.Itoa(i%cfg.Twins) },
+		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
+		return 0, err
+	}
+	if err := waitApplied(ctx, a, before+uint64(n)); err != nil {
+		return 0, err
+	}
+	return float64(n*per) / time.Since(start).Seconds(), nil
+}
+
+// waitApplied waits until the runtime has applied (durably) n inputs.
+func waitApplied(ctx context.Context, a *app.App, n uint64) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		st := a.Runtime.Stats()
+		if st.Applied+st.Rejected >= n {
+			if st.Rejected > 0 {
+				return fmt.Errorf("%d inputs rejected", st.Rejected)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("applied %d of %d", st.Applied, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
