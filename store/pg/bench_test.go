@@ -1,10 +1,15 @@
 package pg
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/custos-dev/custos/twin"
 )
@@ -70,10 +75,21 @@ func BenchmarkCommit(b *testing.B) {
 		{"1000twins-10000records", 1000, 10, 1, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			db := openTest(b, WithMaxConns(bc.writers+1))
+			db := openTest(b, WithMaxConns(bc.writers))
 			if bc.upsert {
 				db.copyMin = math.MaxInt
 			}
+			// With one connection, the server's CPU time per record can be
+			// read from its backend process when the server is local: a
+			// figure that depends far less on the machine's load than
+			// records/s.
+			var pid int
+			if bc.writers == 1 {
+				if err := db.pool.QueryRow(b.Context(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu0, cpuOK := processCPU(pid)
 			var round atomic.Uint64
 			var writer atomic.Int64
 			b.ReportAllocs()
@@ -107,10 +123,40 @@ func BenchmarkCommit(b *testing.B) {
 			b.StopTimer()
 			sec := b.Elapsed().Seconds()
 			bb := newBenchBatch("x", bc.twins, bc.perTwin)
+			if cpu1, ok := processCPU(pid); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*len(bb.b.Records)), "server-cpu-µs/record")
+			}
 			b.ReportMetric(float64(b.N*len(bb.b.Records))/sec, "records/s")
 			b.ReportMetric(float64(b.N*bb.rows())/sec, "rows/s")
 		})
 	}
+}
+
+// processCPU returns the CPU time (user + system) of process pid so far, if
+// /proc tells.
+func processCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	// Fields 14 and 15 of stat; f starts at field 3.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true // USER_HZ = 100
 }
 
 // BenchmarkServerInsert is the reference for BenchmarkCommit measured on
@@ -119,8 +165,13 @@ func BenchmarkCommit(b *testing.B) {
 // transaction each. Commit's records/s divided by this one's is the share of
 // the server's own insert rate that the store reaches.
 func BenchmarkServerInsert(b *testing.B) {
-	db := openTest(b)
+	db := openTest(b, WithMaxConns(1))
 	ctx := b.Context()
+	var pid int
+	if err := db.pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	cpu0, cpuOK := processCPU(pid)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := db.pool.Exec(ctx, `INSERT INTO history
@@ -132,6 +183,9 @@ FROM generate_series($1::bigint, $1::bigint + 999) g`, int64(i)*1000); err != ni
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+	if cpu1, ok := processCPU(pid); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*1000), "server-cpu-µs/record")
+	}
 }
 
 // BenchmarkCommitEncode measures the Go side of Commit alone: filling the
