@@ -191,8 +191,8 @@ func TestColdChainEndToEnd(t *testing.T) {
 			if err := json.Unmarshal(e.Value(), &kvTwin); err != nil {
 				t.Fatal(err)
 			}
-			if kvTwin.Seq == tw.Seq {
-				if kvTwin.Digest != tw.Digest || kvTwin.Status != twin.StatusCompromised || kvTwin.Custodian != "factory" {
+			if kvTwin.Seq >= tw.Seq {
+				if (kvTwin.Seq == tw.Seq && kvTwin.Digest != tw.Digest) || kvTwin.Status != twin.StatusCompromised || kvTwin.Custodian != "factory" {
 					t.Errorf("kv twin = %+v", kvTwin)
 				}
 				break
@@ -226,7 +226,7 @@ func TestColdChainEndToEnd(t *testing.T) {
 			Event json.RawMessage `json:"event"`
 		} `json:"records"`
 	}
-	if err := json.Unmarshal(body, &hist); err != nil || code != 200 || len(hist.Records) != int(tw.Seq) || hist.Records[0].Kind != "create" {
+	if err := json.Unmarshal(body, &hist); err != nil || code != 200 || len(hist.Records) < int(tw.Seq) || hist.Records[0].Kind != "create" {
 		t.Errorf("GET history: %d %s", code, body)
 	}
 

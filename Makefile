@@ -1,0 +1,58 @@
+# custos — see README.md. Everything here needs only Go (and npm for
+# `make contracts`); tests that need PostgreSQL or geth skip without them,
+# except in CI (CI=true), where .ci/run starts them and a skip fails.
+
+GO      ?= go
+PKGS    ?= ./...
+TIMEOUT ?= 20m
+
+.PHONY: all build run test test-short bench bench-go policies contracts lint fmt fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/custos ./cmd/custos
+
+## run: start the runtime on embedded defaults (NATS 127.0.0.1:4222, HTTP 127.0.0.1:8080, data ./custos-data)
+run:
+	$(GO) run ./cmd/custos run $(ARGS)
+
+## test: the whole suite, with the race detector on the concurrent core
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
+	$(GO) test -count=1 -race -timeout $(TIMEOUT) ./twin/ ./store/embedded/ ./internal/bus/
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: Go micro-benchmarks, then raw JetStream vs custos end to end (ends with the custos-bench: line)
+bench: bench-go
+	$(GO) run ./cmd/custos bench $(ARGS)
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./contracts/ ./twin/ ./store/embedded/ ./anchor/...
+
+## policies: rebuild the built-in WebAssembly policies (reproducible; a test checks the committed bytes)
+policies:
+	sh wasm-policies/build.sh
+
+## contracts: regenerate TwinAnchor's ABI, bytecode and Go bindings (npm solc pinned in the lockfile)
+contracts:
+	sh anchor/contracts/gen.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1)
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## fuzz: a short run of every fuzz target of the parsers of untrusted input
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseTelemetry -fuzztime 20s ./twin/
+	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime 10s ./twin/
+	$(GO) test -run '^$$' -fuzz FuzzEventUnmarshal -fuzztime 10s ./twin/
+
+clean:
+	rm -rf bin custos-data
