@@ -94,9 +94,23 @@ func appendSnapshot(b []byte, t *twin.Twin) []byte {
 
 // reader decodes values; the first error sticks and later reads return
 // zero values.
+//
+// A shared reader decodes a private copy of the value: byte fields are
+// sub-slices of b (capacity-capped, so appending to one never writes over
+// another) and strings are substrings of s, a string copy of b. That is two
+// allocations instead of one per field.
 type reader struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	shared bool
+	s      string // shared: string(b) as it was at the start
+	total  int    // shared: len(b) at the start
+}
+
+// newShared returns a shared reader over a copy of b.
+func newShared(b []byte) reader {
+	own := append([]byte(nil), b...)
+	return reader{b: own, shared: true, s: string(own), total: len(own)}
 }
 
 func (r *reader) fail(what string) {
@@ -145,14 +159,28 @@ func (r *reader) raw(n uint64, what string) []byte {
 }
 
 func (r *reader) str(what string) string {
-	return string(r.raw(r.uvarint(what), what))
+	n := r.uvarint(what)
+	off := r.total - len(r.b)
+	p := r.raw(n, what)
+	switch {
+	case len(p) == 0:
+		return ""
+	case r.shared:
+		return r.s[off : off+len(p)]
+	}
+	return string(p)
 }
 
-// bytes returns a copy (nil when empty): the input belongs to pebble.
+// bytes returns nil when empty, and otherwise memory the caller owns: a
+// copy, or part of a shared reader's private copy. (The input belongs to
+// pebble.)
 func (r *reader) bytes(what string) []byte {
 	p := r.raw(r.uvarint(what), what)
-	if len(p) == 0 {
+	switch {
+	case len(p) == 0:
 		return nil
+	case r.shared:
+		return p
 	}
 	return append([]byte(nil), p...)
 }
@@ -217,7 +245,7 @@ func decodeIndexed(b []byte) (indexed, error) {
 // decodeSnapshot decodes a snapshot value as stored under the twin id. It
 // returns an error wrapping ErrCorrupt if b is not a valid encoding.
 func decodeSnapshot(id string, b []byte) (*twin.Twin, error) {
-	r := reader{b: b}
+	r := newShared(b)
 	if v := r.byte1("snapshot version"); r.err == nil && v != snapshotV1 {
 		return nil, fmt.Errorf("%w: snapshot version %d", ErrCorrupt, v)
 	}

@@ -189,3 +189,24 @@ func FuzzDecodeAlert(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodedFieldsIndependent checks that the fields of a decoded snapshot,
+// which share one copy of the value, do not write over each other.
+func TestDecodedFieldsIndependent(t *testing.T) {
+	want := sampleSnapshots()[1]
+	v := appendSnapshot(nil, want)
+	got, err := decodeSnapshot(want.ID, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Params = append(got.Params, "garbage"...)
+	got.View = append(got.View, "garbage"...)
+	for i := range got.State {
+		got.State[i] = 'X'
+	}
+	v[len(v)/2] ^= 0xff // the input belongs to pebble and changes
+	got.Params, got.View, got.State = want.Params, want.View, want.State
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields changed each other:\n got %+v\nwant %+v", got, want)
+	}
+}
