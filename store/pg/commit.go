@@ -74,7 +74,8 @@ const copyMinRecords = 64
 //
 // Large batches take the fast path: history is streamed with COPY, which
 // fails on a record that is already stored; Commit then rolls back and
-// writes the batch again with upserts (a replay after a crash).
+// writes the batch again with upserts (a replay after a crash). When the
+// connection breaks under it, Commit tries once more on a new connection.
 func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	if b == nil || len(b.Twins)+len(b.Records)+len(b.Alerts) == 0 {
 		return nil
@@ -84,22 +85,38 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
+	err := db.commit(ctx, b, s)
+	if err != nil && connBroken(ctx, err) {
+		// The connection broke (a server restart, a cut network): the pool
+		// has dropped it. Try once more on a fresh one. Whatever the first
+		// try did or did not commit, committing b again is harmless.
+		err = db.commit(ctx, b, s)
+	}
+	if err != nil {
+		return fmt.Errorf("pg commit: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) commit(ctx context.Context, b *twin.Batch, s *scratch) error {
 	if len(b.Records) >= db.copyMin {
 		s.reset()
 		err := db.commitCopy(ctx, b, s)
-		if err == nil {
-			return nil
-		}
 		if !isUniqueViolation(err) {
-			return fmt.Errorf("pg commit: %w", err)
+			return err
 		}
 		// Some records are stored already: a replay. Upsert instead.
 	}
 	s.reset()
-	if err := db.commitUpsert(ctx, b, s); err != nil {
-		return fmt.Errorf("pg commit: %w", err)
-	}
-	return nil
+	return db.commitUpsert(ctx, b, s)
+}
+
+// connBroken reports whether err is a failure of the connection rather than
+// an answer of the server, with ctx still live.
+func connBroken(ctx context.Context, err error) bool {
+	var pe *pgconn.PgError
+	return ctx.Err() == nil && !errors.As(err, &pe) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // queueTwinsAlerts queues the snapshot upsert and the alerts insert of b.
