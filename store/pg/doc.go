@@ -16,20 +16,25 @@
 //
 // # Writes
 //
-// [DB.Commit] sends a whole [twin.Batch] — snapshots, history records,
-// alerts — as one pipelined round trip of three array-bound INSERT … SELECT
-// FROM unnest(…) statements that PostgreSQL runs in one implicit
-// transaction: all of it is durable, or none. Every insert is an upsert
-// (ON CONFLICT DO UPDATE), so re-committing the same batch after a crash is
-// harmless.
+// [DB.Commit] writes a whole [twin.Batch] — snapshots, history records,
+// alerts — in one transaction: all of it is durable, or none. Batches of 64
+// records or more stream their history with a binary COPY after a pipelined
+// BEGIN and snapshot upsert (about three round trips); smaller ones send
+// three array-bound INSERT … SELECT FROM unnest(…) … ON CONFLICT DO UPDATE
+// statements as one pipeline that PostgreSQL runs as one implicit
+// transaction (one round trip). Re-committing the same batch after a crash
+// is harmless: COPY then meets a stored record, and the batch is written
+// again with the upserts.
 //
 // # Failures
 //
-// When PostgreSQL is unreachable, Commit fails as soon as the connection
-// attempt or the query fails, or when ctx is done, whichever comes first; the
-// caller retries. The pool reconnects by itself: connections broken by a
-// server restart are discarded, and later calls open new ones. [DB.Ping]
-// reports whether the database answers, for a readiness probe.
+// When PostgreSQL is unreachable, Commit fails as soon as a connection
+// cannot be made or the query fails, or when ctx is done, whichever comes
+// first; nothing of the batch is then visible, and the caller retries. When
+// the connection breaks under a Commit (a server restart, a cut network),
+// Commit tries once more on a new connection. The pool reconnects by
+// itself: later calls open new connections. [DB.Ping] reports whether the
+// database answers, for a readiness probe.
 //
 // # Retention
 //
