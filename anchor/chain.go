@@ -22,8 +22,9 @@ type Backend interface {
 	ethereum.ChainIDReader
 	ethereum.BlockNumberReader
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
-	ethereum.TransactionReader
-	ethereum.TransactionSender
+	TransactionByHash(ctx context.Context, txHash common.Hash) (tx *types.Transaction, isPending bool, err error)
+	TransactionReceipt(ctx context.Context, txHash common.Hash) (*types.Receipt, error)
+	SendTransaction(ctx context.Context, tx *types.Transaction) error
 	NonceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (uint64, error)
 	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
 	SuggestGasTipCap(ctx context.Context) (*big.Int, error)

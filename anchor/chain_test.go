@@ -2,101 +2,46 @@ package anchor
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"math/big"
 	"testing"
-	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
+	"github.com/custos-dev/custos/anchor/internal/simchain"
 	"github.com/custos-dev/custos/anchor/merkle"
 	"github.com/custos-dev/custos/twin"
 )
 
-// simChain is a simulated go-ethereum chain with a funded key and a
-// deployed TwinAnchor. A goroutine mines a block whenever asked (auto) so
-// that code waiting for receipts makes progress.
-type simChain struct {
-	sim      *simulated.Backend
-	client   simulated.Client
-	key      *ecdsa.PrivateKey
-	addr     common.Address
-	contract common.Address
-	chainID  *big.Int
-}
+type simChain struct{ *simchain.Chain }
 
-func newSimChain(t testing.TB) *simChain {
-	t.Helper()
-	key, _ := crypto.GenerateKey()
-	addr := crypto.PubkeyToAddress(key.PublicKey)
-	sim := simulated.NewBackend(types.GenesisAlloc{addr: {Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))}})
-	t.Cleanup(func() { sim.Close() })
-	c := &simChain{sim: sim, client: sim.Client(), key: key, addr: addr, chainID: big.NewInt(1337)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stop := c.autoMine(20 * time.Millisecond)
-	defer stop()
-	a, _, err := Deploy(ctx, c.client, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.contract = a
-	return c
-}
+func newSimChain(t testing.TB) *simChain { return &simChain{simchain.New(t)} }
 
-// autoMine commits a block every d until stop is called.
-func (c *simChain) autoMine(d time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				c.sim.Commit()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-func (c *simChain) domain() Domain { return Domain{ChainID: c.chainID, Contract: c.contract} }
+func (c *simChain) domain() Domain { return Domain{ChainID: c.ChainID, Contract: c.Contract} }
 
 // sendAnchor sends TwinAnchor.anchor directly from the funded key.
 func (c *simChain) sendAnchor(t testing.TB, epoch uint64, root twin.Hash, count uint32, sig []byte) *types.Receipt {
 	t.Helper()
 	ctx := context.Background()
-	nonce, err := c.client.PendingNonceAt(ctx, c.addr)
+	nonce, err := c.Client.PendingNonceAt(ctx, c.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := abiTwinAnchor.PackAnchor(epoch, root, count, sig)
-	gas, err := c.client.EstimateGas(ctx, ethereum.CallMsg{From: c.addr, To: &c.contract, Data: data})
+	gas, err := c.Client.EstimateGas(ctx, ethereum.CallMsg{From: c.Addr, To: &c.Contract, Data: data})
 	if err != nil {
 		gas = 1_000_000 // reverts; send anyway to observe the failed receipt
 	}
-	tx, err := types.SignNewTx(c.key, types.LatestSignerForChainID(c.chainID), &types.DynamicFeeTx{
-		ChainID: c.chainID, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(1e11), Gas: gas * 6 / 5,
-		To: &c.contract, Data: data,
-	})
-	if err != nil {
+	tx := c.Sign(t, &types.DynamicFeeTx{Nonce: nonce, Gas: gas * 6 / 5, To: &c.Contract, Data: data})
+	if err := c.Client.SendTransaction(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.client.SendTransaction(ctx, tx); err != nil {
-		t.Fatal(err)
-	}
-	c.sim.Commit()
-	rc, err := c.client.TransactionReceipt(ctx, tx.Hash())
+	c.Commit()
+	rc, err := c.Client.TransactionReceipt(ctx, tx.Hash())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +62,7 @@ func TestEIP712MatchesGoEthereumAndContract(t *testing.T) {
 			"Anchor":       {{Name: "epoch", Type: "uint64"}, {Name: "root", Type: "bytes32"}, {Name: "count", Type: "uint32"}},
 		},
 		PrimaryType: "Anchor",
-		Domain:      apitypes.TypedDataDomain{Name: "custos", Version: "1", ChainId: (*math.HexOrDecimal256)(c.chainID), VerifyingContract: c.contract.Hex()},
+		Domain:      apitypes.TypedDataDomain{Name: "custos", Version: "1", ChainId: (*math.HexOrDecimal256)(c.ChainID), VerifyingContract: c.Contract.Hex()},
 		Message:     apitypes.TypedDataMessage{"epoch": "7", "root": root.String(), "count": "1000"},
 	}
 	want, _, err := apitypes.TypedDataAndHash(td)
@@ -127,7 +72,7 @@ func TestEIP712MatchesGoEthereumAndContract(t *testing.T) {
 	if common.BytesToHash(want) != common.Hash(got) {
 		t.Fatalf("digest %s, apitypes %x", got, want)
 	}
-	out, err := c.client.CallContract(context.Background(), ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackHashAnchor(7, root, 1000)}, nil)
+	out, err := c.Client.CallContract(context.Background(), ethereum.CallMsg{To: &c.Contract, Data: abiTwinAnchor.PackHashAnchor(7, root, 1000)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +109,7 @@ func TestContractAnchor(t *testing.T) {
 			t.Fatalf("epoch %d: anchor reverted", epoch)
 		}
 		gas = append(gas, rc.GasUsed)
-		a, err := RootOf(ctx, c.client, c.contract, signer, epoch)
+		a, err := RootOf(ctx, c.Client, c.Contract, signer, epoch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +122,7 @@ func TestContractAnchor(t *testing.T) {
 		for k := range path {
 			p32[k] = path[k]
 		}
-		out, err := c.client.CallContract(ctx, ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, l.Twin, l.Seq, l.Digest, p32)}, nil)
+		out, err := c.Client.CallContract(ctx, ethereum.CallMsg{To: &c.Contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, l.Twin, l.Seq, l.Digest, p32)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +130,7 @@ func TestContractAnchor(t *testing.T) {
 			t.Fatalf("epoch %d: contract rejects a valid leaf proof", epoch)
 		}
 		bad := merkle.Leaf{Twin: l.Twin, Seq: l.Seq + 1, Digest: l.Digest}
-		out, _ = c.client.CallContract(ctx, ethereum.CallMsg{To: &c.contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, bad.Twin, bad.Seq, bad.Digest, p32)}, nil)
+		out, _ = c.Client.CallContract(ctx, ethereum.CallMsg{To: &c.Contract, Data: abiTwinAnchor.PackVerifyLeaf(signer, epoch, bad.Twin, bad.Seq, bad.Digest, p32)}, nil)
 		if ok, _ := abiTwinAnchor.UnpackVerifyLeaf(out); ok {
 			t.Fatalf("epoch %d: contract accepts a tampered leaf", epoch)
 		}
@@ -208,18 +153,18 @@ func TestContractAnchor(t *testing.T) {
 	}
 	sig[10] ^= 0xff
 	if rc := c.sendAnchor(t, 9, root, 1, sig); rc.Status == types.ReceiptStatusSuccessful {
-		a, _ := RootOf(ctx, c.client, c.contract, signer, 9)
+		a, _ := RootOf(ctx, c.Client, c.Contract, signer, 9)
 		if !a.Root.IsZero() {
 			t.Fatal("tampered signature anchored for the real signer")
 		}
 	}
-	otherDomain := Domain{ChainID: big.NewInt(1), Contract: c.contract}
+	otherDomain := Domain{ChainID: big.NewInt(1), Contract: c.Contract}
 	sig, _ = SignAnchor(runtimeKey, otherDomain, 10, root, 1)
 	c.sendAnchor(t, 10, root, 1, sig)
-	if a, _ := RootOf(ctx, c.client, c.contract, signer, 10); !a.Root.IsZero() {
+	if a, _ := RootOf(ctx, c.Client, c.Contract, signer, 10); !a.Root.IsZero() {
 		t.Fatal("signature for another chain id anchored for the signer")
 	}
-	if _, _, err := FindAnchoredLog(ctx, c.client, c.contract, signer, 2, 0); err != nil {
+	if _, _, err := FindAnchoredLog(ctx, c.Client, c.Contract, signer, 2, 0); err != nil {
 		t.Fatalf("anchored log: %v", err)
 	}
 }
