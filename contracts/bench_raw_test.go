@@ -13,12 +13,25 @@ import (
 // BenchmarkApplyColdchainGuestOnly calls custos_apply directly on a bare,
 // uninterruptible runtime: the guest's own cost, without the host's pool,
 // deadline, copies and output decoding.
+//
+// "closeOnContextDone" compiles the guest with wazero's termination checks
+// (as the host does) and pays its goroutine per call; "uninterruptible" has
+// neither.
 func BenchmarkApplyColdchainGuestOnly(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"closeOnContextDone", true}, {"uninterruptible", false}} {
+		b.Run(tc.name, func(b *testing.B) { benchGuestOnly(b, tc.on) })
+	}
+}
+
+func benchGuestOnly(b *testing.B, closeOnDone bool) {
 	ctx := context.Background()
-	cache, _ := wazero.NewCompilationCacheWithDir(testCacheDir)
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	// No compilation cache: wazero's cache key ignores WithCloseOnContextDone,
+	// so a shared cache would hand one variant the other's machine code.
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
 	defer r.Close(ctx)
-	defer cache.Close(ctx)
 	mod, err := instantiateRaw(ctx, r, builtin.Coldchain().Wasm)
 	if err != nil {
 		b.Fatal(err)

@@ -30,8 +30,29 @@ func benchEvents(tb testing.TB, n int) [][]byte {
 	return evs
 }
 
+// BenchmarkApplyColdchainWASM: the built-in module as cmd/ registers it
+// (RegisterTrusted: soft deadline, no termination checks).
 func BenchmarkApplyColdchainWASM(b *testing.B) {
-	_, c := coldchain(b, Config{PoolSize: 1})
+	// A long deadline: this machine is shared, and a descheduled call must
+	// not fail the benchmark.
+	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	benchColdchain(b, c)
+}
+
+// BenchmarkApplyColdchainWASMInterruptible: the same bytes deployed as an
+// untrusted module (hard deadline: wazero termination checks + a goroutine
+// per call).
+func BenchmarkApplyColdchainWASMInterruptible(b *testing.B) {
+	h := newTestHost(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	ref, err := h.Register(context.Background(), "cc", "1", builtin.Coldchain().Wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := h.Contract(context.Background(), ref.SHA256)
+	benchColdchain(b, c)
+}
+
+func benchColdchain(b *testing.B, c twin.Contract) {
 	ctx := context.Background()
 	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
 	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))

@@ -8,11 +8,12 @@ import (
 )
 
 // RegisterBuiltins registers the policies embedded in the binary
-// (wasm-policies/builtin: coldchain) and returns their references.
+// (wasm-policies/builtin: coldchain) with RegisterTrusted and returns their
+// references.
 func (h *Host) RegisterBuiltins(ctx context.Context) ([]twin.ContractRef, error) {
 	var refs []twin.ContractRef
 	for _, p := range builtin.Policies() {
-		ref, err := h.Register(ctx, p.Name, p.Version, p.Wasm)
+		ref, err := h.RegisterTrusted(ctx, p.Name, p.Version, p.Wasm)
 		if err != nil {
 			return refs, err
 		}

@@ -43,9 +43,20 @@
 // stops between CallTimeout and CallTimeout plus one tick. Instantiation
 // (including a Go guest's _initialize) gets max(10×CallTimeout, 10 s).
 //
-// wazero's goroutine per call is the main fixed cost of a contract call
-// (BenchmarkGuestCall: ~2 µs with it, ~70 ns without, on 2 shared cores),
-// so the host makes one guest call per event: the input region that
-// custos_alloc returned is reused for every call that fits in it (ABI v1
-// allows this), and custos_reset/custos_alloc run only when it must grow.
+// Hard deadlines are expensive. wazero starts a goroutine per guest call
+// (BenchmarkGuestCall: ~1.3–3 µs with it, ~50–100 ns without, on 2 shared
+// cores), and its termination checks call out of the guest at every loop
+// iteration, which Go guests (whose functions are dispatch loops) pay
+// dearly: the coldchain apply costs ~4× more
+// (BenchmarkApplyColdchainGuestOnly). So:
+//
+//   - the host makes one guest call per event: the input region that
+//     custos_alloc returned is reused for every call that fits in it (ABI
+//     v1 allows this), and custos_reset/custos_alloc run only when it must
+//     grow;
+//   - modules registered with [Host.RegisterTrusted] (the built-in
+//     policies, see [Host.RegisterBuiltins]) run in a second runtime without
+//     termination checks; their deadline is soft: an overrun is reported as
+//     a timeout when the call returns, but a call that never returns is not
+//     stopped. Modules from [Host.Register] always get hard deadlines.
 package contracts

@@ -3,7 +3,9 @@ package contracts
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +23,14 @@ var _ twin.ContractHost = (*Host)(nil)
 
 // Host runs contract modules. It is safe for concurrent use.
 type Host struct {
-	cfg   Config
-	rt    wazero.Runtime
-	cache wazero.CompilationCache
-	epoch time.Time // monotonic origin of instance deadlines
+	cfg Config
+	// rt runs deployed modules with hard deadlines; trusted runs the
+	// built-in modules without wazero's termination checks (see
+	// RegisterTrusted). They must not share a compilation cache: wazero's
+	// cache key does not include the termination-check setting.
+	rt, trusted         wazero.Runtime
+	cache, trustedCache wazero.CompilationCache
+	epoch               time.Time // monotonic origin of instance deadlines
 
 	mu      sync.RWMutex
 	modules map[twin.Hash]*module
@@ -59,27 +65,46 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		live:    make(map[*instance]struct{}),
 		stop:    make(chan struct{}),
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
-		// Memory is capped by the instance allocator (so that hitting the
-		// cap is reported as Kind "memory"), not by the runtime.
-		WithMemoryLimitPages(65536)
-	if cfg.CacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("contract host: compilation cache: %w", err)
-		}
-		h.cache = c
-		rc = rc.WithCompilationCache(c)
+	var err2 error
+	if h.rt, h.cache, err2 = newRuntime(ctx, cfg.CacheDir, true); err2 != nil {
+		return nil, err2
 	}
-	h.rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
+	trustedDir := ""
+	if cfg.CacheDir != "" {
+		trustedDir = filepath.Join(cfg.CacheDir, "trusted")
+	}
+	if h.trusted, h.trustedCache, err2 = newRuntime(ctx, trustedDir, false); err2 != nil {
 		_ = h.rt.Close(ctx)
-		return nil, fmt.Errorf("contract host: wasi: %w", err)
+		return nil, err2
 	}
 	h.wg.Add(1)
 	go h.watch()
 	return h, nil
+}
+
+// newRuntime returns a wazero runtime with WASI, and its compilation cache
+// (nil without a dir).
+func newRuntime(ctx context.Context, cacheDir string, interruptible bool) (wazero.Runtime, wazero.CompilationCache, error) {
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(interruptible).
+		// Memory is capped by the instance allocator (so that hitting the
+		// cap is reported as Kind "memory"), not by the runtime.
+		WithMemoryLimitPages(65536)
+	var cache wazero.CompilationCache
+	if cacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("contract host: compilation cache: %w", err)
+		}
+		cache = c
+		rc = rc.WithCompilationCache(c)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, nil, fmt.Errorf("contract host: wasi: %w", err)
+	}
+	return rt, cache, nil
 }
 
 // Close stops the host and releases every module and instance.
@@ -89,10 +114,10 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	close(h.stop)
 	h.wg.Wait()
-	err := h.rt.Close(ctx)
-	if h.cache != nil {
-		if cerr := h.cache.Close(ctx); err == nil {
-			err = cerr
+	err := errors.Join(h.rt.Close(ctx), h.trusted.Close(ctx))
+	for _, c := range []wazero.CompilationCache{h.cache, h.trustedCache} {
+		if c != nil {
+			err = errors.Join(err, c.Close(ctx))
 		}
 	}
 	if err != nil {
@@ -107,6 +132,22 @@ func (h *Host) Close(ctx context.Context) error {
 // name@version fail with ErrVersionExists. Invalid modules fail with an
 // error wrapping ErrInvalidModule.
 func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
+	return h.register(ctx, name, version, wasm, false)
+}
+
+// RegisterTrusted is Register for modules that ship with the binary (the
+// built-in policies): they are compiled without wazero's termination
+// checks, which cost a Go guest several times its run time (every loop
+// iteration calls out to the host) plus a goroutine per call. Their
+// deadline is soft: a call that overruns it is reported as Kind "timeout"
+// and its instance discarded when it returns, but a call that never
+// returns is not stopped — the same trust as native Go code. If the same
+// bytes are registered both ways, the first registration decides.
+func (h *Host) RegisterTrusted(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
+	return h.register(ctx, name, version, wasm, true)
+}
+
+func (h *Host) register(ctx context.Context, name, version string, wasm []byte, trusted bool) (twin.ContractRef, error) {
 	if h.closed.Load() {
 		return twin.ContractRef{}, ErrHostClosed
 	}
@@ -131,7 +172,7 @@ func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) 
 	var m *module
 	if !compiled {
 		var err error
-		if m, err = h.load(ctx, ref.SHA256, wasm); err != nil {
+		if m, err = h.load(ctx, ref.SHA256, wasm, trusted); err != nil {
 			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
 		}
 	}
@@ -157,13 +198,17 @@ func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) 
 	h.nreg++
 	h.byName[name] = append(h.byName[name], registration{ref: ref, n: h.nreg})
 	h.order = append(h.order, ref)
-	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex())
+	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", trusted)
 	return ref, nil
 }
 
 // load compiles and validates a module and instantiates it once.
-func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte) (*module, error) {
-	cm, err := h.rt.CompileModule(ctx, wasm)
+func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, trusted bool) (*module, error) {
+	rt := h.rt
+	if trusted {
+		rt = h.trusted
+	}
+	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
@@ -171,7 +216,7 @@ func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte) (*module, e
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	m := newModule(h, sha, cm)
+	m := newModule(h, rt, sha, cm)
 	inst, err := m.newInstance(ctx)
 	if err != nil {
 		m.close()

@@ -341,3 +341,28 @@ func TestClosedHost(t *testing.T) {
 		t.Fatalf("apply after close: %v", err)
 	}
 }
+
+// TestTrustedModule: a trusted module runs without termination checks but
+// its failures are still isolated, and it shares nothing with an untrusted
+// registration of other bytes.
+func TestTrustedModule(t *testing.T) {
+	h := newTestHost(t, Config{PoolSize: 1})
+	ctx := context.Background()
+	ref, err := h.RegisterTrusted(ctx, "trap", "1.0.0", testdata(t, "trap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := h.Contract(ctx, ref.SHA256)
+	ev := encodeEvent(t, reading(1, t0, 5))
+	_, err = c.Apply(ctx, twin.Call{Twin: "a", Seq: 1, Time: t0}, nil, ev)
+	var ce *twin.ContractError
+	if !errors.As(err, &ce) || ce.Kind != KindTrap {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := c.Init(ctx, twin.Call{Twin: "a", Time: t0}, ev); err != nil {
+		t.Fatalf("init on a fresh instance: %v", err)
+	}
+	if _, err := h.RegisterTrusted(ctx, "bad", "1.0.0", testdata(t, "envimport")); !errors.Is(err, ErrInvalidModule) {
+		t.Fatalf("trusted modules are validated too: %v", err)
+	}
+}

@@ -84,7 +84,7 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 	ictx := experimental.WithMemoryAllocator(ctx, &allocator{inst: inst, limit: uint64(h.cfg.MaxMemoryPages) << 16})
 	ictx, cancel := context.WithTimeout(ictx, h.initTimeout())
 	defer cancel()
-	mod, err := h.rt.InstantiateModule(ictx, m.cm, mc)
+	mod, err := m.rt.InstantiateModule(ictx, m.cm, mc)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w%s", err, inst.stderr.quote())
 	}

@@ -14,6 +14,7 @@ import (
 // implements twin.Contract.
 type module struct {
 	h    *Host
+	rt   wazero.Runtime
 	sha  twin.Hash
 	hex  string
 	cm   wazero.CompiledModule
@@ -23,9 +24,9 @@ type module struct {
 
 var _ twin.Contract = (*module)(nil)
 
-func newModule(h *Host, sha twin.Hash, cm wazero.CompiledModule) *module {
+func newModule(h *Host, rt wazero.Runtime, sha twin.Hash, cm wazero.CompiledModule) *module {
 	return &module{
-		h: h, sha: sha, hex: sha.Hex(), cm: cm,
+		h: h, rt: rt, sha: sha, hex: sha.Hex(), cm: cm,
 		pool: make(chan *instance, h.cfg.PoolSize),
 		sem:  make(chan struct{}, h.cfg.PoolSize),
 	}
