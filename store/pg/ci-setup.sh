@@ -12,9 +12,15 @@ DB_USER=${DB_USER:-custos}
 DB_PASS=${DB_PASS:-custos}
 DB_NAME=${DB_NAME:-custos_test}
 
-if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-	echo "ci-setup: pg_ctlcluster not found (install postgresql-${PG_VERSION})" >&2
-	exit 1
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -x "/usr/lib/postgresql/${PG_VERSION}/bin/postgres" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "ci-setup: installing postgresql-${PG_VERSION}" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-${PG_VERSION}" >&2
+	else
+		echo "ci-setup: PostgreSQL ${PG_VERSION} is not installed (apt-get install postgresql-${PG_VERSION})" >&2
+		exit 1
+	fi
 fi
 
 if ! pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {found=1} END {exit !found}'; then
