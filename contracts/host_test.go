@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -365,4 +366,82 @@ func TestTrustedModule(t *testing.T) {
 	if _, err := h.RegisterTrusted(ctx, "bad", "1.0.0", testdata(t, "envimport")); !errors.Is(err, ErrInvalidModule) {
 		t.Fatalf("trusted modules are validated too: %v", err)
 	}
+}
+
+// TestHammer runs good and failing calls concurrently on small pools: every
+// good call succeeds and every bad call fails with its own kind.
+func TestHammer(t *testing.T) {
+	h := newTestHost(t, Config{PoolSize: 2, CallTimeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	good, trap, loop := mustContract(t, h, "minimal"), mustContract(t, h, "trap"), mustContract(t, h, "loop")
+	ev := encodeEvent(t, reading(1, t0, 5))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				call := twin.Call{Twin: "t", Seq: uint64(g*1000 + i), Time: t0}
+				var c twin.Contract
+				want := ""
+				switch {
+				case i%10 == 3:
+					c, want = trap, KindTrap
+				case i%20 == 7 && g < 2:
+					c, want = loop, KindTimeout
+				default:
+					c = good
+				}
+				out, err := c.Apply(ctx, call, nil, ev)
+				var ce *twin.ContractError
+				switch {
+				case want == "" && (err != nil || len(out.State) != 40):
+					errs <- fmt.Errorf("good call %d/%d: %v", g, i, err)
+				case want != "" && (!errors.As(err, &ce) || ce.Kind != want || ce.Seq != call.Seq):
+					errs <- fmt.Errorf("bad call %d/%d: %v, want %s", g, i, err, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func Example() {
+	ctx := context.Background()
+	h, err := NewHost(ctx, Config{Logger: slog.New(slog.DiscardHandler), CacheDir: testCacheDir})
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close(ctx)
+	if _, err := h.RegisterBuiltins(ctx); err != nil {
+		panic(err)
+	}
+	ref, _ := h.Resolve(ctx, "coldchain", "")
+	c, _ := h.Contract(ctx, ref.SHA256)
+
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	create := twin.Event{Kind: twin.KindCreate, Time: at, Fields: []string{"pallet", `{"min_c":2,"max_c":8}`, "acme", ""}}
+	ev, _ := create.MarshalBinary()
+	out, _ := c.Init(ctx, twin.Call{Twin: "pallet-1", Time: at}, ev)
+	state := out.State
+	for i, v := range []float64{5, 9.5} {
+		r := twin.Event{Kind: twin.KindReading, Type: twin.TypeTemperature, Time: at.Add(time.Duration(i) * time.Minute),
+			Seq: uint64(i + 1), Value: v, Fields: []string{"t1", "CEL"}}
+		ev, _ := r.MarshalBinary()
+		out, err := c.Apply(ctx, twin.Call{Twin: "pallet-1", Seq: r.Seq, Time: r.Time}, state, ev)
+		if err != nil {
+			panic(err)
+		}
+		state = out.State
+		for _, a := range out.Alerts {
+			fmt.Println(a.Severity, a.Code, a.Message)
+		}
+	}
+	// Output:
+	// warning excursion_started temperature 9.5 °C outside [2, 8] °C
 }
