@@ -108,3 +108,11 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// BlockNumberBig returns Block as a *big.Int (nil when not mined).
+func (e *Epoch) BlockNumberBig() *big.Int {
+	if e.Block == 0 {
+		return nil
+	}
+	return new(big.Int).SetUint64(e.Block)
+}
