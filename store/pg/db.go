@@ -137,6 +137,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		// schema (pg_catalog stays implicitly first).
 		pc.ConnConfig.RuntimeParams["search_path"] = cfg.schema
 	}
+	if _, ok := pc.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pc.ConnConfig.RuntimeParams["application_name"] = "custos"
+	}
 	// Find connections broken by a server restart soon, not after a minute.
 	pc.HealthCheckPeriod = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, pc)

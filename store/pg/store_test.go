@@ -442,3 +442,21 @@ func TestOptionsValidated(t *testing.T) {
 		})
 	}
 }
+
+func TestApplicationName(t *testing.T) {
+	db := openTest(t)
+	var name string
+	if err := db.pool.QueryRow(ctxT(t), "SHOW application_name").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if name != "custos" {
+		t.Errorf("application_name = %q, want custos", name)
+	}
+	var path string
+	if err := db.pool.QueryRow(ctxT(t), "SHOW search_path").Scan(&path); err != nil {
+		t.Fatal(err)
+	}
+	if path != db.Schema() {
+		t.Errorf("search_path = %q, want %q", path, db.Schema())
+	}
+}
