@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,4 +131,31 @@ func BenchmarkTwinsPage(b *testing.B) {
 			b.Fatalf("%d twins, %v", len(ts), err)
 		}
 	}
+}
+
+// BenchmarkCommitParallel has two committers (as two runtime shards would),
+// each with its own 100 twins, 1000 records per batch.
+func BenchmarkCommitParallel(b *testing.B) {
+	db, err := Open(b.TempDir(), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var shard atomic.Int32
+	b.SetParallelism(1) // one committer per P: 2 on the reference machine
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		bb := newBenchBatch(100, 10)
+		for _, s := range bb.snaps {
+			s.ID = fmt.Sprintf("%s-s%d", s.ID, shard.Add(1))
+		}
+		for pb.Next() {
+			if err := db.Commit(ctx, bb.next(10)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
 }

@@ -20,9 +20,11 @@ var _ twin.Store = (*DB)(nil)
 // defaultLimit applies when a query's Limit is zero or negative.
 const defaultLimit = 100
 
-// DB is the embedded store. It is safe for concurrent use. Commits are
-// serialised (the secondary indexes are maintained by reading the previous
-// snapshot); reads run concurrently with each other and with commits.
+// DB is the embedded store. It is safe for concurrent use. Commits of
+// disjoint sets of twins run concurrently and share WAL syncs; a commit
+// waits for any commit in flight that writes one of its twins (the
+// secondary indexes are maintained from the previous snapshot). Reads run
+// concurrently with each other and with commits.
 type DB struct {
 	pdb *pebble.DB
 	log *slog.Logger
@@ -31,17 +33,21 @@ type DB struct {
 	life   sync.RWMutex
 	closed bool
 
-	// commitMu serialises Commit and guards the fields below: scratch
-	// space, and the indexed fields of recently committed snapshots, which
-	// spare Commit a read of the stored snapshot.
+	// commitMu guards the fields below. A commit holds it while it builds
+	// its pebble batch and again once the batch is durable, but not while
+	// the WAL syncs: commits of disjoint twins overlap and share syncs,
+	// while a commit touching a twin of a batch in flight waits for it
+	// (index maintenance reads the previous snapshot's indexed fields).
 	commitMu sync.Mutex
-	key, val []byte
-	last     map[string]int
-	known    map[string]indexed
+	settled  *sync.Cond          // broadcast when a batch leaves inflight
+	inflight map[string]struct{} // twins of batches being written
+	key, val []byte              // scratch space for keys and values
+	last     map[string]int      // scratch: last index of each twin in a batch
+	known    map[string]indexed  // indexed fields of recently committed twins
 	maxKnown int
-	pending  []pendingIndexed
 }
 
+// pendingIndexed is a snapshot written by a commit in flight.
 type pendingIndexed struct {
 	id string
 	x  indexed
@@ -121,7 +127,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb, log: o.log, last: map[string]int{}, known: map[string]indexed{}, maxKnown: defaultMaxKnown}, nil
+	db := &DB{pdb: pdb, log: o.log, inflight: map[string]struct{}{}, last: map[string]int{},
+		known: map[string]indexed{}, maxKnown: defaultMaxKnown}
+	db.settled = sync.NewCond(&db.commitMu)
+	return db, nil
 }
 
 // pebbleLogger adapts slog to pebble's Logger.
@@ -196,36 +205,67 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	defer db.life.RUnlock()
-	db.commitMu.Lock()
-	defer db.commitMu.Unlock()
 
 	pb := db.pdb.NewBatch()
 	defer pb.Close()
-	db.pending = db.pending[:0]
-	if err := db.fill(pb, b); err != nil {
+	db.commitMu.Lock()
+	for db.busy(b) {
+		db.settled.Wait()
+	}
+	written, err := db.fill(pb, b)
+	if err != nil {
+		db.commitMu.Unlock()
 		return fmt.Errorf("commit: %w", err)
 	}
-	if pb.Empty() {
-		return nil
+	for _, w := range written {
+		db.inflight[w.id] = struct{}{}
 	}
+	db.commitMu.Unlock()
+
 	// Checked once more: a batch built for a cancelled caller is not written.
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	err = ctx.Err()
+	if err == nil && !pb.Empty() {
+		err = pb.Commit(pebble.Sync)
 	}
-	if err := pb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	if len(db.known)+len(db.pending) > db.maxKnown {
+
+	db.commitMu.Lock()
+	if len(db.known)+len(written) > db.maxKnown {
 		clear(db.known)
 	}
-	for _, p := range db.pending {
-		db.known[p.id] = p.x
+	for _, w := range written {
+		delete(db.inflight, w.id)
+		if err == nil {
+			db.known[w.id] = w.x
+		} else {
+			delete(db.known, w.id) // unknown whether it was written: read it next time
+		}
+	}
+	db.settled.Broadcast()
+	db.commitMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// fill puts the writes of b into pb. Called with commitMu held.
-func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) error {
+// busy reports whether a twin of b is in a batch being written. Called with
+// commitMu held.
+func (db *DB) busy(b *twin.Batch) bool {
+	if len(db.inflight) == 0 {
+		return false
+	}
+	for _, t := range b.Twins {
+		if _, ok := db.inflight[t.ID]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// fill puts the writes of b into pb and returns the snapshots it wrote.
+// Called with commitMu held.
+func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) ([]pendingIndexed, error) {
+	written := make([]pendingIndexed, 0, len(b.Twins))
 	dups := false
 	if len(b.Twins) > 1 {
 		clear(db.last)
@@ -240,16 +280,18 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) error {
 		if dups && db.last[t.ID] != i {
 			continue
 		}
-		if err := db.putSnapshot(pb, t); err != nil {
-			return err
+		x, err := db.putSnapshot(pb, t)
+		if err != nil {
+			return nil, err
 		}
+		written = append(written, pendingIndexed{t.ID, x})
 	}
 	for i := range b.Records {
 		r := &b.Records[i]
 		db.key = seqKey(db.key[:0], spaceHistory, r.Twin, r.Seq)
 		db.val = appendRecord(db.val[:0], r)
 		if err := pb.Set(db.key, db.val, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i := range b.Alerts {
@@ -257,20 +299,21 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) error {
 		db.key = seqKey(db.key[:0], spaceAlert, a.Twin, a.N)
 		db.val = appendAlert(db.val[:0], a)
 		if err := pb.Set(db.key, db.val, nil); err != nil {
-			return err
+			return nil, err
 		}
 		db.key = alertTimeKey(db.key[:0], a.Time, a.Twin, a.N)
 		if err := pb.Set(db.key, nil, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // putSnapshot writes t and moves its index entries if an indexed field
 // changed. The previous values come from DB.known or else from the stored
 // snapshot, of which only the first few bytes are decoded.
-func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
+func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) (indexed, error) {
+	x := indexed{t.Status, t.Kind, t.Custodian}
 	db.key = snapshotKey(db.key[:0], t.ID)
 	old, ok := db.known[t.ID]
 	fresh := !ok
@@ -286,18 +329,17 @@ func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
 		old, err = decodeIndexed(v)
 		closer.Close()
 		if err != nil {
-			return fmt.Errorf("twin %s: %w", t.ID, err)
+			return x, fmt.Errorf("twin %s: %w", t.ID, err)
 		}
 		fresh = false
 	case errors.Is(err, pebble.ErrNotFound):
 	default:
-		return fmt.Errorf("twin %s: %w", t.ID, err)
+		return x, fmt.Errorf("twin %s: %w", t.ID, err)
 	}
 	db.val = appendSnapshot(db.val[:0], t)
 	if err := pb.Set(db.key, db.val, nil); err != nil {
-		return err
+		return x, err
 	}
-	db.pending = append(db.pending, pendingIndexed{t.ID, indexed{t.Status, t.Kind, t.Custodian}})
 	for _, f := range [...]struct {
 		field    byte
 		old, new string
@@ -312,17 +354,17 @@ func (db *DB) putSnapshot(pb *pebble.Batch, t *twin.Twin) error {
 		if !fresh && f.old != "" {
 			db.key = append(indexPrefix(db.key[:0], f.field, f.old), t.ID...)
 			if err := pb.Delete(db.key, nil); err != nil {
-				return err
+				return x, err
 			}
 		}
 		if f.new != "" {
 			db.key = append(indexPrefix(db.key[:0], f.field, f.new), t.ID...)
 			if err := pb.Set(db.key, nil, nil); err != nil {
-				return err
+				return x, err
 			}
 		}
 	}
-	return nil
+	return x, nil
 }
 
 // Twin returns the latest committed snapshot of id.

@@ -14,8 +14,10 @@
 //
 // [DB.Commit] writes a whole [twin.Batch] as one pebble batch and syncs the
 // write-ahead log before returning. After a crash (kill -9, power loss) a
-// batch is either entirely present or entirely absent. Commits are
-// serialised; readers never block them and see whole batches only.
+// batch is either entirely present or entirely absent. Commits of disjoint
+// sets of twins overlap and share WAL syncs (pebble's group commit); a
+// commit that writes a twin of a batch still in flight waits for it.
+// Readers never block commits and see whole batches only.
 //
 // # Key layout
 //
@@ -49,9 +51,11 @@
 //     longer matches, left by an alert re-committed with another time).
 //
 // Commit keeps the indexes right when a snapshot's status, kind or
-// custodian changes: it reads the stored snapshot of each twin in the batch
-// (a point read served by the memtable or block cache) and decodes only its
-// first fields, which are the indexed ones, to delete the stale entries.
+// custodian changes: it knows the indexed fields of recently committed twins
+// (an in-memory map, bounded, lost on restart) and otherwise reads the
+// stored snapshot (a point read) and decodes only its first fields, which
+// are the indexed ones, to delete the stale entries. Listing re-checks
+// every filter on the snapshot all the same.
 //
 // # Value encoding
 //
