@@ -25,16 +25,27 @@ var crashModule = twin.Keccak256([]byte("crash module"))
 
 func crashID(i int) string { return fmt.Sprintf("crash-%03d", i) }
 
-// TestCrashChild is the writer half of TestCrash. It only runs in the child
-// process TestCrash starts: it commits batches, each extending every twin by
-// one event, and prints "committed N" after each Commit returns, until it
-// is killed.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashDirEnv)
-	if dir == "" {
-		t.Skip("runs only as the child of TestCrash")
+// TestMain runs the writer half of TestCrash when the test binary is
+// started as its child.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashDirEnv); dir != "" {
+		if err := crashChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	db := openT(t, dir)
+	os.Exit(m.Run())
+}
+
+// crashChild commits batches to the store in dir, each extending every twin
+// by one event, and prints "committed N" after each Commit returns, until
+// it is killed.
+func crashChild(dir string) error {
+	db, err := Open(dir, quiet)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	snaps := make([]*twin.Twin, crashTwins)
 	for i := range snaps {
@@ -68,7 +79,7 @@ func TestCrashChild(t *testing.T) {
 			b.Twins = append(b.Twins, s.Clone())
 		}
 		if err := db.Commit(ctx, b); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		fmt.Printf("committed %d\n", n)
 	}
@@ -86,7 +97,7 @@ func TestCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	acked := uint64(0)
 	for round := range 4 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
