@@ -141,7 +141,8 @@ func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) 
 // iteration calls out to the host) plus a goroutine per call. Their
 // deadline is soft: a call that overruns it is reported as Kind "timeout"
 // and its instance discarded when it returns, but a call that never
-// returns is not stopped — the same trust as native Go code. If the same
+// returns is not stopped — the same trust as native Go code. Their views
+// are not re-validated as JSON. If the same
 // bytes are registered both ways, the first registration decides.
 func (h *Host) RegisterTrusted(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
 	return h.register(ctx, name, version, wasm, true)
@@ -216,7 +217,7 @@ func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, trusted boo
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	m := newModule(h, rt, sha, cm)
+	m := newModule(h, rt, trusted, sha, cm)
 	inst, err := m.newInstance(ctx)
 	if err != nil {
 		m.close()

@@ -13,20 +13,21 @@ import (
 // module is a compiled contract module with its instance pool. It
 // implements twin.Contract.
 type module struct {
-	h    *Host
-	rt   wazero.Runtime
-	sha  twin.Hash
-	hex  string
-	cm   wazero.CompiledModule
-	pool chan *instance // idle instances
-	sem  chan struct{}  // one token per live instance
+	h       *Host
+	rt      wazero.Runtime
+	trusted bool // registered with RegisterTrusted
+	sha     twin.Hash
+	hex     string
+	cm      wazero.CompiledModule
+	pool    chan *instance // idle instances
+	sem     chan struct{}  // one token per live instance
 }
 
 var _ twin.Contract = (*module)(nil)
 
-func newModule(h *Host, rt wazero.Runtime, sha twin.Hash, cm wazero.CompiledModule) *module {
+func newModule(h *Host, rt wazero.Runtime, trusted bool, sha twin.Hash, cm wazero.CompiledModule) *module {
 	return &module{
-		h: h, rt: rt, sha: sha, hex: sha.Hex(), cm: cm,
+		h: h, rt: rt, trusted: trusted, sha: sha, hex: sha.Hex(), cm: cm,
 		pool: make(chan *instance, h.cfg.PoolSize),
 		sem:  make(chan struct{}, h.cfg.PoolSize),
 	}
@@ -141,7 +142,7 @@ func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []
 	if gerr != nil {
 		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: kind, Err: gerr}
 	}
-	out, err := decodeOutput(buf)
+	out, err := decodeOutput(buf, m.trusted)
 	if err != nil {
 		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: KindInvalidOutput, Err: err}
 	}

@@ -24,8 +24,10 @@ const (
 var errOutput = errors.New("malformed output")
 
 // decodeOutput decodes an ABI v1 output. buf must be owned by the caller
-// and never modified afterwards: strings in the result alias it.
-func decodeOutput(buf []byte) (twin.Output, error) {
+// and never modified afterwards: strings in the result alias it. The view
+// is checked to be valid JSON unless trusted (built-in modules, whose views
+// are tested: json.Valid costs ~1 µs, a fifth of a coldchain call).
+func decodeOutput(buf []byte, trusted bool) (twin.Output, error) {
 	var out twin.Output
 	d := decoder{b: buf}
 	if len(buf) < 4 || buf[0] != outputVersion || buf[1] != 0 || buf[2] != 0 || buf[3] != 0 {
@@ -40,7 +42,7 @@ func decodeOutput(buf []byte) (twin.Output, error) {
 	}
 	out.Status = d.name("status", true)
 	if v := d.bytes("view", 1<<31); len(v) > 0 {
-		if !json.Valid(v) {
+		if !trusted && !json.Valid(v) {
 			d.fail("view is not valid JSON")
 		}
 		out.View = v[:len(v):len(v)]

@@ -26,7 +26,7 @@ func TestDecodeOutput(t *testing.T) {
 		o.CancelTimer("other.timer-1")
 		o.SetView([]byte(`{"a":1}`))
 	}, "STATE")
-	got, err := decodeOutput(full)
+	got, err := decodeOutput(full, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDecodeOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeOutput(tt.b)
+			_, err := decodeOutput(tt.b, false)
 			if !errors.Is(err, errOutput) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
@@ -87,7 +87,7 @@ func FuzzDecodeOutput(f *testing.F) {
 	}, "st"))
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		out, err := decodeOutput(append([]byte(nil), b...))
+		out, err := decodeOutput(append([]byte(nil), b...), false)
 		if err != nil {
 			return
 		}
