@@ -46,7 +46,7 @@ type Runtime struct {
 	waiters waiters
 
 	stats struct {
-		applied, duplicates, rejected, contractErrors, loads, passivated atomic.Uint64
+		applied, duplicates, rejected, contractErrors, loads, passivated, batches atomic.Uint64
 	}
 }
 
@@ -127,6 +127,7 @@ func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := &Outcome{Results: make([]Result, len(in))}
+	r.stats.batches.Add(1)
 	now := time.Now()
 	active := 0
 	for _, s := range r.shards {
@@ -226,7 +227,7 @@ func (r *Runtime) Wait(ctx context.Context, seq uint64) (Result, error) {
 // Stats are counters since the runtime started.
 type Stats struct {
 	Applied, Duplicates, Rejected, ContractErrors uint64
-	Loads, Passivated                             uint64
+	Loads, Passivated, Batches                    uint64
 	Resident                                      int
 	Timers                                        int
 }
@@ -240,6 +241,7 @@ func (r *Runtime) Stats() Stats {
 		ContractErrors: r.stats.contractErrors.Load(),
 		Loads:          r.stats.loads.Load(),
 		Passivated:     r.stats.passivated.Load(),
+		Batches:        r.stats.batches.Load(),
 		Timers:         r.timers.len(),
 	}
 	for _, s := range r.shards {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/custos-dev/custos/internal/bench"
@@ -29,7 +30,18 @@ func benchCmd(args []string) {
 	store := fs.String("store", "", "store for custos: empty for embedded, or a postgres:// URL")
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	fs.parse(args)
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(10000)
+		defer func() {
+			f, err := os.Create(*blockprofile)
+			if err == nil {
+				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

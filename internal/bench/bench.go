@@ -259,10 +259,14 @@ func custos(ctx context.Context, dir string, cfg Config, n, per int) (float64, e
 		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
 		return 0, err
 	}
+	batches := a.Runtime.Stats().Batches
 	if err := waitApplied(ctx, a, before+uint64(n)); err != nil {
 		return 0, err
 	}
-	return float64(n*per) / time.Since(start).Seconds(), nil
+	el := time.Since(start)
+	st := a.Runtime.Stats()
+	fmt.Fprintf(cfg.Log, "  %d batches, %.0f messages per batch on average, %.2fs\n", st.Batches-batches, float64(n)/float64(st.Batches-batches), el.Seconds())
+	return float64(n*per) / el.Seconds(), nil
 }
 
 // waitApplied waits until the runtime has applied (durably) n inputs.

@@ -67,6 +67,12 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Replicas for the streams and bucket (default 1).
 	Replicas int
+	// StateInterval coalesces KV writes: a twin's state is written to bucket
+	// custos_twins at most once per interval (its latest state), while
+	// custos.twin.<id>.state carries every batch's state at once. Input is
+	// acknowledged only after the KV write that covers it. Default 100 ms;
+	// negative writes KV on every batch.
+	StateInterval time.Duration
 	// OnCommit, if set, is called after each durable batch (for anchoring).
 	OnCommit func(*twin.Outcome)
 }
@@ -99,6 +105,9 @@ func New(cfg Config) (*Bus, error) {
 	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
+	}
+	if cfg.StateInterval == 0 {
+		cfg.StateInterval = 100 * time.Millisecond
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
@@ -164,7 +173,7 @@ func (b *Bus) resetConsumer(ctx context.Context) error {
 		Description:   "custos runtime",
 		AckPolicy:     jetstream.AckAllPolicy,
 		AckWait:       5 * time.Minute,
-		MaxAckPending: b.cfg.BatchSize * 8,
+		MaxAckPending: max(b.cfg.BatchSize*8, 65536),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,
 	}
@@ -229,10 +238,9 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 }
 
-// inflight is a processed batch waiting for its publications to be
-// acknowledged before its input is.
+// inflight collects the publications of a batch, to await them before its
+// input is acknowledged.
 type inflight struct {
-	msgs    []jetstream.Msg
 	futures []jetstream.PubAckFuture
 	retry   []*nats.Msg // publications, by future index, for re-sending
 }
@@ -258,18 +266,16 @@ func (b *Bus) consume(ctx context.Context) error {
 	defer cc.Stop()
 	b.setReady(true)
 
-	acks := make(chan *inflight, 4)
-	ackErr := make(chan error, 1)
-	go func() { ackErr <- b.acker(ctx, acks) }()
+	work := make(chan *processed, 4)
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- b.publisher(ctx, work) }()
 	defer func() {
-		close(acks)
-		<-ackErr
+		close(work)
+		<-pubErr
 	}()
 
 	var (
 		batch   []jetstream.Msg
-		inputs  []twin.Input
-		pending []dead
 		lastPas = time.Now()
 	)
 	for {
@@ -277,8 +283,8 @@ func (b *Bus) consume(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-ackErr:
-			ackErr <- err
+		case err := <-pubErr:
+			pubErr <- err
 			return err
 		case m := <-in:
 			batch = append(batch, m)
@@ -293,21 +299,23 @@ func (b *Bus) consume(ctx context.Context) error {
 			}
 		}
 		start := time.Now()
-		inputs, pending = b.parse(batch, inputs[:0], pending[:0])
-		out, err := b.cfg.Runtime.Process(ctx, inputs)
+		p := &processed{msgs: append([]jetstream.Msg(nil), batch...)}
+		p.inputs, p.dead = b.parse(batch, nil, nil)
+		p.out, err = b.cfg.Runtime.Process(ctx, p.inputs)
 		if err != nil {
 			return err
 		}
-		fl := &inflight{msgs: append([]jetstream.Msg(nil), batch...)}
-		b.publish(fl, inputs, out, pending)
 		b.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 		b.cfg.Metrics.BatchSize.Observe(float64(len(batch)))
 		b.cfg.Metrics.Messages.Add(float64(len(batch)))
 		if b.cfg.OnCommit != nil {
-			b.cfg.OnCommit(out)
+			b.cfg.OnCommit(p.out)
 		}
 		select {
-		case acks <- fl:
+		case work <- p:
+		case err := <-pubErr:
+			pubErr <- err
+			return err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -318,26 +326,72 @@ func (b *Bus) consume(ctx context.Context) error {
 	}
 }
 
-// acker waits for a batch's publications, then acknowledges its last
-// message, which (AckAll) acknowledges the whole batch.
-func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
-	for fl := range acks {
+// processed is a batch applied and durable, waiting to be published and
+// acknowledged.
+type processed struct {
+	msgs   []jetstream.Msg
+	inputs []twin.Input
+	out    *twin.Outcome
+	dead   []dead
+}
+
+// publisher publishes the effects of processed batches, in order, while the
+// ingest loop applies the next ones. It coalesces KV writes (StateInterval)
+// and acknowledges input (AckAll) only once the KV write covering it is
+// stored, so every acknowledged input has its state in the bucket.
+func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
+	kv := make(map[string]twin.StateUpdate)
+	flushed, unflushed := time.Now(), 0
+	var last jetstream.Msg
+	var fl inflight
+	finish := func(flush bool) error {
+		if flush {
+			for id, st := range kv {
+				b.sendKV(&fl, id, st.Seq, st.JSON)
+			}
+			clear(kv)
+			flushed, unflushed = time.Now(), 0
+		}
 		for i, f := range fl.futures {
 			if err := b.await(ctx, f, fl.retry[i]); err != nil {
-				for range acks {
-					// Drop the rest unacknowledged: the consumer is reset
-					// to the ack floor before consuming again.
-				}
-				return err
+				return err // nothing acknowledged: the consumer restarts at its ack floor
 			}
 		}
-		if len(fl.msgs) > 0 {
-			if err := fl.msgs[len(fl.msgs)-1].Ack(); err != nil {
+		clear(fl.futures)
+		clear(fl.retry)
+		fl.futures, fl.retry = fl.futures[:0], fl.retry[:0]
+		if flush && last != nil {
+			if err := last.Ack(); err != nil {
 				b.log.Warn("ack", "err", err)
 			}
 		}
+		return nil
 	}
-	return nil
+	for {
+		var idle <-chan time.Time
+		if unflushed > 0 {
+			idle = time.After(max(b.cfg.StateInterval-time.Since(flushed), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+			if err := finish(true); err != nil {
+				return err
+			}
+		case p, ok := <-work:
+			if !ok {
+				return nil
+			}
+			b.publish(&fl, kv, p)
+			unflushed += len(p.msgs)
+			last = p.msgs[len(p.msgs)-1]
+			due := b.cfg.StateInterval < 0 || time.Since(flushed) >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize
+			if err := finish(due); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // await waits for one publication, re-sending it (same Nats-Msg-Id, so
@@ -438,7 +492,8 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 
 // publish sends the batch's effects: dead letters, state (KV and subject)
 // and alerts. Publications carry Nats-Msg-Id so re-sending is idempotent.
-func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl []dead) {
+func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
+	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
 	bySeq := map[uint64]jetstream.Msg(nil)
 	for i := range out.Results {
@@ -447,8 +502,8 @@ func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl [
 			continue
 		}
 		if bySeq == nil {
-			bySeq = make(map[uint64]jetstream.Msg, len(fl.msgs))
-			for _, msg := range fl.msgs {
+			bySeq = make(map[uint64]jetstream.Msg, len(p.msgs))
+			for _, msg := range p.msgs {
 				if md, err := msg.Metadata(); err == nil {
 					bySeq[md.Sequence.Stream] = msg
 				}
@@ -458,7 +513,7 @@ func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl [
 		switch {
 		case res.Duplicate:
 			m.Duplicates.Inc()
-			b.reemit(fl, inputs[i].Twin, seq)
+			b.reemit(fl, kv, inputs[i].Twin, seq)
 		case res.Err != nil:
 			dl = append(dl, dead{msg: bySeq[seq], seq: seq, index: -1, err: res.Err})
 		default:
@@ -487,7 +542,10 @@ func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl [
 		b.log.Debug("dead letter", "reason", d.err.Reason, "seq", d.seq, "detail", d.err.Detail)
 	}
 	for _, st := range out.States {
-		b.sendState(fl, st.Twin, st.Seq, st.JSON)
+		kv[st.Twin] = st
+		if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
+			b.cfg.Metrics.PublishErrors.Inc()
+		}
 	}
 	for i := range out.Alerts {
 		b.sendAlert(fl, &out.Alerts[i])
@@ -502,14 +560,11 @@ func (b *Bus) publish(fl *inflight, inputs []twin.Input, out *twin.Outcome, dl [
 	m.Alerts.Add(float64(len(out.Alerts)))
 }
 
-func (b *Bus) sendState(fl *inflight, id string, seq uint64, js []byte) {
+func (b *Bus) sendKV(fl *inflight, id string, seq uint64, js []byte) {
 	msg := nats.NewMsg("$KV." + Bucket + "." + id)
 	msg.Header.Set(jetstream.MsgIDHeader, id+":"+strconv.FormatUint(seq, 10))
 	msg.Data = js
 	b.send(fl, msg)
-	if err := b.nc.Publish(StateSubject(id), js); err != nil {
-		b.cfg.Metrics.PublishErrors.Inc()
-	}
 }
 
 func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
@@ -546,7 +601,7 @@ func (b *Bus) send(fl *inflight, msg *nats.Msg) {
 // publications may not have gone out: the twin's current state and the
 // alerts raised by the events of that input. Nats-Msg-Id makes this a no-op
 // when they had been published within the duplicate window.
-func (b *Bus) reemit(fl *inflight, id string, streamSeq uint64) {
+func (b *Bus) reemit(fl *inflight, kv map[string]twin.StateUpdate, id string, streamSeq uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	t, err := b.cfg.Store.Twin(ctx, id)
@@ -555,7 +610,10 @@ func (b *Bus) reemit(fl *inflight, id string, streamSeq uint64) {
 		return
 	}
 	if js, err := json.Marshal(t); err == nil {
-		b.sendState(fl, t.ID, t.Seq, js)
+		kv[t.ID] = twin.StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: js}
+		if err := b.nc.Publish(StateSubject(t.ID), js); err != nil {
+			b.cfg.Metrics.PublishErrors.Inc()
+		}
 	}
 	after := uint64(0)
 	if t.Seq > 1000 {
