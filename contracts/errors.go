@@ -13,6 +13,11 @@ var (
 	ErrVersionExists = errors.New("policy version already registered with different bytes")
 	// ErrHostClosed: the host was closed.
 	ErrHostClosed = errors.New("contract host closed")
+
+	// errOutput: the guest's output does not follow ABI v1 §4.
+	errOutput = errors.New("malformed output")
+	// errNoExport: the module lacks an optional export (custos_view).
+	errNoExport = errors.New("module has no such export")
 )
 
 // Kinds of twin.ContractError produced by the host.

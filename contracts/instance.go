@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -221,5 +220,3 @@ func (t *tail) quote() string {
 	}
 	return fmt.Sprintf(" (stderr: %q)", t.b)
 }
-
-var errNoExport = errors.New("module has no such export")

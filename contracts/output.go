@@ -3,7 +3,6 @@ package contracts
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -20,8 +19,6 @@ const (
 	maxTimers     = 256
 	outputVersion = 1
 )
-
-var errOutput = errors.New("malformed output")
 
 // decodeOutput decodes an ABI v1 output. buf must be owned by the caller
 // and never modified afterwards: strings in the result alias it. The view
