@@ -118,8 +118,17 @@ func WithoutMigrations() Option {
 // key=value connection string, as pgx accepts), applies pending migrations,
 // and returns the store. It fails if the database cannot be reached before
 // ctx is done.
+//
+// A postgres:// URL may carry the query parameter custos_schema=<name>
+// ([SchemaParam]), which Open removes and applies as [WithSchema] unless an
+// option sets the schema too.
 func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg := config{log: slog.Default(), migrate: true}
+	url, schema, err := splitSchema(url)
+	if err != nil {
+		return nil, fmt.Errorf("pg open: %w", err)
+	}
+	cfg.schema = schema
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, fmt.Errorf("pg open: %w", err)
