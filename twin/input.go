@@ -51,8 +51,11 @@ const (
 // invalid_value.
 func ParseTelemetry(data []byte, fallback time.Time) ([]Event, error) {
 	var env telemetryJSON
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, Rejectf(ReasonInvalidJSON, "%v", err)
+	if !fastTelemetry(data, &env) {
+		env = telemetryJSON{}
+		if err := json.Unmarshal(data, &env); err != nil {
+			return nil, Rejectf(ReasonInvalidJSON, "%v", err)
+		}
 	}
 	if env.Readings != nil {
 		if env.Type != "" || len(env.Value) != 0 {

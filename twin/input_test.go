@@ -2,6 +2,8 @@ package twin
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"math"
 	"strings"
 	"testing"
@@ -219,4 +221,59 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("%d events", len(in.Events))
 		}
 	})
+}
+
+// FuzzFastTelemetry checks the fast path against encoding/json: whenever
+// the fast path accepts an input, encoding/json must decode it to the same
+// values.
+func FuzzFastTelemetry(f *testing.F) {
+	for _, s := range []string{
+		`{"ts":"2026-11-25T10:00:00Z","sensor":"t1","type":"temperature","value":5.1,"unit":"CEL"}`,
+		`{"readings":[{"type":"temperature","value":-0.5e3},{"type":"location","lat":1,"lon":2}]}`,
+		` { "type" : "door" , "value" : 1 } `, `{"value":"NaN","type":"temperature"}`, `{}`, `{"readings":[]}`,
+		`{"type":"temperature","value":01}`, `{"Type":"x"}`, `{"type":"a","type":"b"}`, `{"readings":[{}],"type":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast telemetryJSON
+		if !fastTelemetry(data, &fast) {
+			return
+		}
+		var slow telemetryJSON
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json: %v", data, err)
+		}
+		if !reflect.DeepEqual(normRaw(fast), normRaw(slow)) {
+			t.Fatalf("%q:\nfast %+v\nslow %+v", data, fast, slow)
+		}
+	})
+}
+
+func normRaw(e telemetryJSON) telemetryJSON {
+	fix := func(r *readingJSON) {
+		for _, p := range []*json.RawMessage{&r.Value, &r.Lat, &r.Lon} {
+			if len(*p) == 0 {
+				*p = nil
+			}
+		}
+	}
+	fix(&e.readingJSON)
+	if len(e.Readings) == 0 && e.Readings != nil {
+		e.Readings = []readingJSON{}
+	}
+	for i := range e.Readings {
+		fix(&e.Readings[i])
+	}
+	return e
+}
+
+func BenchmarkParseTelemetry(b *testing.B) {
+	msg := []byte(`{"ts":"2026-11-25T10:00:00Z","sensor":"t1","type":"temperature","value":5.1,"unit":"CEL"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseTelemetry(msg, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

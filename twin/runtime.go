@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -578,21 +579,24 @@ func (s *shard) publishable(ctx context.Context, res *resident) error {
 			s.rt.log.Warn("contract view failed", "twin", t.ID, "seq", t.Seq, "err", err)
 			v = nil
 		}
-		t.View, res.view = validJSON(v), false
+		t.View, res.view = viewJSON(v), false
 	case res.viewOut != nil:
-		t.View, res.viewOut = validJSON(res.viewOut), nil
+		t.View, res.viewOut = viewJSON(res.viewOut), nil
 	}
-	js, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode twin %s: %w", t.ID, err)
-	}
-	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: js})
+	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: t.AppendJSON(make([]byte, 0, 512))})
 	return nil
 }
 
-func validJSON(v []byte) json.RawMessage {
+// viewJSON keeps a contract's view if it is valid JSON, compacted (it goes
+// into one-line formats such as Server-Sent Events).
+func viewJSON(v []byte) json.RawMessage {
 	if len(v) == 0 || !json.Valid(v) {
 		return nil
+	}
+	if bytes.ContainsAny(v, "\n\r\t ") {
+		var c bytes.Buffer
+		json.Compact(&c, v)
+		v = c.Bytes()
 	}
 	return json.RawMessage(v)
 }

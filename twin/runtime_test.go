@@ -258,3 +258,30 @@ func TestRuntimeWait(t *testing.T) {
 		t.Fatalf("wait for unknown seq: %v", err)
 	}
 }
+
+func TestTwinJSONMatchesEncodingJSON(t *testing.T) {
+	tw := &Twin{ID: "PAL-1", Kind: "pal\"let<>", Contract: ContractRef{Name: "coldchain", Version: "1.0.0", SHA256: Hash{9}},
+		Params: json.RawMessage(`{"min_c":2}`), Parent: "SHIP-1", Children: []string{"C-1", "C-2"}, Custodian: "acme\u00e9\n",
+		Status: "in_transit", Seq: 42, View: json.RawMessage(`{"t":5.1}`), Digest: Hash{7}, Alerts: 3,
+		Created: t0, Updated: t0.Add(1500 * time.Millisecond)}
+	type plain Twin // encoding/json's view, without the MarshalJSON method
+	want, err := json.Marshal((*plain)(tw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tw.AppendJSON(nil)
+	if string(got) != string(want) {
+		t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", got, want)
+	}
+	empty := &Twin{ID: "X", Status: "created"}
+	if got, want := empty.AppendJSON(nil), must(json.Marshal((*plain)(empty))); string(got) != string(want) {
+		t.Fatalf("empty twin:\n%s\n%s", got, want)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
