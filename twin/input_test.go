@@ -3,8 +3,8 @@ package twin
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
