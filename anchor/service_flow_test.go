@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +157,51 @@ func TestAnchorAndProve(t *testing.T) {
 	}
 	if !bytes.Contains(js, []byte(`"format":"custos-proof/1"`)) {
 		t.Fatal("bundle format missing")
+	}
+}
+
+// TestProofHTTP serves a proof over HTTP and reads it back strictly.
+func TestProofHTTP(t *testing.T) {
+	r := newRig(t, 1)
+	stopMine := r.chain.AutoMine(30 * time.Millisecond)
+	defer stopMine()
+	s, _ := r.start(t)
+	s.Observe(r.hist.apply(twinIDs(3), 2))
+	s.Flush()
+	r.waitEpoch(t, 1, "confirmed", confirmed)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/twins/{id}/proof", anchor.ProofHandler(s))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/v1/twins/pallet-001/proof?seq=1", 200},
+		{"/v1/twins/pallet-001/proof?seq=3", 404},
+		{"/v1/twins/pallet-001/proof", 400},
+		{"/v1/twins/bad.id/proof?seq=1", 400},
+	}
+	for _, tc := range tests {
+		resp, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tc.status {
+			t.Fatalf("%s: status %d, want %d", tc.path, resp.StatusCode, tc.status)
+		}
+		if tc.status == 200 {
+			b, err := anchor.ReadBundle(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := anchor.Verify(context.Background(), r.chain.Client, b); err != nil || !rep.OK() {
+				t.Fatalf("served proof: %v\n%s", err, rep)
+			}
+		}
+		resp.Body.Close()
+	}
+	if _, err := anchor.ReadBundle(strings.NewReader(`{"format":"custos-proof/1","extra":1}`)); err == nil {
+		t.Fatal("unknown field accepted")
 	}
 }
