@@ -156,3 +156,26 @@ func BenchmarkGuestCall(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkViewColdchainWASM: rendering the JSON view (custos_view), which
+// the runtime asks for when it publishes a changed twin.
+func BenchmarkViewColdchainWASM(b *testing.B) {
+	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	ctx := context.Background()
+	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
+	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, ev := range benchEvents(b, 10) {
+		if out, err = c.Apply(ctx, twin.Call{Twin: "p", Seq: uint64(i + 1), Time: t0}, out.State, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.View(ctx, twin.Call{Twin: "p", Seq: 10, Time: t0}, out.State); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,8 +24,8 @@
 // # Determinism
 //
 // The guest sees only what the call gives it: the WASI wall clock reads the
-// event time, the monotonic clock is frozen (it always reads 1 ns, so Go's
-// time.Since is 0 and timers never fire), random_get returns a ChaCha8 stream seeded
+// event time, the monotonic clock restarts at the event time on every call
+// and advances 1 ns per read, random_get returns a ChaCha8 stream seeded
 // from sha256("custos/rand/v1" ‖ u32le(len(twin)) ‖ twin ‖ u64le(seq)), there
 // is no file system, no arguments or environment, sleeping returns at once,
 // and stdout is discarded (stderr is kept in a small per-call buffer that

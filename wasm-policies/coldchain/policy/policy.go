@@ -28,6 +28,9 @@
 // "compromised". The contract re-asserts "compromised" on every later
 // status event except "closed", so the verdict never reverts.
 //
+// Apply does not render the view (custos_view does, when the runtime
+// publishes); Init does.
+//
 // Non-temperature readings are counted (other_readings) and otherwise
 // ignored. A temperature reading older than the last one is counted
 // (late_readings) and otherwise ignored. A NaN or infinite temperature is
@@ -257,7 +260,9 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 			out.SetStatus("compromised")
 		}
 	}
-	out.SetView(appendView(out.ViewBuffer(), st))
+	// No view here: the runtime asks custos_view for it when it publishes
+	// (once per batch of events), which costs less than rendering JSON on
+	// every event.
 	return st.Encode(p.buf[:])
 }
 

@@ -91,7 +91,12 @@ func TestExcursionBudgetAndCompromise(t *testing.T) {
 		if len(out.Timers()) != len(s.timers) || (len(s.timers) > 0 && out.Timers()[0] != s.timers[0]) {
 			t.Fatalf("%s: timers %+v, want %+v", s.name, out.Timers(), s.timers)
 		}
-		v := decodeView(t, out.View())
+		if len(out.View()) != 0 {
+			t.Fatalf("%s: Apply rendered a view", s.name)
+		}
+		var vo sdk.Output
+		p.View(state, &vo)
+		v := decodeView(t, vo.View())
 		if v["time_out_of_band_s"].(float64) != s.outS {
 			t.Fatalf("%s: out of band %v s, want %v", s.name, v["time_out_of_band_s"], s.outS)
 		}
@@ -126,8 +131,10 @@ func TestMKTAgainstHandComputed(t *testing.T) {
 	if !ok || math.Abs(got-want) > 1e-9 {
 		t.Fatalf("MKT = %v (%v), want %v", got, ok, want)
 	}
-	if v := decodeView(t, out.View()); v["mkt_c"].(float64) != 7.018 || v["in_excursion"] != false || v["readings"].(float64) != 4 {
-		t.Fatalf("view %s", out.View())
+	var vo sdk.Output
+	p.View(state, &vo)
+	if v := decodeView(t, vo.View()); v["mkt_c"].(float64) != 7.018 || v["in_excursion"] != false || v["readings"].(float64) != 4 {
+		t.Fatalf("view %s", vo.View())
 	}
 	// 600 s at 10 °C is out of the default band [2, 8].
 	if st.OutNs != 600*sec {
