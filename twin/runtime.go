@@ -41,10 +41,14 @@ type Runtime struct {
 	seed   maphash.Seed
 	shards []*shard
 
-	mu      sync.Mutex // serializes Process
-	batch   Batch
-	timers  *timerQueue
-	waiters waiters
+	mu     sync.Mutex // serializes Apply (and Evict, Passivate)
+	cmu    sync.Mutex // serializes Commit
+	broken atomic.Bool
+	// committed is the number of the last committed Apply; twins touched by
+	// later ones are ahead of the store and must not be passivated.
+	committed atomic.Uint64
+	timers    *timerQueue
+	waiters   waiters
 
 	stats struct {
 		applied, duplicates, rejected, contractErrors, loads, passivated, batches atomic.Uint64
@@ -125,15 +129,49 @@ func (r *Runtime) shardOf(id string) *shard {
 // from memory (reloaded from the store next time); the caller should deliver
 // the same inputs again.
 func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
+	st, err := r.Apply(ctx, in)
+	if err == nil {
+		var out *Outcome
+		if out, err = r.Commit(ctx, st); err == nil {
+			return out, nil
+		}
+	}
+	r.Evict()
+	return nil, err
+}
+
+// Step is a batch applied in memory but not yet durable. Commit it, in the
+// order the steps were applied, or drop it after calling Evict.
+type Step struct {
+	no    uint64 // Apply number
+	in    []Input
+	out   *Outcome
+	batch Batch
+}
+
+// ErrNeedsEvict is returned by Apply after an Apply or Commit failed: the
+// twins in memory may be ahead of the store, so the caller must Evict and
+// deliver the unacknowledged input again.
+var ErrNeedsEvict = errors.New("twin runtime: a batch failed; Evict before applying more")
+
+// Apply applies a batch of inputs to the twins in memory, in order per
+// twin, and returns the step to commit. Apply of the next batch may run
+// while the previous step is being committed: that is how ingest overlaps
+// CPU work with the store's sync.
+func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := &Outcome{Results: make([]Result, len(in))}
+	if r.broken.Load() {
+		return nil, ErrNeedsEvict
+	}
+	st := &Step{in: in, out: &Outcome{Results: make([]Result, len(in))}}
 	r.stats.batches.Add(1)
 	now := time.Now()
 	active := 0
 	for _, s := range r.shards {
 		s.reset(now)
 	}
+	st.no = r.shards[0].batchNo
 	for i := range in {
 		s := r.shardOf(in[i].Twin)
 		if len(s.inputs) == 0 {
@@ -144,7 +182,7 @@ func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
 	if active == 1 {
 		for _, s := range r.shards {
 			if len(s.inputs) > 0 {
-				s.run(ctx, in, out.Results)
+				s.run(ctx, in, st.out.Results)
 			}
 		}
 	} else {
@@ -156,47 +194,53 @@ func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.run(ctx, in, out.Results)
+				s.run(ctx, in, st.out.Results)
 			}()
 		}
 		wg.Wait()
 	}
-	b := &r.batch
-	b.Reset()
-	var err error
+	b := &st.batch
 	for _, s := range r.shards {
-		if s.err != nil && err == nil {
-			err = s.err
+		if s.err != nil {
+			r.broken.Store(true)
+			return nil, s.err
 		}
 		for _, res := range s.changed {
-			b.Twins = append(b.Twins, res.t)
+			// A copy: the next Apply mutates the twin while this one commits.
+			b.Twins = append(b.Twins, res.t.Clone())
 		}
 		b.Records = append(b.Records, s.records...)
 		b.Alerts = append(b.Alerts, s.alerts...)
-	}
-	if err == nil && (len(b.Twins) > 0 || len(b.Records) > 0 || len(b.Alerts) > 0) {
-		err = r.cfg.Store.Commit(ctx, b)
-		if err != nil {
-			err = fmt.Errorf("commit batch: %w", err)
-		}
-	}
-	if err != nil {
-		for _, s := range r.shards {
-			s.evictChanged()
-		}
-		b.Reset()
-		return nil, err
-	}
-	for _, s := range r.shards {
-		out.States = append(out.States, s.states...)
-		out.Alerts = append(out.Alerts, s.alerts...)
-		for _, res := range s.changed {
-			r.timers.set(res.t.ID, res.t.Timers)
-		}
+		st.out.States = append(st.out.States, s.states...)
+		st.out.Alerts = append(st.out.Alerts, s.alerts...)
 		s.done()
 	}
-	b.Reset()
-	for i := range in {
+	return st, nil
+}
+
+// Commit makes a step durable in one atomic store write and returns its
+// outcome. Steps must be committed in the order they were applied. If it
+// fails, nothing of the step is durable and the runtime refuses to Apply
+// until Evict is called.
+func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if r.broken.Load() {
+		return nil, ErrNeedsEvict
+	}
+	b := &st.batch
+	if len(b.Twins) > 0 || len(b.Records) > 0 || len(b.Alerts) > 0 {
+		if err := r.cfg.Store.Commit(ctx, b); err != nil {
+			r.broken.Store(true)
+			return nil, fmt.Errorf("commit batch: %w", err)
+		}
+	}
+	for _, t := range b.Twins {
+		r.timers.set(t.ID, t.Timers)
+	}
+	r.committed.Store(st.no)
+	out := st.out
+	for i := range st.in {
 		res := &out.Results[i]
 		switch {
 		case res.Duplicate:
@@ -207,7 +251,7 @@ func (r *Runtime) Process(ctx context.Context, in []Input) (*Outcome, error) {
 			r.stats.applied.Add(1)
 		}
 	}
-	r.waiters.done(in, out.Results)
+	r.waiters.done(st.in, out.Results)
 	return out, nil
 }
 
@@ -260,14 +304,15 @@ func (r *Runtime) Passivate(now time.Time) int {
 	n := 0
 	limit := r.cfg.MaxResident / len(r.shards)
 	for _, s := range r.shards {
-		n += s.passivate(now.Add(-r.cfg.IdleAfter).UnixNano(), limit)
+		n += s.passivate(now.Add(-r.cfg.IdleAfter).UnixNano(), limit, r.committed.Load())
 	}
 	r.stats.passivated.Add(uint64(n))
 	return n
 }
 
-// Evict drops every twin from memory. After a failure whose effect on
-// memory is unknown, the next events reload twins from the store.
+// Evict drops every twin from memory, so that the next events reload them
+// from the store. Call it after a failed Apply or Commit, once no step of
+// that run will be committed any more.
 func (r *Runtime) Evict() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -275,6 +320,7 @@ func (r *Runtime) Evict() {
 		clear(s.twins)
 		s.resident.Store(0)
 	}
+	r.broken.Store(false)
 }
 
 // resident is a twin in memory.
@@ -310,10 +356,12 @@ func (s *shard) reset(now time.Time) {
 	s.batchNo++
 	s.now = now.UnixNano()
 	s.inputs = s.inputs[:0]
-	s.arena = s.arena[:0]
+	// Records and the event bytes they point into belong to the step until
+	// it is committed, so each step gets its own.
+	s.arena = make([]byte, 0, max(cap(s.arena), 4096))
 	clear(s.changed)
 	s.changed = s.changed[:0]
-	s.records = s.records[:0]
+	s.records = make([]Record, 0, max(cap(s.records), 64))
 	s.alerts = nil // handed to the Outcome
 	s.states = nil // handed to the Outcome
 	s.err = nil
@@ -324,17 +372,12 @@ func (s *shard) done() {
 	s.changed = s.changed[:0]
 }
 
-func (s *shard) evictChanged() {
-	for _, res := range s.changed {
-		delete(s.twins, res.t.ID)
-	}
-	s.resident.Store(int64(len(s.twins)))
-	s.changed = s.changed[:0]
-}
-
-func (s *shard) passivate(before int64, limit int) int {
+func (s *shard) passivate(before int64, limit int, committed uint64) int {
 	n := 0
 	for id, res := range s.twins {
+		if res.batch > committed {
+			continue // changed by a step not yet durable
+		}
 		if res.lastUsed < before {
 			delete(s.twins, id)
 			n++
@@ -347,6 +390,9 @@ func (s *shard) passivate(before int64, limit int) int {
 		}
 		slices.SortFunc(all, func(a, b *resident) int { return int(a.lastUsed - b.lastUsed) })
 		for _, res := range all[:over] {
+			if res.batch > committed {
+				continue
+			}
 			delete(s.twins, res.t.ID)
 			n++
 		}

@@ -285,3 +285,43 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+func TestRuntimePipelinedStepsAndFailure(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	s1, err := rt.Apply(ctx, []Input{createInput(1, "A"), reading(2, "A", 1, t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second batch applies on top of the first before it is durable.
+	s2, err := rt.Apply(ctx, []Input{reading(3, "A", 2, t0.Add(time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not passivated while ahead of the store, however old.
+	if n := rt.Passivate(time.Now().Add(time.Hour)); n != 0 {
+		t.Fatalf("passivated %d twins with uncommitted changes", n)
+	}
+	if _, err := rt.Commit(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	if tw, _ := st.Twin(ctx, "A"); tw.Seq != 2 {
+		t.Fatalf("after step 1: seq %d", tw.Seq)
+	}
+	st.fail = errors.New("store gone")
+	if _, err := rt.Commit(ctx, s2); err == nil {
+		t.Fatal("commit failure not reported")
+	}
+	if _, err := rt.Apply(ctx, []Input{reading(4, "A", 3, t0)}); !errors.Is(err, ErrNeedsEvict) {
+		t.Fatalf("apply after failed commit: %v", err)
+	}
+	st.fail = nil
+	rt.Evict()
+	// Redelivery from the ack floor: input 3 again, then 4.
+	if _, err := rt.Process(ctx, []Input{reading(3, "A", 2, t0.Add(time.Second)), reading(4, "A", 3, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if tw, _ := st.Twin(ctx, "A"); tw.Seq != 4 || tw.StreamSeq != 4 {
+		t.Fatalf("seq %d stream %d, want 4 and 4", tw.Seq, tw.StreamSeq)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/custos-dev/custos/internal/metrics"
 	"github.com/custos-dev/custos/twin"
@@ -249,8 +250,7 @@ func (b *Bus) consume(ctx context.Context) error {
 	if err := b.resetConsumer(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
 	in := make(chan jetstream.Msg, b.cfg.BatchSize*4)
 	cc, err := b.cons.Consume(func(m jetstream.Msg) {
 		select {
@@ -266,14 +266,38 @@ func (b *Bus) consume(ctx context.Context) error {
 	defer cc.Stop()
 	b.setReady(true)
 
+	// Three stages, each in order: apply (this goroutine's loop), commit,
+	// publish+ack. Applying batch k+1 overlaps committing batch k.
+	steps := make(chan *processed, 1)
 	work := make(chan *processed, 4)
-	pubErr := make(chan error, 1)
-	go func() { pubErr <- b.publisher(ctx, work) }()
-	defer func() {
-		close(work)
-		<-pubErr
-	}()
+	g.Go(func() error { return b.applier(ctx, in, steps) })
+	g.Go(func() error {
+		defer close(work)
+		for p := range steps {
+			out, err := b.cfg.Runtime.Commit(ctx, p.step)
+			if err != nil {
+				return err
+			}
+			p.out, p.step = out, nil
+			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
+			if b.cfg.OnCommit != nil {
+				b.cfg.OnCommit(out)
+			}
+			select {
+			case work <- p:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error { return b.publisher(ctx, work) })
+	return g.Wait()
+}
 
+// applier collects batches from in and applies them.
+func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<- *processed) error {
+	defer close(steps)
 	var (
 		batch   []jetstream.Msg
 		lastPas = time.Now()
@@ -283,9 +307,6 @@ func (b *Bus) consume(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-pubErr:
-			pubErr <- err
-			return err
 		case m := <-in:
 			batch = append(batch, m)
 		}
@@ -298,24 +319,17 @@ func (b *Bus) consume(ctx context.Context) error {
 				break fill
 			}
 		}
-		start := time.Now()
-		p := &processed{msgs: append([]jetstream.Msg(nil), batch...)}
+		p := &processed{start: time.Now(), msgs: append([]jetstream.Msg(nil), batch...)}
 		p.inputs, p.dead = b.parse(batch, nil, nil)
-		p.out, err = b.cfg.Runtime.Process(ctx, p.inputs)
+		st, err := b.cfg.Runtime.Apply(ctx, p.inputs)
 		if err != nil {
 			return err
 		}
-		b.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+		p.step = st
 		b.cfg.Metrics.BatchSize.Observe(float64(len(batch)))
 		b.cfg.Metrics.Messages.Add(float64(len(batch)))
-		if b.cfg.OnCommit != nil {
-			b.cfg.OnCommit(p.out)
-		}
 		select {
-		case work <- p:
-		case err := <-pubErr:
-			pubErr <- err
-			return err
+		case steps <- p:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -326,13 +340,14 @@ func (b *Bus) consume(ctx context.Context) error {
 	}
 }
 
-// processed is a batch applied and durable, waiting to be published and
-// acknowledged.
+// processed is a batch on its way through the stages.
 type processed struct {
+	start  time.Time
 	msgs   []jetstream.Msg
 	inputs []twin.Input
-	out    *twin.Outcome
 	dead   []dead
+	step   *twin.Step
+	out    *twin.Outcome
 }
 
 // publisher publishes the effects of processed batches, in order, while the
