@@ -31,6 +31,7 @@ func runCmd(args []string) {
 	natsURL := fs.String("nats-url", "", "use this external NATS server (JetStream enabled) instead of the embedded one")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (\"-\" to disable)")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
+	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
 	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
@@ -59,7 +60,7 @@ func runCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
-		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, Store: *store,
+		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), Logger: log,
 	})

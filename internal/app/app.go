@@ -38,6 +38,9 @@ type Config struct {
 	NATSURL    string // external NATS instead of the embedded server
 	HTTP       string // HTTP API listen address; "-" for none
 	Store      string // "" = embedded under Data; postgres://… = PostgreSQL
+	// HistoryRetention deletes history records older than this (by event
+	// time) in the background; 0 keeps history forever. PostgreSQL store only.
+	HistoryRetention time.Duration
 
 	Shards          int
 	BatchSize       int
@@ -83,9 +86,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		cfg.CacheDir = filepath.Join(cfg.Data, "wazero-cache")
 	}
 	a = &App{Config: cfg, log: cfg.Logger, Metrics: metrics.New()}
+	started := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
-			a.Close()
+			started.Close()
 			a = nil
 		}
 	}()
@@ -116,6 +120,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 	// Store.
 	switch {
+	case cfg.HistoryRetention < 0:
+		return nil, fmt.Errorf("history retention %v: negative", cfg.HistoryRetention)
+	case cfg.Store == "" && cfg.HistoryRetention > 0:
+		return nil, errors.New("history retention needs the postgres store; the embedded store keeps history forever")
 	case cfg.Store == "":
 		db, err := embedded.Open(filepath.Join(cfg.Data, "store"))
 		if err != nil {
@@ -123,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		a.Store = db
 	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
-		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger))
+		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention}))
 		if err != nil {
 			return nil, fmt.Errorf("postgres store: %w", err)
 		}

@@ -1,0 +1,374 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/twin"
+)
+
+// pgURL returns the test database URL from CUSTOS_TEST_DATABASE; without it
+// the test skips on a laptop and fails in CI.
+func pgURL(t *testing.T) string {
+	t.Helper()
+	url := os.Getenv("CUSTOS_TEST_DATABASE")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
+		}
+		t.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints to test the runtime on PostgreSQL")
+	}
+	return url
+}
+
+// pgSchemaURL returns the test database URL with a fresh schema
+// (custos_schema parameter), dropped when the test ends, after everything
+// the test registers later has been cleaned up.
+func pgSchemaURL(t *testing.T) string {
+	t.Helper()
+	url := pgURL(t)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "t_app_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, err := pg.Open(ctx, url, pg.WithoutMigrations(), pg.WithLogger(quietLogger()))
+		if err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Pool().Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + pg.SchemaParam + "=" + schema
+}
+
+// startPG starts the runtime on the PostgreSQL store at url, with input
+// batches of at most batch messages.
+func startPG(t *testing.T, url string, batch int) *app.App {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Start(ctx, app.Config{
+		Data: t.TempDir(), NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Store: url, BatchSize: batch,
+		Logger: quietLogger(), CacheDir: testCache(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// publishFrom publishes msgs like publishAll, numbering their Nats-Msg-Id
+// from offset, so that a workload can be published in parts.
+func publishFrom(t *testing.T, js jetstream.JetStream, msgs []pubMsg, offset int) uint64 {
+	t.Helper()
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		f, err := js.PublishAsync(m.subject, m.body, jetstream.WithMsgID("w:"+strconv.Itoa(offset+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		futures[i] = f
+	}
+	var last uint64
+	for _, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			last = max(last, ack.Sequence)
+		case err := <-f.Err():
+			t.Fatal(err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no publish acknowledgement in 30 s")
+		}
+	}
+	return last
+}
+
+// replay runs msgs from scratch on the embedded store and returns the
+// runtime, for comparison.
+func replay(t *testing.T, msgs []pubMsg) *app.App {
+	t.Helper()
+	ref := start(t, t.TempDir())
+	t.Cleanup(ref.Close)
+	_, js := client(t, ref)
+	waitAcked(t, js, publishAll(t, js, msgs))
+	return ref
+}
+
+// sameAsReplay checks that every twin of the workload msgs (twins create
+// commands first) is identical in got and in want: snapshot, the whole
+// history record by record, and alerts. Digests do not depend on the store,
+// so a PostgreSQL run and an embedded replay must agree exactly.
+func sameAsReplay(t *testing.T, got, want twin.Store, msgs []pubMsg, twins int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	perTwin := map[string]uint64{}
+	for _, m := range msgs[twins:] {
+		perTwin[strings.TrimPrefix(m.subject, "custos.telemetry.")] += uint64(1 + bytes.Count(m.body, []byte(`"door"`)))
+	}
+	for i := 0; i < twins; i++ {
+		id := fmt.Sprintf("C-%d", i)
+		g, err := got.Twin(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		w, err := want.Twin(ctx, id)
+		if err != nil {
+			t.Fatalf("%s in replay: %v", id, err)
+		}
+		if g.Seq != 1+perTwin[id] {
+			t.Errorf("%s: seq %d, want %d: readings lost or applied twice", id, g.Seq, 1+perTwin[id])
+		}
+		if g.Seq != w.Seq || g.Digest != w.Digest || !bytes.Equal(g.State, w.State) || g.Status != w.Status ||
+			g.Alerts != w.Alerts || !bytes.Equal(g.View, w.View) || !g.Updated.Equal(w.Updated) {
+			t.Errorf("%s differs from replay:\n got    seq %d digest %s status %s alerts %d\n replay seq %d digest %s status %s alerts %d",
+				id, g.Seq, g.Digest, g.Status, g.Alerts, w.Seq, w.Digest, w.Status, w.Alerts)
+		}
+		gh, err := got.History(ctx, twin.HistoryQuery{Twin: id, Limit: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wh, err := want.History(ctx, twin.HistoryQuery{Twin: id, Limit: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gh) != len(wh) || uint64(len(gh)) != g.Seq {
+			t.Errorf("%s: %d history records, replay has %d, seq %d", id, len(gh), len(wh), g.Seq)
+		} else {
+			for k := range gh {
+				a, b := gh[k], wh[k]
+				if a.Seq != b.Seq || a.Digest != b.Digest || a.EventHash != b.EventHash || a.StateHash != b.StateHash ||
+					!a.Time.Equal(b.Time) || !bytes.Equal(a.Event, b.Event) {
+					t.Errorf("%s: history record %d differs from replay: seq %d digest %s, replay seq %d digest %s",
+						id, k, a.Seq, a.Digest, b.Seq, b.Digest)
+					break
+				}
+			}
+		}
+		ga, err := got.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wa, _ := want.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 100000})
+		if len(ga) != len(wa) {
+			t.Errorf("%s: %d alerts, %d in replay", id, len(ga), len(wa))
+			continue
+		}
+		for k := range ga {
+			if ga[k].N != wa[k].N || ga[k].Seq != wa[k].Seq || ga[k].Code != wa[k].Code || !ga[k].Time.Equal(wa[k].Time) {
+				t.Errorf("%s: alert %d differs from replay: %+v vs %+v", id, k, ga[k], wa[k])
+			}
+		}
+	}
+}
+
+// TestPostgresMatchesReplay runs a workload on the PostgreSQL store and on
+// the embedded one: every twin, history record and alert must be the same.
+func TestPostgresMatchesReplay(t *testing.T) {
+	const twins, readings = 10, 600
+	url := pgSchemaURL(t)
+	msgs := workload(twins, readings)
+	a := startPG(t, url, 0)
+	t.Cleanup(a.Close)
+	_, js := client(t, a)
+	waitAcked(t, js, publishAll(t, js, msgs))
+	if code, body := httpDo(t, a, "GET", "/readyz", nil); code != http.StatusOK {
+		t.Errorf("/readyz = %d %s on a healthy PostgreSQL", code, body)
+	}
+	sameAsReplay(t, a.Store, replay(t, msgs).Store, msgs, twins)
+}
+
+// TestHistoryRetentionConfig: retention is a PostgreSQL feature; asking the
+// embedded store for it, or a negative one, is refused at start.
+func TestHistoryRetentionConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		keep time.Duration
+		want string
+	}{
+		{"embedded store", time.Hour, "postgres store"},
+		{"negative", -time.Hour, "negative"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := app.Start(context.Background(), app.Config{Data: t.TempDir(), NATSListen: "-", HTTP: "-",
+				HistoryRetention: tt.keep, Logger: quietLogger(), CacheDir: testCache()})
+			if err == nil {
+				a.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// pgCluster is the "version name" of the local cluster that the restart
+// test stops and starts (as in store/pg).
+func pgCluster() []string {
+	if c := os.Getenv("CUSTOS_TEST_PG_CLUSTER"); c != "" {
+		return strings.Fields(c)
+	}
+	return []string{"15", "main"}
+}
+
+func pgctl(args ...string) error {
+	out, err := exec.Command("pg_ctlcluster", append(pgCluster(), args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctlcluster %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// pgRestartAllowed skips a test that stops the shared PostgreSQL server
+// unless CUSTOS_TEST_PG_RESTART=1: `go test ./...` runs packages in
+// parallel, and other packages' PostgreSQL tests would fail while it is
+// down. `make test` runs these tests afterwards, alone, with the variable
+// set, so CI runs them. Without a database or pg_ctlcluster they skip on a
+// laptop and fail in CI.
+func pgRestartAllowed(t *testing.T) {
+	t.Helper()
+	if os.Getenv("CUSTOS_TEST_PG_RESTART") != "1" {
+		t.Skip("stops the shared PostgreSQL server; runs with CUSTOS_TEST_PG_RESTART=1 (make test does, after the other tests)")
+	}
+	pgURL(t)
+	if _, err := exec.LookPath("pg_ctlcluster"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pg_ctlcluster not found: %v", err)
+		}
+		t.Skipf("pg_ctlcluster not found (%v): the test stops and starts a local cluster", err)
+	}
+}
+
+// readyz returns the status and body of GET /readyz.
+func readyz(t *testing.T, a *app.App) (int, string) {
+	t.Helper()
+	code, body := httpDo(t, a, "GET", "/readyz", nil)
+	return code, string(body)
+}
+
+// TestPostgresServerRestartMatchesReplay stops PostgreSQL while the runtime
+// is part-way through a stream, publishes more while it is down, and starts
+// it again. While it is down: /readyz says not ready, and the input ack
+// floor does not move (JetStream keeps the readings). Afterwards: ingest
+// resumes by itself, everything is acknowledged, and every twin, history
+// record and alert equals a from-scratch replay on the embedded store, so
+// nothing was lost or applied twice.
+func TestPostgresServerRestartMatchesReplay(t *testing.T) {
+	pgRestartAllowed(t)
+	const twins, readings = 20, 4000
+	url := pgSchemaURL(t)
+	t.Cleanup(func() {
+		// Whatever happened, leave the server running (before the schema is dropped).
+		if err := pgctl("start"); err != nil && !strings.Contains(err.Error(), "already running") {
+			t.Errorf("restarting PostgreSQL: %v", err)
+		}
+	})
+	msgs := workload(twins, readings)
+	split := twins + readings*3/5 // published before the stop; the rest while PostgreSQL is down
+
+	// Small batches: slow enough that the stop lands mid-stream.
+	a := startPG(t, url, 8)
+	t.Cleanup(a.Close)
+	_, js := client(t, a)
+	if code, body := readyz(t, a); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s before the stop", code, body)
+	}
+	first := publishFrom(t, js, msgs[:split], 0)
+	deadline := time.Now().Add(60 * time.Second)
+	for ackFloor(t, js) < first/4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := pgctl("stop", "-m", "fast"); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	atStop := ackFloor(t, js)
+	t.Logf("PostgreSQL stopped at ack floor %d of %d published", atStop, first)
+	if atStop >= first {
+		t.Fatalf("runtime finished (%d/%d) before PostgreSQL stopped; slow it down", atStop, first)
+	}
+
+	// /readyz reports it.
+	for {
+		code, body := readyz(t, a)
+		if code == http.StatusServiceUnavailable {
+			t.Logf("/readyz %d after %v: %s", code, time.Since(stopped).Round(time.Millisecond), strings.TrimSpace(body))
+			break
+		}
+		if time.Since(stopped) > 10*time.Second {
+			t.Fatalf("/readyz still %d %s 10 s after PostgreSQL stopped", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// JetStream takes the rest of the workload while the store is down.
+	last := publishFrom(t, js, msgs[split:], split)
+
+	// Batches committed before the stop may still be acknowledged for a
+	// moment; after that the floor must stand still while the store is down.
+	// /readyz must say not ready all along (the reason changes as ingest
+	// restarts: "ingest: not consuming", then "store: pg ping: …").
+	time.Sleep(500 * time.Millisecond)
+	floor := ackFloor(t, js)
+	reasons := map[string]int{}
+	for hold := time.Now(); time.Since(hold) < 2*time.Second; time.Sleep(100 * time.Millisecond) {
+		code, body := readyz(t, a)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz = %d %s while PostgreSQL is down", code, body)
+		}
+		reason, _, _ := strings.Cut(strings.TrimPrefix(body, `{"error":"`), ":")
+		reasons[reason]++
+		if f := ackFloor(t, js); f != floor {
+			t.Fatalf("ack floor moved from %d to %d while PostgreSQL was down", floor, f)
+		}
+	}
+	if floor >= first {
+		t.Errorf("ack floor %d: input acknowledged up to the end of what was published before the stop (%d)", floor, first)
+	}
+	t.Logf("down for %v: ack floor held at %d of %d; /readyz reasons %v", time.Since(stopped).Round(time.Millisecond), floor, last, reasons)
+
+	starting := time.Now()
+	if err := pgctl("start"); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	waitAcked(t, js, last)
+	t.Logf("PostgreSQL start took %v; all %d acknowledged %v after it returned", restarted.Sub(starting).Round(time.Millisecond),
+		last, time.Since(restarted).Round(time.Millisecond))
+	for {
+		code, body := readyz(t, a)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Since(restarted) > 20*time.Second {
+			t.Fatalf("/readyz still %d %s 20 s after PostgreSQL started", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	sameAsReplay(t, a.Store, replay(t, msgs).Store, msgs, twins)
+}
