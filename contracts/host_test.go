@@ -113,7 +113,7 @@ func decodeMinimal(t testing.TB, b []byte) minimalState {
 }
 
 func TestIsolation(t *testing.T) {
-	h := newTestHost(t, Config{CallTimeout: 100 * time.Millisecond, MaxMemoryPages: 64, MaxOutputBytes: 64 << 10, PoolSize: 2})
+	h := newTestHost(t, Config{CallTimeout: 250 * time.Millisecond, MaxMemoryPages: 64, MaxOutputBytes: 64 << 10, PoolSize: 2})
 	ctx := context.Background()
 	good := mustContract(t, h, "minimal")
 	ev := encodeEvent(t, reading(1, t0, 5))
@@ -371,7 +371,7 @@ func TestTrustedModule(t *testing.T) {
 // TestHammer runs good and failing calls concurrently on small pools: every
 // good call succeeds and every bad call fails with its own kind.
 func TestHammer(t *testing.T) {
-	h := newTestHost(t, Config{PoolSize: 2, CallTimeout: 50 * time.Millisecond})
+	h := newTestHost(t, Config{PoolSize: 2, CallTimeout: 250 * time.Millisecond})
 	ctx := context.Background()
 	good, trap, loop := mustContract(t, h, "minimal"), mustContract(t, h, "trap"), mustContract(t, h, "loop")
 	ev := encodeEvent(t, reading(1, t0, 5))
