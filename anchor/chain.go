@@ -57,13 +57,19 @@ func RootOf(ctx context.Context, b Backend, contract, signer common.Address, epo
 }
 
 // FindAnchoredLog returns the Anchored event for (signer, epoch) emitted by
-// contract, searching blocks from..latest; ethereum.NotFound if none.
-func FindAnchoredLog(ctx context.Context, b Backend, contract, signer common.Address, epoch uint64, from uint64) (*types.Log, *twinanchor.TwinAnchorAnchored, error) {
+// contract, searching blocks from..to (to 0 means the latest block);
+// ethereum.NotFound if none.
+func FindAnchoredLog(ctx context.Context, b Backend, contract, signer common.Address, epoch, from, to uint64) (*types.Log, *twinanchor.TwinAnchorAnchored, error) {
 	ev := abiTwinAnchor.GetABI().Events["Anchored"]
 	var e [32]byte
 	big.NewInt(0).SetUint64(epoch).FillBytes(e[:])
+	var toBlock *big.Int
+	if to != 0 {
+		toBlock = new(big.Int).SetUint64(to)
+	}
 	logs, err := b.FilterLogs(ctx, ethereum.FilterQuery{
 		FromBlock: new(big.Int).SetUint64(from),
+		ToBlock:   toBlock,
 		Addresses: []common.Address{contract},
 		Topics:    [][]common.Hash{{ev.ID}, {common.BytesToHash(signer[:])}, {e}},
 	})

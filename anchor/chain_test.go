@@ -164,7 +164,7 @@ func TestContractAnchor(t *testing.T) {
 	if a, _ := RootOf(ctx, c.Client, c.Contract, signer, 10); !a.Root.IsZero() {
 		t.Fatal("signature for another chain id anchored for the signer")
 	}
-	if _, _, err := FindAnchoredLog(ctx, c.Client, c.Contract, signer, 2, 0); err != nil {
+	if _, _, err := FindAnchoredLog(ctx, c.Client, c.Contract, signer, 2, 0, 0); err != nil {
 		t.Fatalf("anchored log: %v", err)
 	}
 }

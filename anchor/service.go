@@ -43,7 +43,10 @@ type RecordSource func(ctx context.Context, twin string, fromSeq, toSeq uint64) 
 // Config configures a Service. Backend, Contract, SignerKey and Store are
 // required.
 type Config struct {
-	Backend  Backend
+	Backend Backend
+	// ChainID, if not zero, must match the endpoint's eth_chainId (Run
+	// fails otherwise).
+	ChainID  uint64
 	Contract common.Address
 	// SignerKey signs the EIP-712 roots (the runtime's identity).
 	SignerKey *ecdsa.PrivateKey
@@ -187,6 +190,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	for {
 		id, err := s.cfg.Backend.ChainID(ctx)
+		if err == nil && s.cfg.ChainID != 0 && id.Uint64() != s.cfg.ChainID {
+			return fmt.Errorf("%w: endpoint chain id %d, configured %d", ErrConfig, id, s.cfg.ChainID)
+		}
 		if err == nil {
 			s.mu.Lock()
 			s.chainID = id
@@ -616,7 +622,7 @@ func (s *Service) adoptExisting(ctx context.Context, e *Epoch) (bool, error) {
 		s.log.Error("anchor: epoch conflicts with the chain", "epoch", e.Number, "ours", e.Root, "chain", a.Root)
 		return true, storeErr(s.cfg.Store.UpdateEpoch(ctx, e, nil))
 	}
-	lg, _, err := FindAnchoredLog(ctx, b, s.cfg.Contract, s.signer, e.Number, a.BlockNumber)
+	lg, _, err := FindAnchoredLog(ctx, b, s.cfg.Contract, s.signer, e.Number, a.BlockNumber, a.BlockNumber)
 	if err != nil {
 		return false, err
 	}

@@ -205,3 +205,19 @@ func TestProofHTTP(t *testing.T) {
 		t.Fatal("unknown field accepted")
 	}
 }
+
+// TestChainIDMismatch: a configured chain id that the endpoint does not
+// report stops Run with ErrConfig instead of signing for the wrong chain.
+func TestChainIDMismatch(t *testing.T) {
+	r := newRig(t, 1)
+	r.cfg.ChainID = 11155111
+	s, err := anchor.New(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); !errors.Is(err, anchor.ErrConfig) {
+		t.Fatalf("Run = %v, want ErrConfig", err)
+	}
+}

@@ -276,7 +276,7 @@ func (r *rig) anchoredLogs(t *testing.T, epoch uint64) int {
 	t.Helper()
 	n := 0
 	for from := uint64(0); ; {
-		_, _, err := anchor.FindAnchoredLog(context.Background(), r.chain.Client, r.chain.Contract, r.signer.addr, epoch, from)
+		_, _, err := anchor.FindAnchoredLog(context.Background(), r.chain.Client, r.chain.Contract, r.signer.addr, epoch, from, 0)
 		if errors.Is(err, ethereum.NotFound) {
 			return n
 		}
