@@ -17,11 +17,14 @@ build:
 run:
 	$(GO) run ./cmd/custos run $(ARGS)
 
-## test: the whole suite, with the race detector on the concurrent core
+## test: the whole suite, with the race detector on the concurrent core, then
+## the tests that stop and start the shared PostgreSQL server: alone (-p 1),
+## after everything else, since `go test` runs packages in parallel
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
+	CUSTOS_TEST_PG_RESTART= $(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
 	$(GO) test -count=1 -race -timeout $(TIMEOUT) ./twin/ ./store/embedded/ ./internal/bus/
+	CUSTOS_TEST_PG_RESTART=1 $(GO) test -count=1 -p 1 -timeout $(TIMEOUT) -run 'ServerRestart' ./store/pg/ ./internal/app/
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
