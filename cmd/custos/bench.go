@@ -17,6 +17,12 @@ process and one run, and print readings/s, the ratio, and a summary line:
 
   custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s>
 
+With a PostgreSQL database (--postgres, by default $CUSTOS_BENCH_DATABASE or
+$CUSTOS_TEST_DATABASE) the run also measures custos single on PostgreSQL and
+the store alone, each in a fresh schema dropped after, and prints before it:
+
+  custos-bench-postgres: single=<readings/s> embedded=<readings/s> ratio=<pg/embedded> store_rows=<records/s> store_rows_<n>w=<records/s>
+
 Usage:
   custos bench [flags]
 `
@@ -28,6 +34,7 @@ func benchCmd(args []string) {
 	bmsgs := fs.Int("batched-messages", 20000, "batched messages")
 	per := fs.Int("batch-readings", 50, "readings per batched message")
 	store := fs.String("store", "", "store for custos: empty for embedded, or a postgres:// URL")
+	postgres := fs.String("postgres", benchDatabase(), "also measure custos and the store alone on this PostgreSQL (postgres:// URL; default $CUSTOS_BENCH_DATABASE, else $CUSTOS_TEST_DATABASE; \"\" to skip)")
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
@@ -55,9 +62,20 @@ func benchCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
-		BatchReadings: *per, Store: *store, Log: os.Stdout})
+		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}
-	fmt.Println(res.Summary())
+	if line := res.PostgresSummary(); line != "" {
+		fmt.Println(line)
+	}
+	fmt.Println(res.Summary()) // the last line, whatever else is measured
+}
+
+// benchDatabase is the default of bench --postgres.
+func benchDatabase() string {
+	if url := os.Getenv("CUSTOS_BENCH_DATABASE"); url != "" {
+		return url
+	}
+	return os.Getenv("CUSTOS_TEST_DATABASE")
 }

@@ -9,8 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -30,8 +32,15 @@ type Config struct {
 	Messages        int    // single-reading messages (default 200,000)
 	BatchedMessages int    // messages of BatchReadings readings (default 20,000)
 	BatchReadings   int    // readings per batched message (default 50)
-	Store           string // "" embedded, or a postgres:// URL
-	Log             io.Writer
+	Store           string // "" embedded, or a postgres:// URL (each run in a fresh schema, dropped after)
+	// Postgres, a postgres:// URL, adds to the run the single-reading figure
+	// of custos on PostgreSQL, next to the one on Store, and the history
+	// records/s the PostgreSQL store sustains alone (one writer, then one
+	// per CPU). Each measurement uses a fresh schema, dropped after.
+	Postgres string
+	// StoreTime is how long each store-alone measurement lasts (default 3 s).
+	StoreTime time.Duration
+	Log       io.Writer
 }
 
 // Result of one run. Rates are per second.
@@ -41,11 +50,30 @@ type Result struct {
 	Batched     float64 // custos, BatchReadings per message, readings/s
 	Ratio       float64 // Single / Raw
 	MessageSize int     // bytes of one single-reading message
+
+	// With Config.Postgres:
+	PGSingle       float64 // custos on PostgreSQL, one reading per message, readings/s
+	PGRows         float64 // PostgreSQL store alone, one writer, history records/s
+	PGRowsParallel float64 // PostgreSQL store alone, PGWriters writers, history records/s
+	PGWriters      int
 }
 
 // Summary is the one-line summary `make bench` ends with.
 func (r Result) Summary() string {
 	return fmt.Sprintf("custos-bench: raw=%.0f single=%.0f ratio=%.2f batched=%.0f", r.Raw, r.Single, r.Ratio, r.Batched)
+}
+
+// PostgresSummary is the line printed before Summary when the run measured
+// PostgreSQL (Config.Postgres), "" otherwise: custos single-reading
+// readings/s on PostgreSQL, the same on the embedded store (Single), their
+// ratio, and the history records/s of the store alone with one writer and
+// with PGWriters.
+func (r Result) PostgresSummary() string {
+	if r.PGSingle == 0 {
+		return ""
+	}
+	return fmt.Sprintf("custos-bench-postgres: single=%.0f embedded=%.0f ratio=%.2f store_rows=%.0f store_rows_%dw=%.0f",
+		r.PGSingle, r.Single, r.PGSingle/r.Single, r.PGRows, r.PGWriters, r.PGRowsParallel)
 }
 
 func (c *Config) defaults() {
@@ -60,6 +88,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchReadings <= 0 {
 		c.BatchReadings = 50
+	}
+	if c.StoreTime <= 0 {
+		c.StoreTime = 3 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -109,17 +140,55 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f msgs/s\n", res.Raw)
 	fmt.Fprintf(cfg.Log, "custos single: %d messages, 1 reading each, %d twins, coldchain contract\n", cfg.Messages, cfg.Twins)
-	if res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Messages, 1); err != nil {
+	if res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Store, cfg.Messages, 1); err != nil {
 		return res, fmt.Errorf("single: %w", err)
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Single)
 	fmt.Fprintf(cfg.Log, "custos batched: %d messages, %d readings each, %d twins\n", cfg.BatchedMessages, cfg.BatchReadings, cfg.Twins)
-	if res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.BatchedMessages, cfg.BatchReadings); err != nil {
+	if res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.Store, cfg.BatchedMessages, cfg.BatchReadings); err != nil {
 		return res, fmt.Errorf("batched: %w", err)
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Batched)
 	res.Ratio = res.Single / res.Raw
+	if cfg.Postgres != "" {
+		if err := runPostgres(ctx, filepath.Join(dir, "pg"), cfg, &res); err != nil {
+			return res, fmt.Errorf("postgres: %w", err)
+		}
+	}
 	return res, nil
+}
+
+// runPostgres adds the PostgreSQL figures to res.
+func runPostgres(ctx context.Context, dir string, cfg Config, res *Result) error {
+	if !isPostgres(cfg.Postgres) {
+		return fmt.Errorf("%q is not a postgres:// URL", redact(cfg.Postgres))
+	}
+	var err error
+	fmt.Fprintf(cfg.Log, "custos single on PostgreSQL: %d messages, 1 reading each, %d twins\n", cfg.Messages, cfg.Twins)
+	if res.PGSingle, err = custos(ctx, dir, cfg, cfg.Postgres, cfg.Messages, 1); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Log, "  %.0f readings/s (%.2f × the embedded store's %.0f)\n", res.PGSingle, res.PGSingle/res.Single, res.Single)
+	res.PGWriters = max(runtime.GOMAXPROCS(0), 2)
+	fmt.Fprintf(cfg.Log, "PostgreSQL store alone: commits of %d history records over %d twins, %v\n",
+		storeTwins*storePerTwin, storeTwins, cfg.StoreTime)
+	if res.PGRows, err = storeRows(ctx, cfg.Postgres, 1, cfg.StoreTime); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Log, "  1 writer:  %.0f history records/s\n", res.PGRows)
+	if res.PGRowsParallel, err = storeRows(ctx, cfg.Postgres, res.PGWriters, cfg.StoreTime); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Log, "  %d writers: %.0f history records/s\n", res.PGWriters, res.PGRowsParallel)
+	return nil
+}
+
+// redact hides the password of a URL for messages.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable)"
 }
 
 // publishAsync publishes n messages made by body(i) to subject(i) and
@@ -215,10 +284,16 @@ func raw(ctx context.Context, dir string, cfg Config) (float64, error) {
 	return float64(cfg.Messages) / time.Since(start).Seconds(), nil
 }
 
-// custos runs the daemon, creates the twins, then publishes n messages of
-// per readings each and waits until every reading is applied and durable.
-func custos(ctx context.Context, dir string, cfg Config, n, per int) (float64, error) {
-	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", Store: cfg.Store,
+// custos runs the daemon on store, creates the twins, then publishes n
+// messages of per readings each and waits until every reading is applied and
+// durable. A PostgreSQL store is used in a fresh schema, dropped after.
+func custos(ctx context.Context, dir string, cfg Config, store string, n, per int) (float64, error) {
+	if isPostgres(store) {
+		var drop func()
+		store, drop = freshSchema(store)
+		defer drop()
+	}
+	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", Store: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return 0, err

@@ -2,8 +2,12 @@ package bench
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"testing"
+	"time"
+
+	"github.com/custos-dev/custos/store/pg"
 )
 
 func TestRunSmall(t *testing.T) {
@@ -19,5 +23,54 @@ func TestRunSmall(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^custos-bench: raw=\d+ single=\d+ ratio=\d+\.\d\d batched=\d+$`).MatchString(res.Summary()) {
 		t.Fatalf("summary line %q", res.Summary())
+	}
+}
+
+// TestRunPostgres runs the bench with the PostgreSQL store for every custos
+// run (single and batched both start on empty tables: fresh schemas) and with
+// the PostgreSQL figures, and checks the extra summary line and that the
+// schemas are dropped.
+func TestRunPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several NATS servers and runtimes")
+	}
+	url := os.Getenv("CUSTOS_TEST_DATABASE")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
+		}
+		t.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints")
+	}
+	ctx := context.Background()
+	benchSchemas := func() int {
+		db, err := pg.Open(ctx, url, pg.WithoutMigrations(), pg.WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\_%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := benchSchemas()
+	res, err := Run(ctx, Config{Dir: t.TempDir(), Twins: 20, Messages: 1000, BatchedMessages: 50, BatchReadings: 10,
+		Store: url, Postgres: url, StoreTime: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Single <= 0 || res.Batched <= 0 || res.PGSingle <= 0 || res.PGRows <= 0 || res.PGRowsParallel <= 0 || res.PGWriters < 2 {
+		t.Fatalf("result = %+v", res)
+	}
+	line := res.PostgresSummary()
+	if !regexp.MustCompile(`^custos-bench-postgres: single=\d+ embedded=\d+ ratio=\d+\.\d\d store_rows=\d+ store_rows_\d+w=\d+$`).MatchString(line) {
+		t.Fatalf("postgres summary line %q", line)
+	}
+	if after := benchSchemas(); after != before {
+		t.Errorf("%d bench schemas before the run, %d after: not dropped", before, after)
+	}
+	if (Result{Single: 1}).PostgresSummary() != "" {
+		t.Error("PostgresSummary without PostgreSQL figures is not empty")
 	}
 }
