@@ -63,3 +63,11 @@ type ContractAlert struct {
 	Code     string
 	Message  string
 }
+
+// Migrator is implemented by contracts whose module exports custos_migrate.
+// A twin can only be upgraded to a module that is a Migrator: it turns the
+// old module's state into its own. event is the encoded upgrade event
+// (fields: from module sha256 hex, from version, to version).
+type Migrator interface {
+	Migrate(ctx context.Context, call Call, state, event []byte) (Output, error)
+}

@@ -21,11 +21,13 @@ const (
 	KindStatus       EventKind = 5 // lifecycle status change (in_transit, delivered, closed)
 	KindAggregate    EventKind = 6 // children were put into this twin
 	KindDisaggregate EventKind = 7 // children were taken out of this twin
+	KindUpgrade      EventKind = 8 // the twin moves to another contract module (custos_migrate)
 )
 
 var kindNames = [...]string{
 	KindReading: "reading", KindTimer: "timer", KindCreate: "create", KindCustody: "custody",
 	KindStatus: "status", KindAggregate: "aggregate", KindDisaggregate: "disaggregate",
+	KindUpgrade: "upgrade",
 }
 
 func (k EventKind) String() string {
@@ -91,6 +93,7 @@ type Event struct {
 	//   status:       [status]
 	//   aggregate:    [child ...]
 	//   disaggregate: [child ...]
+	//   upgrade:      [from module sha256 hex, from version, to version]
 	Fields []string
 }
 
@@ -212,6 +215,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		v["status"] = e.Field(0)
 	case KindAggregate, KindDisaggregate:
 		v["children"] = e.Fields
+	case KindUpgrade:
+		v["from_module"], v["from_version"], v["to_version"] = e.Field(0), e.Field(1), e.Field(2)
 	}
 	return json.Marshal(v)
 }

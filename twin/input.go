@@ -19,6 +19,9 @@ type Input struct {
 	// Create is set for a create command: the contract module the new twin
 	// runs. Events then holds exactly one KindCreate event.
 	Create *ContractRef
+	// Upgrade is set for an upgrade command: the module the twin moves to.
+	// Events then holds exactly one KindUpgrade event.
+	Upgrade *ContractRef
 }
 
 // Public JSON of a reading, as devices publish it on custos.telemetry.<twin>.
@@ -214,12 +217,12 @@ func truncate(s string, n int) string {
 
 // Command is the JSON body of a message on custos.command.<twin>, and of
 // POST /v1/twins/{id}/events. Type is one of create, custody, status, close,
-// aggregate, disaggregate.
+// aggregate, disaggregate, upgrade.
 type Command struct {
 	Type      string          `json:"type"`
 	TS        string          `json:"ts,omitempty"`
 	Kind      string          `json:"kind,omitempty"`      // create
-	Contract  *ContractRef    `json:"contract,omitempty"`  // create (resolved module)
+	Contract  *ContractRef    `json:"contract,omitempty"`  // create, upgrade (resolved module)
 	Params    json.RawMessage `json:"params,omitempty"`    // create
 	Custodian string          `json:"custodian,omitempty"` // create
 	Parent    string          `json:"parent,omitempty"`    // create
@@ -325,6 +328,14 @@ func (c *Command) Input(id string, fallback time.Time) (*Input, error) {
 			e.Kind = KindDisaggregate
 		}
 		e.Fields = append([]string(nil), c.Children...)
+	case "upgrade":
+		if c.Contract == nil || c.Contract.SHA256.IsZero() {
+			return nil, Rejectf(ReasonInvalidCommand, "upgrade needs a resolved contract")
+		}
+		ref := *c.Contract
+		in.Upgrade = &ref
+		e.Kind = KindUpgrade
+		e.Fields = []string{"", "", ref.Version} // "from" is filled in when applied
 	case "":
 		return nil, Rejectf(ReasonInvalidCommand, "missing \"type\"")
 	default:

@@ -325,12 +325,15 @@ func (r *Runtime) Evict() {
 
 // resident is a twin in memory.
 type resident struct {
-	t        *Twin
-	c        Contract
-	lastUsed int64 // unix ns of the batch that last touched it
-	batch    uint64
-	view     bool // View must be recomputed
-	viewOut  []byte
+	t *Twin
+	c Contract
+	// set while an upgrade event is applied
+	upgradeRef *ContractRef
+	upgradeTo  Migrator
+	lastUsed   int64 // unix ns of the batch that last touched it
+	batch      uint64
+	view       bool // View must be recomputed
+	viewOut    []byte
 }
 
 // shard owns a subset of the twins.
@@ -475,6 +478,9 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 		result.Err = Rejectf(ReasonTwinClosed, "twin %s is closed", in.Twin)
 		return nil
 	}
+	if in.Upgrade != nil {
+		return s.upgrade(ctx, res, in, result)
+	}
 	for i := range in.Events {
 		e := &in.Events[i]
 		if e.Kind == KindTimer && !t.timerDue(e.Field(0), e.Time) {
@@ -487,6 +493,43 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	t.StreamSeq = in.StreamSeq
 	s.touch(res)
 	result.Seq = t.Seq
+	return nil
+}
+
+// upgrade moves a twin to another module through the new module's
+// custos_migrate.
+func (s *shard) upgrade(ctx context.Context, res *resident, in *Input, result *Result) error {
+	if len(in.Events) != 1 || in.Events[0].Kind != KindUpgrade {
+		result.Err = Rejectf(ReasonInvalidCommand, "upgrade input must hold one upgrade event")
+		return nil
+	}
+	if in.Upgrade.SHA256 == res.t.Contract.SHA256 {
+		result.Err = Rejectf(ReasonInvalidCommand, "twin %s already runs module %s", in.Twin, in.Upgrade.SHA256)
+		return nil
+	}
+	c, err := s.rt.cfg.Contracts.Contract(ctx, in.Upgrade.SHA256)
+	if err != nil {
+		if errors.Is(err, ErrUnknownPolicy) {
+			result.Err = Rejectf(ReasonUnknownPolicy, "%v", err)
+			return nil
+		}
+		return fmt.Errorf("upgrade twin %s: %w", in.Twin, err)
+	}
+	m, ok := c.(Migrator)
+	if !ok {
+		result.Err = Rejectf(ReasonInvalidCommand, "module %s has no custos_migrate", in.Upgrade.SHA256)
+		return nil
+	}
+	res.upgradeRef, res.upgradeTo = in.Upgrade, m
+	ierr := s.applyEvent(ctx, res, &in.Events[0])
+	res.upgradeRef, res.upgradeTo = nil, nil
+	if ierr != nil {
+		result.Err = ierr
+		return nil
+	}
+	res.t.StreamSeq = in.StreamSeq
+	s.touch(res)
+	result.Seq = res.t.Seq
 	return nil
 }
 
@@ -535,15 +578,21 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 	if e.Kind == KindCustody {
 		e.Fields[0] = t.Custodian
 	}
+	if e.Kind == KindUpgrade {
+		e.Fields[0], e.Fields[1] = t.Contract.SHA256.Hex(), t.Contract.Version
+	}
 	start := len(s.arena)
 	s.arena, _ = e.AppendBinary(s.arena)
 	enc := s.arena[start:len(s.arena):len(s.arena)]
 	call := Call{Twin: t.ID, Seq: e.Seq, Time: e.Time}
 	var out Output
 	var err error
-	if e.Kind == KindCreate {
+	switch e.Kind {
+	case KindCreate:
 		out, err = res.c.Init(ctx, call, enc)
-	} else {
+	case KindUpgrade:
+		out, err = res.upgradeTo.Migrate(ctx, call, t.State, enc)
+	default:
 		out, err = res.c.Apply(ctx, call, t.State, enc)
 	}
 	if err != nil {
@@ -582,6 +631,10 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 		t.Children = slices.DeleteFunc(t.Children, func(ch string) bool { return slices.Contains(e.Fields, ch) })
 	case KindTimer:
 		t.removeTimer(e.Field(0))
+	case KindUpgrade:
+		// From this event on, the new module evaluates the twin's events;
+		// the digest of this event already commits to it.
+		t.Contract, res.c = *res.upgradeRef, res.upgradeTo.(Contract)
 	}
 	t.State = out.State
 	if out.Status != "" && t.Status != StatusClosed {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -323,5 +325,78 @@ func TestRuntimePipelinedStepsAndFailure(t *testing.T) {
 	}
 	if tw, _ := st.Twin(ctx, "A"); tw.Seq != 4 || tw.StreamSeq != 4 {
 		t.Fatalf("seq %d stream %d, want 4 and 4", tw.Seq, tw.StreamSeq)
+	}
+}
+
+// bandV2 is a second version of the fake contract that can migrate.
+type bandV2 struct{ bandContract }
+
+var fakeModuleV2 = Hash{4, 5, 6}
+
+func (bandV2) Migrate(ctx context.Context, call Call, state, event []byte) (Output, error) {
+	var e Event
+	if err := e.UnmarshalBinary(event); err != nil {
+		return Output{}, err
+	}
+	if e.Field(0) != fakeModule.Hex() || e.Field(2) != "2" {
+		return Output{}, fmt.Errorf("upgrade event fields %q", e.Fields)
+	}
+	return Output{State: append([]byte("v2:"), state...)}, nil
+}
+
+type twoVersions struct{}
+
+func (twoVersions) Resolve(ctx context.Context, name, version string) (ContractRef, error) {
+	return fakeHost{}.Resolve(ctx, name, version)
+}
+
+func (twoVersions) Contract(ctx context.Context, module Hash) (Contract, error) {
+	switch module {
+	case fakeModule:
+		return bandContract{}, nil
+	case fakeModuleV2:
+		return bandV2{}, nil
+	}
+	return nil, ErrUnknownPolicy
+}
+
+func TestRuntimeUpgrade(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	rt, err := New(Config{Store: st, Contracts: twoVersions{}, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := (&Command{Type: "upgrade", Contract: &ContractRef{Name: "band", Version: "2", SHA256: fakeModuleV2}}).Input("A", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.StreamSeq = 3
+	same, _ := (&Command{Type: "upgrade", Contract: &ContractRef{Name: "band", Version: "1", SHA256: fakeModule}}).Input("A", t0)
+	same.StreamSeq = 4
+	out, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 1, t0), *up, *same, reading(5, "A", 2, t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[2]; r.Err != nil || r.Seq != 3 {
+		t.Fatalf("upgrade: %+v", r)
+	}
+	if r := out.Results[3]; r.Err == nil || r.Err.Reason != ReasonInvalidCommand {
+		t.Fatalf("upgrade to the module it runs: %+v", r)
+	}
+	tw, _ := st.Twin(ctx, "A")
+	if tw.Contract.SHA256 != fakeModuleV2 || tw.Seq != 4 {
+		t.Fatalf("after upgrade: contract %v seq %d", tw.Contract, tw.Seq)
+	}
+	recs, _ := st.History(ctx, HistoryQuery{Twin: "A"})
+	if recs[2].Module != fakeModuleV2 || recs[1].Module != fakeModule || recs[3].Module != fakeModuleV2 {
+		t.Fatalf("modules in history: %v %v %v", recs[1].Module, recs[2].Module, recs[3].Module)
+	}
+	// bandContract (v1) cannot be an upgrade target: it has no Migrate.
+	back, _ := (&Command{Type: "upgrade", Contract: &ContractRef{Name: "band", Version: "1", SHA256: fakeModule}}).Input("A", t0)
+	back.StreamSeq = 6
+	out, _ = rt.Process(ctx, []Input{*back})
+	if r := out.Results[0]; r.Err == nil || !strings.Contains(r.Err.Detail, "custos_migrate") {
+		t.Fatalf("upgrade to a module without custos_migrate: %+v", r)
 	}
 }
