@@ -216,11 +216,12 @@ func (s *Service) Run(ctx context.Context) error {
 	lastCut := time.Now()
 	for {
 		s.mu.Lock()
-		due := s.flush || len(s.pending) >= s.cfg.MaxLeaves || (len(s.pending) > 0 && time.Since(lastCut) >= s.cfg.Interval)
+		all := s.flush || (len(s.pending) > 0 && time.Since(lastCut) >= s.cfg.Interval)
+		full := len(s.pending) >= s.cfg.MaxLeaves
 		s.flush = false
 		s.mu.Unlock()
-		if due {
-			if err := s.cut(ctx); err != nil {
+		if all || full {
+			if err := s.cut(ctx, all); err != nil {
 				return err
 			}
 			lastCut = time.Now()
@@ -301,11 +302,12 @@ func (s *Service) domain() Domain {
 	return Domain{ChainID: s.chainID, Contract: s.cfg.Contract}
 }
 
-// cut builds, signs and persists epochs from the pending heads.
-func (s *Service) cut(ctx context.Context) error {
+// cut builds, signs and persists epochs from the pending heads: full epochs
+// of MaxLeaves twins, and, if all, a last partial one.
+func (s *Service) cut(ctx context.Context, all bool) error {
 	for {
 		s.mu.Lock()
-		if len(s.pending) == 0 {
+		if len(s.pending) == 0 || (!all && len(s.pending) < s.cfg.MaxLeaves) {
 			s.mu.Unlock()
 			return nil
 		}

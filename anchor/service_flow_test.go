@@ -221,3 +221,33 @@ func TestChainIDMismatch(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrConfig", err)
 	}
 }
+
+// TestEpochTriggers: an epoch is cut when MaxLeaves twins changed (without
+// waiting for the interval), and the remainder when the interval elapses.
+func TestEpochTriggers(t *testing.T) {
+	r := newRig(t, 1)
+	r.cfg.MaxLeaves = 5
+	r.cfg.Interval = 700 * time.Millisecond
+	stopMine := r.chain.AutoMine(30 * time.Millisecond)
+	defer stopMine()
+	s, _ := r.start(t)
+	time.Sleep(50 * time.Millisecond) // let Run recover (no heads yet)
+	start := time.Now()
+	s.Observe(r.hist.apply(twinIDs(12), 1))
+	e1 := r.waitEpoch(t, 1, "cut", func(*anchor.Epoch) bool { return true })
+	e2 := r.waitEpoch(t, 2, "cut", func(*anchor.Epoch) bool { return true })
+	early := time.Since(start)
+	if e1.Count != 5 || e2.Count != 5 {
+		t.Fatalf("full epochs of %d and %d leaves, want 5", e1.Count, e2.Count)
+	}
+	if _, err := r.store.Epoch(context.Background(), 3); err == nil && early < 500*time.Millisecond {
+		t.Fatal("partial epoch cut before the interval")
+	}
+	e3 := r.waitEpoch(t, 3, "cut", func(*anchor.Epoch) bool { return true })
+	if e3.Count != 2 {
+		t.Fatalf("interval epoch has %d leaves, want 2", e3.Count)
+	}
+	if d := e3.Created.Sub(e1.Created); d < 500*time.Millisecond {
+		t.Fatalf("interval epoch %v after the full ones, want about 700ms", d)
+	}
+}

@@ -27,20 +27,20 @@ type Hash = twin.Hash
 type hasher struct {
 	k   crypto.KeccakState
 	buf []byte
+	out Hash
 }
 
 func newHasher() *hasher {
 	return &hasher{k: keccak.NewLegacyKeccak256().(crypto.KeccakState), buf: make([]byte, 0, 256)}
 }
 
-func (h *hasher) sum(parts ...[]byte) Hash {
+// sum returns keccak256(p). p must not alias out's storage; callers pass
+// h.buf so that nothing escapes to the heap per call.
+func (h *hasher) sum(p []byte) (out Hash) {
 	h.k.Reset()
-	for _, p := range parts {
-		h.k.Write(p)
-	}
-	var out Hash
-	h.k.Read(out[:])
-	return out
+	h.k.Write(p)
+	h.k.Read(h.out[:])
+	return h.out
 }
 
 // leaf returns keccak256(keccak256(abi.encode(string id, uint64 seq, bytes32 digest))).
@@ -62,14 +62,15 @@ func (h *hasher) leaf(id string, seq uint64, digest Hash) Hash {
 	}
 	h.buf = b
 	inner := h.sum(b)
-	return h.sum(inner[:])
+	return h.sum(append(b[:0], inner[:]...))
 }
 
 func (h *hasher) pair(a, b Hash) Hash {
 	if bytes.Compare(a[:], b[:]) > 0 {
 		a, b = b, a
 	}
-	return h.sum(a[:], b[:])
+	buf := append(append(h.buf[:0], a[:]...), b[:]...)
+	return h.sum(buf)
 }
 
 // LeafHash returns the OpenZeppelin StandardMerkleTree leaf of
