@@ -25,6 +25,8 @@ Usage:
   custos twin event ID JSON              custody, status, close, aggregate, disaggregate
   custos publish ID --type T --value V   publish a reading (or --json, or -f file.jsonl)
   custos policy list                     deployed contract modules
+  custos twin watch ID                   live terminal view of a twin
+  custos sim                             simulate a cold-chain fleet (fills the dashboard)
   custos bench                           measure ingest against raw JetStream
   custos version
 
@@ -51,6 +53,8 @@ func main() {
 		policyCmd(args)
 	case "bench":
 		benchCmd(args)
+	case "sim":
+		simCmd(args)
 	case "version", "--version":
 		fmt.Println("custos", version)
 	case "help", "-h", "--help":

@@ -30,6 +30,7 @@ func runCmd(args []string) {
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "address where the embedded NATS server accepts clients (\"-\" for in-process only)")
 	natsURL := fs.String("nats-url", "", "use this external NATS server (JetStream enabled) instead of the embedded one")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (\"-\" to disable)")
+	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
@@ -60,7 +61,7 @@ func runCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
-		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, Store: *store, HistoryRetention: *retention,
+		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), Logger: log,
 	})
@@ -82,7 +83,7 @@ func runCmd(args []string) {
   data       %s
   nats       %s
   store      %s
-  http       http://%s  (API /v1/twins, metrics /metrics)
+  http       http://%s  (dashboard /, API /v1/twins, metrics /metrics)
   telemetry  publish readings to custos.telemetry.<twin>
   state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
 Stop with Ctrl-C.

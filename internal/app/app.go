@@ -37,6 +37,9 @@ type Config struct {
 	NATSListen string // embedded NATS client listener; "-" for none
 	NATSURL    string // external NATS instead of the embedded server
 	HTTP       string // HTTP API listen address; "-" for none
+	// AuthTokens is a token file ("TOKEN read|admin [TENANT]" per line) for
+	// the HTTP API. Without it the API serves only a loopback HTTP address.
+	AuthTokens string
 	Store      string // "" = embedded under Data; postgres://… = PostgreSQL
 	// HistoryRetention deletes history records older than this (by event
 	// time) in the background; 0 keeps history forever. PostgreSQL store only.
@@ -93,6 +96,17 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			a = nil
 		}
 	}()
+	var tokens *httpapi.Tokens
+	if cfg.AuthTokens != "" {
+		if tokens, err = httpapi.LoadTokens(cfg.AuthTokens); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTP != "" && cfg.HTTP != "-" {
+		if err := httpapi.CheckListen(cfg.HTTP, tokens); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -159,7 +173,8 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	// Runtime and bus.
-	a.Runtime, err = twin.New(twin.Config{Store: a.Store, Contracts: a.Host, Shards: cfg.Shards, Logger: cfg.Logger})
+	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Host),
+		Shards: cfg.Shards, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +206,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.API = httpapi.New(httpapi.Config{
 		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
+		JS: a.JS, Auth: tokens, Metrics: a.Metrics,
 	})
 	if cfg.HTTP != "" && cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custos-dev/custos/internal/metrics"
+	"github.com/custos-dev/custos/internal/web"
 	"github.com/custos-dev/custos/twin"
 )
 
@@ -46,6 +49,27 @@ type Config struct {
 	// CommandTimeout bounds how long a create or event request waits for
 	// the runtime to apply it (default 10 s).
 	CommandTimeout time.Duration
+
+	// Auth, if set, requires bearer tokens on everything but /healthz,
+	// /readyz, /v1/openapi.json and the dashboard's static files. Without
+	// it every request acts as admin: serve only on loopback (CheckListen).
+	Auth *Tokens
+	// Metrics, if set, counts requests (custos_http_requests_total, …).
+	Metrics *metrics.Metrics
+	// JS is the JetStream context for /v1/stream (default: from Conn).
+	JS jetstream.JetStream
+
+	// Proof returns the proof bundle (any JSON value) of a twin's digest
+	// at seq. Nil: GET /v1/twins/{id}/proof answers 501 anchoring_disabled.
+	// Errors wrapping ErrNotAnchored or twin.ErrNotFound answer 404.
+	Proof func(ctx context.Context, twin string, seq uint64) (any, error)
+	// Anchors returns the anchoring status (any JSON value) for
+	// GET /v1/anchors. Nil: 501 anchoring_disabled.
+	Anchors func(ctx context.Context) (any, error)
+	// Verify checks a proof bundle against the chain and returns a report
+	// (any JSON value) for POST /v1/verify. Nil: 501 anchoring_disabled.
+	// An error wrapping ErrInvalidProof answers 400.
+	Verify func(ctx context.Context, bundle json.RawMessage) (any, error)
 }
 
 // Server is the HTTP API.
@@ -53,6 +77,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	js  jetstream.JetStream
 }
 
 // maxBody caps request bodies.
@@ -66,27 +91,40 @@ func New(cfg Config) *Server {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v1/twins", s.listTwins)
-	s.mux.HandleFunc("POST /v1/twins", s.createTwin)
-	s.mux.HandleFunc("GET /v1/twins/{id}", s.getTwin)
-	s.mux.HandleFunc("POST /v1/twins/{id}/events", s.postEvent)
-	s.mux.HandleFunc("GET /v1/twins/{id}/history", s.history)
-	s.mux.HandleFunc("GET /v1/twins/{id}/alerts", s.alerts)
-	s.mux.HandleFunc("GET /v1/alerts", s.allAlerts)
-	s.mux.HandleFunc("GET /v1/policies", s.policies)
-	s.mux.HandleFunc("GET /v1/stream", s.stream)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), js: cfg.JS}
+	if s.js == nil && cfg.Conn != nil {
+		s.js, _ = jetstream.New(cfg.Conn)
+	}
+	s.handle("GET /v1/twins", s.listTwins)
+	s.handle("POST /v1/twins", s.createTwin)
+	s.handle("GET /v1/twins/{id}", s.getTwin)
+	s.handle("POST /v1/twins/{id}/events", s.postEvent)
+	s.handle("GET /v1/twins/{id}/events", s.lifecycle)
+	s.handle("GET /v1/twins/{id}/history", s.history)
+	s.handle("GET /v1/twins/{id}/alerts", s.alerts)
+	s.handle("GET /v1/twins/{id}/proof", s.proof)
+	s.handle("GET /v1/alerts", s.allAlerts)
+	s.handle("GET /v1/policies", s.policies)
+	s.handle("GET /v1/anchors", s.anchors)
+	s.handle("POST /v1/verify", s.verify)
+	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapiJSON)
+	})
+	s.handle("GET /v1/stream", s.stream)
+	s.handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.handle("GET /readyz", s.readyz)
 	if cfg.Registry != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	}
+	assets := web.Handler()
+	s.mux.Handle("GET /assets/", assets)
+	s.mux.Handle("GET /favicon.ico", assets)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" && r.Method == http.MethodGet {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprint(w, indexHTML)
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			assets.ServeHTTP(w, r)
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -94,8 +132,47 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// handle registers h under pattern, counted in the HTTP metrics under the
+// pattern as route.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	m := s.cfg.Metrics
+	if m == nil {
+		s.mux.HandleFunc(pattern, h)
+		return
+	}
+	route := pattern
+	lat := m.HTTPSeconds.WithLabelValues(route)
+	stream := strings.HasSuffix(pattern, "/v1/stream")
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		m.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		if !stream {
+			lat.Observe(time.Since(t0).Seconds())
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.code = code; w.ResponseWriter.WriteHeader(code) }
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, ok := s.authorize(w, r)
+	if !ok {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	s.mux.ServeHTTP(w, r)
 }
@@ -147,6 +224,10 @@ func (s *Server) twinID(w http.ResponseWriter, r *http.Request) (string, bool) {
 		writeError(w, http.StatusBadRequest, "invalid_id", "twin ids are 1–128 characters of [A-Za-z0-9_-]")
 		return "", false
 	}
+	if !PrincipalFrom(r.Context()).Sees(id) {
+		writeError(w, http.StatusNotFound, "not_found", "twin "+id+" not found")
+		return "", false
+	}
 	return id, true
 }
 
@@ -176,31 +257,6 @@ func timeParam(w http.ResponseWriter, r *http.Request, name string) (time.Time, 
 	return t, true
 }
 
-func (s *Server) listTwins(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, ok := intParam(w, r, "limit", 100, 1000)
-	if !ok {
-		return
-	}
-	tq := twin.TwinQuery{After: q.Get("after"), Limit: limit, Status: q.Get("status"), Kind: q.Get("kind"), Custodian: q.Get("custodian")}
-	twins, err := s.cfg.Store.Twins(r.Context(), tq)
-	if err != nil {
-		s.storeError(w, "twins", err)
-		return
-	}
-	resp := struct {
-		Twins []*twin.Twin `json:"twins"`
-		Next  string       `json:"next,omitempty"`
-	}{Twins: twins}
-	if resp.Twins == nil {
-		resp.Twins = []*twin.Twin{}
-	}
-	if len(twins) == tq.Limit && len(twins) > 0 {
-		resp.Next = twins[len(twins)-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
 // CreateRequest is the body of POST /v1/twins.
 type CreateRequest struct {
 	ID        string          `json:"id"`
@@ -220,6 +276,10 @@ func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !twin.ValidID(req.ID) {
 		writeError(w, http.StatusBadRequest, "invalid_id", "id must be 1–128 characters of [A-Za-z0-9_-]")
+		return
+	}
+	if !PrincipalFrom(r.Context()).Sees(req.ID) {
+		writeError(w, http.StatusForbidden, "forbidden", "this token's tenant may only create twins named "+PrincipalFrom(r.Context()).Tenant+"-…")
 		return
 	}
 	if req.Kind == "" {
@@ -339,58 +399,6 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	s.command(w, r, id, &cmd, http.StatusOK)
 }
 
-// HistoryEntry is one record of GET /v1/twins/{id}/history.
-type HistoryEntry struct {
-	twin.Record
-	Kind  string     `json:"kind"`
-	Event twin.Event `json:"event"`
-}
-
-func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.twinID(w, r)
-	if !ok {
-		return
-	}
-	limit, ok := intParam(w, r, "limit", 100, 1000)
-	if !ok {
-		return
-	}
-	after, ok := intParam(w, r, "after", 0, 1<<62)
-	if !ok {
-		return
-	}
-	from, ok := timeParam(w, r, "from")
-	if !ok {
-		return
-	}
-	to, ok := timeParam(w, r, "to")
-	if !ok {
-		return
-	}
-	if _, err := s.cfg.Store.Twin(r.Context(), id); err != nil {
-		s.storeError(w, "twin "+id, err)
-		return
-	}
-	recs, err := s.cfg.Store.History(r.Context(), twin.HistoryQuery{Twin: id, AfterSeq: uint64(after), From: from, To: to, Limit: limit})
-	if err != nil {
-		s.storeError(w, "history", err)
-		return
-	}
-	out := make([]HistoryEntry, 0, len(recs))
-	for _, rec := range recs {
-		var e twin.Event
-		if err := e.UnmarshalBinary(rec.Event); err != nil {
-			s.log.Warn("history: bad event encoding", "twin", id, "seq", rec.Seq, "err", err)
-		}
-		out = append(out, HistoryEntry{Record: rec, Kind: rec.Kind.String(), Event: e})
-	}
-	resp := map[string]any{"twin": id, "records": out}
-	if len(recs) == limit && limit > 0 {
-		resp["next"] = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.twinID(w, r)
 	if !ok {
@@ -429,6 +437,15 @@ func (s *Server) alertQuery(w http.ResponseWriter, r *http.Request, id string) {
 		s.storeError(w, "alerts", err)
 		return
 	}
+	if p := PrincipalFrom(r.Context()); p.Tenant != "" {
+		kept := as[:0]
+		for _, a := range as {
+			if p.Sees(a.Twin) {
+				kept = append(kept, a)
+			}
+		}
+		as = kept
+	}
 	if as == nil {
 		as = []twin.Alert{}
 	}
@@ -454,66 +471,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
-
-// stream serves Server-Sent Events: "state" and "alert" events from NATS,
-// optionally for one twin (?twin=ID).
-func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Conn == nil {
-		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", "no NATS connection")
-		return
-	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "no_streaming", "streaming unsupported")
-		return
-	}
-	tok := "*"
-	if id := r.URL.Query().Get("twin"); id != "" {
-		if !twin.ValidID(id) {
-			writeError(w, http.StatusBadRequest, "invalid_id", "invalid twin id")
-			return
-		}
-		tok = id
-	}
-	ch := make(chan *nats.Msg, 1024)
-	sub, err := s.cfg.Conn.ChanSubscribe("custos.twin."+tok+".*", ch)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", err.Error())
-		return
-	}
-	defer sub.Unsubscribe()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": custos stream\n\n")
-	fl.Flush()
-	ping := time.NewTicker(15 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-ping.C:
-			fmt.Fprint(w, ": ping\n\n")
-			fl.Flush()
-		case m := <-ch:
-			ev := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-			if ev != "state" && ev != "alert" {
-				continue
-			}
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev, m.Data)
-			if len(ch) == 0 {
-				fl.Flush()
-			}
-		}
-	}
-}
-
-const indexHTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>custos</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 50em; margin: 2em auto">
-<h1>custos</h1>
-<p>Digital-twin runtime. API: <a href="/v1/twins">/v1/twins</a>, <a href="/v1/policies">/v1/policies</a>,
-<a href="/v1/alerts">/v1/alerts</a>, <a href="/metrics">/metrics</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>.</p>
-</body></html>
-`

@@ -19,6 +19,20 @@ type Metrics struct {
 	BatchSize     prometheus.Histogram   // inputs per processed batch
 	BatchSeconds  prometheus.Histogram   // time to apply + commit a batch
 	PublishErrors prometheus.Counter
+
+	// ContractSeconds is the latency of one contract call (init, apply or
+	// view), observed by InstrumentContracts.
+	ContractSeconds *prometheus.HistogramVec
+	// StoreSeconds is the latency of store operations, observed by
+	// InstrumentStore.
+	StoreSeconds *prometheus.HistogramVec
+	// HTTPRequests counts API requests by route pattern and status code.
+	HTTPRequests *prometheus.CounterVec
+	// HTTPSeconds is the latency of API requests by route pattern (streams
+	// excluded).
+	HTTPSeconds *prometheus.HistogramVec
+	// StreamClients is the number of open /v1/stream connections.
+	StreamClients prometheus.Gauge
 }
 
 // New returns registered metrics. funcs adds gauges computed at scrape
@@ -47,7 +61,21 @@ func New() *Metrics {
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
 	}
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors)
+	m.ContractSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "custos_contract_call_seconds", Help: "Latency of one contract call (init, apply, view).",
+		Buckets: prometheus.ExponentialBuckets(1e-6, 3, 12)}, []string{"call"})
+	m.StoreSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "custos_store_seconds", Help: "Latency of store operations (commit, twin, twins, history, alerts).",
+		Buckets: prometheus.ExponentialBuckets(1e-5, 3, 12)}, []string{"op"})
+	m.HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custos_http_requests_total", Help: "HTTP API requests by route and status code."}, []string{"route", "code"})
+	m.HTTPSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "custos_http_request_seconds", Help: "HTTP API request latency by route (streams excluded).",
+		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
+	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors,
+		m.ContractSeconds, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }
 

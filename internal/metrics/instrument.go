@@ -1,0 +1,103 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/custos-dev/custos/twin"
+)
+
+// InstrumentStore returns s with the latency of every operation observed
+// in custos_store_seconds{op}. It adds two clock reads and one histogram
+// observation per call (well under a microsecond).
+func (m *Metrics) InstrumentStore(s twin.Store) twin.Store {
+	return &timedStore{Store: s, commit: m.StoreSeconds.WithLabelValues("commit"),
+		twin: m.StoreSeconds.WithLabelValues("twin"), twins: m.StoreSeconds.WithLabelValues("twins"),
+		history: m.StoreSeconds.WithLabelValues("history"), alerts: m.StoreSeconds.WithLabelValues("alerts")}
+}
+
+type timedStore struct {
+	twin.Store
+	commit, twin, twins, history, alerts prometheus.Observer
+}
+
+var _ twin.Store = (*timedStore)(nil)
+
+func since(o prometheus.Observer, t0 time.Time) { o.Observe(time.Since(t0).Seconds()) }
+
+func (s *timedStore) Twin(ctx context.Context, id string) (*twin.Twin, error) {
+	defer since(s.twin, time.Now())
+	return s.Store.Twin(ctx, id)
+}
+
+func (s *timedStore) Twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error) {
+	defer since(s.twins, time.Now())
+	return s.Store.Twins(ctx, q)
+}
+
+func (s *timedStore) Commit(ctx context.Context, b *twin.Batch) error {
+	defer since(s.commit, time.Now())
+	return s.Store.Commit(ctx, b)
+}
+
+func (s *timedStore) History(ctx context.Context, q twin.HistoryQuery) ([]twin.Record, error) {
+	defer since(s.history, time.Now())
+	return s.Store.History(ctx, q)
+}
+
+func (s *timedStore) Alerts(ctx context.Context, q twin.AlertQuery) ([]twin.Alert, error) {
+	defer since(s.alerts, time.Now())
+	return s.Store.Alerts(ctx, q)
+}
+
+// Ping passes through to the wrapped store when it has one (readiness).
+func (s *timedStore) Ping(ctx context.Context) error {
+	if p, ok := s.Store.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// InstrumentContracts returns h with the latency of every contract call
+// observed in custos_contract_call_seconds{call}.
+func (m *Metrics) InstrumentContracts(h twin.ContractHost) twin.ContractHost {
+	return &timedHost{ContractHost: h, init: m.ContractSeconds.WithLabelValues("init"),
+		apply: m.ContractSeconds.WithLabelValues("apply"), view: m.ContractSeconds.WithLabelValues("view")}
+}
+
+type timedHost struct {
+	twin.ContractHost
+	init, apply, view prometheus.Observer
+}
+
+var _ twin.ContractHost = (*timedHost)(nil)
+
+func (h *timedHost) Contract(ctx context.Context, module twin.Hash) (twin.Contract, error) {
+	c, err := h.ContractHost.Contract(ctx, module)
+	if err != nil {
+		return nil, err
+	}
+	return &timedContract{Contract: c, h: h}, nil
+}
+
+type timedContract struct {
+	twin.Contract
+	h *timedHost
+}
+
+func (c *timedContract) Init(ctx context.Context, call twin.Call, event []byte) (twin.Output, error) {
+	defer since(c.h.init, time.Now())
+	return c.Contract.Init(ctx, call, event)
+}
+
+func (c *timedContract) Apply(ctx context.Context, call twin.Call, state, event []byte) (twin.Output, error) {
+	defer since(c.h.apply, time.Now())
+	return c.Contract.Apply(ctx, call, state, event)
+}
+
+func (c *timedContract) View(ctx context.Context, call twin.Call, state []byte) ([]byte, error) {
+	defer since(c.h.view, time.Now())
+	return c.Contract.View(ctx, call, state)
+}
