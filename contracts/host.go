@@ -132,7 +132,15 @@ func (h *Host) Close(ctx context.Context) error {
 // name@version fail with ErrVersionExists. Invalid modules fail with an
 // error wrapping ErrInvalidModule.
 func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
-	return h.register(ctx, name, version, wasm, false)
+	return h.register(ctx, name, version, wasm, false, false)
+}
+
+// Deploy is Register for a module an integrator deploys while the runtime
+// runs: besides validation it makes a dry run (see DryRun) before the
+// module is filed, so a module that traps on its first events is refused.
+// Every failure wraps ErrInvalidModule (or ErrVersionExists) and says why.
+func (h *Host) Deploy(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
+	return h.register(ctx, name, version, wasm, false, true)
 }
 
 // RegisterTrusted is Register for modules that ship with the binary (the
@@ -145,10 +153,10 @@ func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) 
 // are not re-validated as JSON. If the same
 // bytes are registered both ways, the first registration decides.
 func (h *Host) RegisterTrusted(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
-	return h.register(ctx, name, version, wasm, true)
+	return h.register(ctx, name, version, wasm, true, false)
 }
 
-func (h *Host) register(ctx context.Context, name, version string, wasm []byte, trusted bool) (twin.ContractRef, error) {
+func (h *Host) register(ctx context.Context, name, version string, wasm []byte, trusted, dryRun bool) (twin.ContractRef, error) {
 	if h.closed.Load() {
 		return twin.ContractRef{}, ErrHostClosed
 	}
@@ -175,6 +183,20 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 		var err error
 		if m, err = h.load(ctx, ref.SHA256, wasm, trusted); err != nil {
 			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
+		}
+	}
+	if dryRun {
+		c := m
+		if c == nil {
+			h.mu.RLock()
+			c = h.modules[ref.SHA256]
+			h.mu.RUnlock()
+		}
+		if err := dryRunModule(ctx, c); err != nil {
+			if m != nil {
+				m.close()
+			}
+			return twin.ContractRef{}, fmt.Errorf("deploy %s@%s: %w", name, version, err)
 		}
 	}
 
@@ -268,7 +290,7 @@ func (h *Host) Contract(ctx context.Context, sha twin.Hash) (twin.Contract, erro
 	if !ok {
 		return nil, fmt.Errorf("contract %s: %w", sha.Hex(), twin.ErrUnknownPolicy)
 	}
-	return m, nil
+	return m.handle, nil
 }
 
 // Policies returns every registration, in registration order.

@@ -23,7 +23,7 @@ type instance struct {
 	mod api.Module
 	mem api.Memory
 
-	reset, alloc, init, apply, view api.Function
+	reset, alloc, init, apply, view, migrate api.Function
 	stack                           [4]uint64
 	inPtr, inCap                    uint32 // the input region (see run)
 
@@ -101,6 +101,7 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 	inst.init = mod.ExportedFunction("custos_init")
 	inst.apply = mod.ExportedFunction("custos_apply")
 	inst.view = mod.ExportedFunction("custos_view")
+	inst.migrate = mod.ExportedFunction("custos_migrate")
 	h.liveMu.Lock()
 	h.live[inst] = struct{}{}
 	h.liveMu.Unlock()

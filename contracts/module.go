@@ -21,16 +21,37 @@ type module struct {
 	cm      wazero.CompiledModule
 	pool    chan *instance // idle instances
 	sem     chan struct{}  // one token per live instance
+	// handle is what Host.Contract returns: the module itself, or a
+	// migratingModule when it exports custos_migrate (so that the runtime's
+	// type assertion on twin.Migrator tells the two apart).
+	handle twin.Contract
 }
 
-var _ twin.Contract = (*module)(nil)
+var (
+	_ twin.Contract = (*module)(nil)
+	_ twin.Migrator = (*migratingModule)(nil)
+)
+
+// migratingModule is a module that exports custos_migrate.
+type migratingModule struct{ *module }
+
+// Migrate implements twin.Migrator: it runs custos_migrate on the state of
+// the module the twin leaves and the encoded upgrade event.
+func (m migratingModule) Migrate(ctx context.Context, call twin.Call, state, event []byte) (twin.Output, error) {
+	return m.call(ctx, call, opMigrate, state, event)
+}
 
 func newModule(h *Host, rt wazero.Runtime, trusted bool, sha twin.Hash, cm wazero.CompiledModule) *module {
-	return &module{
+	m := &module{
 		h: h, rt: rt, trusted: trusted, sha: sha, hex: sha.Hex(), cm: cm,
 		pool: make(chan *instance, h.cfg.PoolSize),
 		sem:  make(chan struct{}, h.cfg.PoolSize),
 	}
+	m.handle = m
+	if _, ok := cm.ExportedFunctions()["custos_migrate"]; ok {
+		m.handle = migratingModule{m}
+	}
+	return m
 }
 
 func (m *module) close() {
@@ -85,6 +106,7 @@ const (
 	opInit op = iota
 	opApply
 	opView
+	opMigrate
 )
 
 // Init implements twin.Contract.
@@ -185,6 +207,9 @@ func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
 		s[0], s[1] = uint64(ptr), uint64(len(event))
 	case opApply:
 		name = "custos_apply"
+		s[0], s[1], s[2], s[3] = uint64(ptr), uint64(len(state)), uint64(ptr+uint32(len(state))), uint64(len(event))
+	case opMigrate:
+		fn, name = inst.migrate, "custos_migrate"
 		s[0], s[1], s[2], s[3] = uint64(ptr), uint64(len(state)), uint64(ptr+uint32(len(state))), uint64(len(event))
 	case opView:
 		fn, name = inst.view, "custos_view"
