@@ -24,8 +24,8 @@ type instance struct {
 	mem api.Memory
 
 	reset, alloc, init, apply, view, migrate api.Function
-	stack                           [4]uint64
-	inPtr, inCap                    uint32 // the input region (see run)
+	stack                                    [4]uint64
+	inPtr, inCap                             uint32 // the input region (see run)
 
 	// The deterministic environment of the current call.
 	now    int64 // event time, Unix ns
