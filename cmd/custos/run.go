@@ -37,6 +37,7 @@ func runCmd(args []string) {
 	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
 	ctimeout := fs.Duration("contract-timeout", 100*time.Millisecond, "deadline for one contract call")
+	cmaxout := fs.Int("contract-max-output", 0, "largest contract output in bytes (default: the host's, 1 MiB)")
 	cpages := fs.Int("contract-memory-pages", 0, "memory cap per contract instance in 64 KiB pages (default: the host's)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -63,7 +64,7 @@ func runCmd(args []string) {
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
-		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), Logger: log,
+		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), ContractMaxOutput: *cmaxout, Logger: log,
 	})
 	if err != nil {
 		fatalf("start: %v", err)

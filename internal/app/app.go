@@ -50,6 +50,8 @@ type Config struct {
 	MaxMessageBytes int
 	ContractTimeout time.Duration
 	ContractPages   uint32
+	// ContractMaxOutput caps one contract output in bytes (0: the host's default).
+	ContractMaxOutput int
 	// CacheDir keeps compiled contracts between starts (default Data/wazero-cache).
 	CacheDir string
 
@@ -161,6 +163,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		CacheDir:       cfg.CacheDir,
 		CallTimeout:    cfg.ContractTimeout,
 		MaxMemoryPages: cfg.ContractPages,
+		MaxOutputBytes: cfg.ContractMaxOutput,
 		Logger:         cfg.Logger,
 	})
 	if err != nil {
