@@ -12,6 +12,7 @@ func Example() {
 		{Twin: "pallet-1", Seq: 3, Digest: twin.Keccak256([]byte("a"))},
 		{Twin: "pallet-2", Seq: 9, Digest: twin.Keccak256([]byte("b"))},
 		{Twin: "case-17", Seq: 1, Digest: twin.Keccak256([]byte("c"))},
+		{Twin: "case-18", Seq: 4, Digest: twin.Keccak256([]byte("d"))},
 	}
 	tree := merkle.Build(leaves)
 	leaf := leaves[1].Hash()
