@@ -122,7 +122,7 @@ func Open(cfg Config) (*Chain, error) {
 	ec.SyncMode = ethconfig.FullSync
 	ec.TxPool.NoLocals = true
 	// Archive mode with the hash scheme writes every block's state through
-	// to disk, so even a killed process reopens with its anchors.
+	// to disk rather than keeping recent state in memory until shutdown.
 	ec.NoPruning = true
 	ec.StateScheme = rawdb.HashScheme
 	e, err := eth.New(stack, &ec)
