@@ -29,7 +29,8 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-## bench: Go micro-benchmarks, then raw JetStream vs custos end to end (ends with the custos-bench: line)
+## bench: Go micro-benchmarks, then raw JetStream vs custos end to end (ends with the custos-bench: line);
+## with CUSTOS_BENCH_DATABASE (or CUSTOS_TEST_DATABASE) also custos on PostgreSQL and the store's records/s
 bench: bench-go
 	$(GO) run ./cmd/custos bench $(ARGS)
 

@@ -8,6 +8,10 @@
 //
 //	db, err := pg.Open(ctx, "postgres://custos:secret@db:5432/custos", pg.WithSchema("custos"))
 //
+// The schema can also come with the URL, for a daemon configured by a URL
+// alone: "postgres://…/custos?custos_schema=custos" ([SchemaParam]; Open
+// removes the parameter before connecting).
+//
 // Open connects, then applies the schema migrations embedded in the binary
 // (migrations/NNNN_name.sql) that the database does not have yet. They run in
 // one transaction under a PostgreSQL advisory lock, and are recorded in the
