@@ -143,6 +143,9 @@ func Open(cfg Config) (*Chain, error) {
 	}
 	c := &Chain{stack: stack, eth: e, beacon: beacon, client: ethclient.NewClient(stack.Attach()), key: key,
 		url: stack.HTTPEndpoint(), stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.Listen == "" {
+		c.url = ""
+	}
 	go c.mine(cfg.Period, cfg.Logger)
 	cfg.Logger.Info("devchain: started", "dir", cfg.Dir, "rpc", c.URL(), "head", e.BlockChain().CurrentBlock().Number, "dev", c.DevAddress())
 	return c, nil
