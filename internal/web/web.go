@@ -5,8 +5,10 @@ package web
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed assets
@@ -27,6 +29,12 @@ func Handler() http.Handler {
 			return
 		case "/favicon.ico":
 			http.ServeFileFS(w, r, assets, "assets/favicon.svg")
+			return
+		}
+		if fi, err := fs.Stat(assets, strings.TrimPrefix(r.URL.Path, "/")); err != nil || fi.IsDir() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, "{\"error\":%q,\"code\":\"not_found\"}\n", "no such file: "+r.URL.Path)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")
