@@ -113,6 +113,19 @@ func TestGethDev(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("proof does not verify on geth:\n%s", rep)
 	}
+	// A second epoch: the steady-state cost of an anchor on geth.
+	s.Observe(hist.apply(ids[:7], 1))
+	s.Flush()
+	var e2 *anchor.Epoch
+	for e2 == nil || e2.State != anchor.StateConfirmed {
+		if ctx.Err() != nil {
+			t.Fatal("second epoch never confirmed on geth")
+		}
+		time.Sleep(50 * time.Millisecond)
+		e2, _ = st.Epoch(ctx, 2)
+	}
+	t.Logf("geth --dev: epoch 2 (%d leaves) gas used %d", e2.Count, e2.GasUsed)
+
 	b.Links[0].StateHash[0] ^= 1
 	rep, err = anchor.Verify(ctx, client, b)
 	if err != nil {
