@@ -69,6 +69,7 @@ Usage:
   custos twin alerts ID [--after N] [--limit N]
   custos twin event ID '{"type":"custody","to":"carrier-1"}'
       types: custody {to}, status {status}, close, aggregate {children}, disaggregate {children}
+  custos twin upgrade ID --version V [--policy P]   move a twin to another policy version (custos_migrate)
 `
 
 func twinCmd(args []string) {
@@ -77,6 +78,10 @@ func twinCmd(args []string) {
 		os.Exit(2)
 	}
 	sub, args := args[0], args[1:]
+	if sub == "upgrade" {
+		twinUpgradeCmd(args) // cmd/custos/policy.go
+		return
+	}
 	fs := newFlags("twin "+sub, twinUsage)
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	var (
@@ -296,15 +301,4 @@ func dupNote(dup bool) string {
 		return ", duplicate: already stored"
 	}
 	return ""
-}
-
-func policyCmd(args []string) {
-	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprint(os.Stderr, "Usage: custos policy list [--api URL]\n")
-		os.Exit(2)
-	}
-	fs := newFlags("policy list", "custos policy list — deployed contract modules\n")
-	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
-	fs.parse(args[1:])
-	api(*base, "GET", "/v1/policies", nil)
 }
