@@ -46,6 +46,10 @@ func main() {
 	case "run":
 		runCmd(args)
 	case "twin":
+		if len(args) > 0 && args[0] == "watch" {
+			watchCmd(args[1:])
+			return
+		}
 		twinCmd(args)
 	case "publish":
 		publishCmd(args)
