@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/store/pg"
 	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
 
 // pgURL returns the test database URL from CUSTOS_TEST_DATABASE; without it
@@ -223,6 +226,70 @@ func TestHistoryRetentionConfig(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPostgresHistoryRetention: a runtime started with HistoryRetention
+// deletes the history older than it (by event time) from PostgreSQL and
+// keeps newer history and every snapshot.
+func TestPostgresHistoryRetention(t *testing.T) {
+	url := pgSchemaURL(t)
+	p := builtin.Coldchain()
+	ref := twin.ContractRef{Name: p.Name, Version: p.Version, SHA256: sha256.Sum256(p.Wasm)}
+	var msgs []pubMsg
+	for _, tw := range []struct{ id, day string }{{"OLD-1", "2020-01-01"}, {"NEW-1", "2030-01-01"}} {
+		cmd, _ := json.Marshal(twin.Command{Type: "create", TS: tw.day + "T00:00:00Z", Kind: "case", Contract: &ref,
+			Params: json.RawMessage(`{"min_c":2,"max_c":8}`)})
+		msgs = append(msgs, pubMsg{"custos.command." + tw.id, cmd})
+		for i := range 5 {
+			msgs = append(msgs, pubMsg{"custos.telemetry." + tw.id, reading(fmt.Sprintf("%sT00:%02d:00Z", tw.day, i+1), 5)})
+		}
+	}
+	a := startPG(t, url, 0)
+	_, js := client(t, a)
+	waitAcked(t, js, publishAll(t, js, msgs))
+	a.Close()
+
+	// What the first run left (timers of OLD-1 may have fired too).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := pg.Open(ctx, url, pg.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := db.Twin(ctx, "OLD-1")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Seq < 6 {
+		t.Fatalf("OLD-1 at seq %d after the first run, want at least 6", old.Seq)
+	}
+
+	b, err := app.Start(ctx, app.Config{Data: t.TempDir(), NATSListen: "-", HTTP: "-", Store: url,
+		HistoryRetention: 24 * time.Hour, Logger: quietLogger(), CacheDir: testCache()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		recs, err := b.Store.History(ctx, twin.HistoryQuery{Twin: "OLD-1", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 || recs[0].Seq > old.Seq {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OLD-1 still has %d records up to seq %d from 2020, 20 s after a start with 24 h retention", len(recs), old.Seq)
+		}
+	}
+	if tw, err := b.Store.Twin(ctx, "OLD-1"); err != nil || tw.Seq < old.Seq {
+		t.Errorf("OLD-1 snapshot after pruning: %+v, %v", tw, err)
+	}
+	recs, err := b.Store.History(ctx, twin.HistoryQuery{Twin: "NEW-1", Limit: 1000})
+	if err != nil || len(recs) != 6 {
+		t.Errorf("NEW-1 (2030) history after pruning: %d records, %v; want all 6", len(recs), err)
 	}
 }
 
