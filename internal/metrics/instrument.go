@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,8 +61,15 @@ func (s *timedStore) Ping(ctx context.Context) error {
 	return nil
 }
 
-// InstrumentContracts returns h with the latency of every contract call
-// observed in custos_contract_call_seconds{call}.
+// contractSample: one contract call in contractSample is timed. Timing
+// every call cost ~190 ns (two clock reads and a histogram update) against
+// calls of a few microseconds; a 1-in-8 sample keeps the histogram's shape
+// for ~25 ns per call.
+const contractSample = 8
+
+// InstrumentContracts returns h with the latency of contract calls
+// observed in custos_contract_call_seconds{call}, sampling one call in
+// contractSample (the histogram's _count is therefore about 1/8 of the calls).
 func (m *Metrics) InstrumentContracts(h twin.ContractHost) twin.ContractHost {
 	return &timedHost{ContractHost: h, init: m.ContractSeconds.WithLabelValues("init"),
 		apply: m.ContractSeconds.WithLabelValues("apply"), view: m.ContractSeconds.WithLabelValues("view")}
@@ -87,17 +95,25 @@ type timedContract struct {
 	h *timedHost
 }
 
+func sampled() bool { return rand.Uint32()%contractSample == 0 }
+
 func (c *timedContract) Init(ctx context.Context, call twin.Call, event []byte) (twin.Output, error) {
-	defer since(c.h.init, time.Now())
+	defer since(c.h.init, time.Now()) // rare: always timed
 	return c.Contract.Init(ctx, call, event)
 }
 
 func (c *timedContract) Apply(ctx context.Context, call twin.Call, state, event []byte) (twin.Output, error) {
+	if !sampled() {
+		return c.Contract.Apply(ctx, call, state, event)
+	}
 	defer since(c.h.apply, time.Now())
 	return c.Contract.Apply(ctx, call, state, event)
 }
 
 func (c *timedContract) View(ctx context.Context, call twin.Call, state []byte) ([]byte, error) {
+	if !sampled() {
+		return c.Contract.View(ctx, call, state)
+	}
 	defer since(c.h.view, time.Now())
 	return c.Contract.View(ctx, call, state)
 }
