@@ -23,11 +23,7 @@ import (
 )
 
 // Head is the latest digest of a twin after a durable commit.
-type Head struct {
-	Twin   string
-	Seq    uint64
-	Digest twin.Hash
-}
+type Head = twin.Head
 
 // HeadSource lists twin heads in id order, starting after the id after, at
 // most limit of them; an empty result ends the listing. The runtime
@@ -124,6 +120,8 @@ type Service struct {
 }
 
 // New validates cfg and returns a Service; call Run to start it.
+var _ twin.Anchorer = (*Service)(nil)
+
 func New(cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ var _ anchor.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the store in dir.
 func Open(dir string) (*DB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLog{}})
 	if err != nil {
 		return nil, fmt.Errorf("open anchor store: %w", err)
 	}
@@ -276,4 +276,14 @@ func (d *DB) NextNonce(ctx context.Context, a common.Address) (uint64, error) {
 		return 0, fmt.Errorf("nonce: %w", err)
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// quietLog keeps pebble's informational lines (WAL replay, compactions) out
+// of the runtime's output.
+type quietLog struct{}
+
+func (quietLog) Infof(string, ...any) {}
+
+func (quietLog) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/internal/httpapi"
@@ -54,6 +55,8 @@ type Config struct {
 	ContractMaxOutput int
 	// CacheDir keeps compiled contracts between starts (default Data/wazero-cache).
 	CacheDir string
+	// Anchor turns anchoring on (nil: off).
+	Anchor *AnchorConfig
 
 	Logger *slog.Logger
 }
@@ -70,7 +73,9 @@ type App struct {
 	Bus      *bus.Bus
 	Metrics  *metrics.Metrics
 	API      *httpapi.Server
-	HTTPAddr string // actual HTTP listen address
+	HTTPAddr string          // actual HTTP listen address
+	Anchor   *anchor.Service // nil when anchoring is off
+	Chain    *ChainConn      // the chain anchors go to (nil when off)
 
 	log     *slog.Logger
 	cancel  context.CancelFunc
@@ -175,6 +180,13 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("built-in policies: %w", err)
 	}
 
+	// Anchoring.
+	if cfg.Anchor != nil {
+		if err := a.startAnchoring(ctx); err != nil {
+			return nil, fmt.Errorf("anchoring: %w", err)
+		}
+	}
+
 	// Runtime and bus.
 	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Host),
 		Shards: cfg.Shards, Logger: cfg.Logger})
@@ -184,6 +196,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Bus, err = bus.New(bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
+		OnCommit: a.onCommit,
 	})
 	if err != nil {
 		return nil, err
@@ -196,6 +209,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.goRun("ingest", func() error { return a.Bus.Run(runCtx) })
+	if a.Anchor != nil {
+		a.goRun("anchor", func() error { return a.Anchor.Run(runCtx) })
+	}
 	a.goRun("timers", func() error { return a.Runtime.RunTimers(runCtx, 0, a.Bus.FireTimer) })
 	a.goRun("load timers", func() error {
 		n, err := a.Runtime.LoadTimers(runCtx)
@@ -206,11 +222,13 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	})
 
 	// HTTP.
-	a.API = httpapi.New(httpapi.Config{
+	hc := httpapi.Config{
 		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
 		JS: a.JS, Auth: tokens, Metrics: a.Metrics,
-	})
+	}
+	a.anchorHooks(&hc)
+	a.API = httpapi.New(hc)
 	if cfg.HTTP != "" && cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
 		if err != nil {

@@ -1,0 +1,257 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/custos-dev/custos/anchor"
+	"github.com/custos-dev/custos/anchor/devchain"
+	anchorstore "github.com/custos-dev/custos/anchor/embedded"
+	"github.com/custos-dev/custos/internal/httpapi"
+	"github.com/custos-dev/custos/twin"
+)
+
+// AnchorConfig configures anchoring. With ChainRPC empty, an embedded dev
+// chain runs in process under Data/chain.
+type AnchorConfig struct {
+	ChainRPC       string // JSON-RPC endpoint of an external chain
+	ChainID        uint64 // expected chain id (0: take the endpoint's)
+	ChainListen    string // JSON-RPC address of the embedded dev chain ("" none)
+	Keystore       string // go-ethereum keystore file or directory (external chains)
+	PassphraseFile string // keystore passphrase file; else env CUSTOS_KEYSTORE_PASSWORD
+	Contract       string // TwinAnchor address; empty: the one deployed earlier (dev chain: deployed now)
+	Interval       time.Duration
+	MaxLeaves      int
+	Confirmations  uint64
+	FeeCapGwei     float64
+}
+
+// PassphraseEnv is the environment variable a keystore passphrase is read
+// from when no passphrase file is given.
+const PassphraseEnv = "CUSTOS_KEYSTORE_PASSWORD"
+
+// ChainConn is an open chain: the backend, the runtime's key, and the dev
+// chain if it is the embedded one.
+type ChainConn struct {
+	Backend anchor.Backend
+	Client  *ethclient.Client
+	Dev     *devchain.Chain // nil for an external chain
+	ChainID uint64
+	Key     *ecdsa.PrivateKey
+}
+
+// OpenChain connects to the configured chain, or opens the embedded dev
+// chain under dataDir/chain.
+func OpenChain(ctx context.Context, cfg *AnchorConfig, dataDir string, log *slog.Logger) (*ChainConn, error) {
+	cc := &ChainConn{}
+	if cfg.ChainRPC == "" {
+		dev, err := devchain.Open(devchain.Config{Dir: filepath.Join(dataDir, "chain"), Listen: cfg.ChainListen, Period: 2 * time.Second, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("dev chain: %w", err)
+		}
+		cc.Dev, cc.Client, cc.Key = dev, dev.Client(), dev.DevKey()
+	} else {
+		cl, err := ethclient.DialContext(ctx, cfg.ChainRPC)
+		if err != nil {
+			return nil, fmt.Errorf("chain %s: %w", cfg.ChainRPC, err)
+		}
+		cc.Client = cl
+		if cfg.Keystore == "" {
+			cl.Close()
+			return nil, errors.New("an external chain needs --keystore (the runtime's signing key)")
+		}
+		pass, err := anchor.Passphrase(cfg.PassphraseFile, PassphraseEnv)
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		if cc.Key, err = anchor.LoadKeystore(cfg.Keystore, pass); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
+	cc.Backend = cc.Client
+	id, err := cc.Client.ChainID(ctx)
+	if err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("chain id: %w", err)
+	}
+	cc.ChainID = id.Uint64()
+	if cfg.ChainID != 0 && cfg.ChainID != cc.ChainID {
+		cc.Close()
+		return nil, fmt.Errorf("chain id: endpoint says %d, --chain-id says %d", cc.ChainID, cfg.ChainID)
+	}
+	return cc, nil
+}
+
+// Close releases the chain.
+func (c *ChainConn) Close() {
+	if c.Dev != nil {
+		c.Dev.Close()
+		return
+	}
+	if c.Client != nil {
+		c.Client.Close()
+	}
+}
+
+// contractFile remembers the TwinAnchor address deployed on a chain.
+func contractFile(dataDir string, chainID uint64) string {
+	return filepath.Join(dataDir, "anchors", fmt.Sprintf("contract-%d.txt", chainID))
+}
+
+// FeeCap converts gwei to wei (nil: the service's default).
+func FeeCap(gwei float64) *big.Int {
+	if gwei <= 0 {
+		return nil
+	}
+	wei, _ := new(big.Float).Mul(big.NewFloat(gwei), big.NewFloat(1e9)).Int(nil)
+	return wei
+}
+
+// DeployContract deploys TwinAnchor, waits for it to be mined and records
+// its address under dataDir for later starts.
+func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGwei float64) (common.Address, error) {
+	addr, tx, err := anchor.Deploy(ctx, cc.Backend, cc.Key, FeeCap(feeCapGwei))
+	if err != nil {
+		return common.Address{}, err
+	}
+	if cc.Dev != nil {
+		cc.Dev.Commit()
+	}
+	if _, err := anchor.WaitMined(ctx, cc.Backend, tx.Hash()); err != nil {
+		return common.Address{}, fmt.Errorf("deploy TwinAnchor: %w", err)
+	}
+	f := contractFile(dataDir, cc.ChainID)
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return addr, err
+	}
+	return addr, os.WriteFile(f, []byte(addr.Hex()+"\n"), 0o644)
+}
+
+// contractAddress finds the TwinAnchor to use: the configured one, else the
+// one recorded for this chain, else (dev chain only) a new deployment.
+func contractAddress(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
+	if cfg.Contract != "" {
+		if !common.IsHexAddress(cfg.Contract) {
+			return common.Address{}, fmt.Errorf("--anchor-contract %q is not an address", cfg.Contract)
+		}
+		return common.HexToAddress(cfg.Contract), nil
+	}
+	if b, err := os.ReadFile(contractFile(dataDir, cc.ChainID)); err == nil {
+		addr := common.HexToAddress(strings.TrimSpace(string(b)))
+		if code, err := cc.Client.CodeAt(ctx, addr, nil); err == nil && len(code) > 0 {
+			return addr, nil
+		}
+	}
+	if cc.Dev == nil {
+		return common.Address{}, fmt.Errorf("no TwinAnchor contract for chain %d: run `custos anchor deploy` and pass --anchor-contract", cc.ChainID)
+	}
+	return DeployContract(ctx, cc, dataDir, cfg.FeeCapGwei)
+}
+
+// startAnchoring opens the chain and the anchor store and starts the
+// anchoring service, fed after every durable batch.
+func (a *App) startAnchoring(ctx context.Context) error {
+	cfg := a.Config.Anchor
+	cc, err := OpenChain(ctx, cfg, a.Config.Data, a.log)
+	if err != nil {
+		return err
+	}
+	a.Chain = cc
+	a.closers = append(a.closers, cc.Close)
+	addr, err := contractAddress(ctx, cfg, cc, a.Config.Data)
+	if err != nil {
+		return err
+	}
+	st, err := anchorstore.Open(filepath.Join(a.Config.Data, "anchors", "store"))
+	if err != nil {
+		return fmt.Errorf("anchor store: %w", err)
+	}
+	a.closers = append(a.closers, func() { st.Close() })
+	store := a.Store
+	svc, err := anchor.New(anchor.Config{
+		Backend: cc.Backend, ChainID: cc.ChainID, Contract: addr, SignerKey: cc.Key, Store: st,
+		Heads: func(ctx context.Context, after string, limit int) ([]anchor.Head, error) {
+			ts, err := store.Twins(ctx, twin.TwinQuery{After: after, Limit: limit})
+			if err != nil {
+				return nil, err
+			}
+			hs := make([]anchor.Head, len(ts))
+			for i, t := range ts {
+				hs[i] = anchor.Head{Twin: t.ID, Seq: t.Seq, Digest: t.Digest}
+			}
+			return hs, nil
+		},
+		Records: func(ctx context.Context, id string, from, to uint64) ([]twin.Record, error) {
+			var out []twin.Record
+			for after := from - 1; after < to; {
+				recs, err := store.History(ctx, twin.HistoryQuery{Twin: id, AfterSeq: after, Limit: 1000})
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range recs {
+					if r.Seq <= to {
+						out = append(out, r)
+					}
+				}
+				if len(recs) < 1000 {
+					break
+				}
+				after = recs[len(recs)-1].Seq
+			}
+			return out, nil
+		},
+		Interval: cfg.Interval, MaxLeaves: cfg.MaxLeaves, Confirmations: cfg.Confirmations,
+		FeeCap: FeeCap(cfg.FeeCapGwei), Logger: a.log.With("component", "anchor"),
+	})
+	if err != nil {
+		return err
+	}
+	a.Anchor = svc
+	a.log.Info("anchoring", "chain_id", cc.ChainID, "contract", addr.Hex(), "signer", svc.Signer().Hex(), "dev_chain", cc.Dev != nil)
+	return nil
+}
+
+// anchorHooks returns the HTTP API's anchoring hooks.
+func (a *App) anchorHooks(c *httpapi.Config) {
+	if a.Anchor == nil {
+		return
+	}
+	svc, backend := a.Anchor, a.Chain.Backend
+	c.Proof = func(ctx context.Context, id string, seq uint64) (any, error) {
+		b, err := svc.Proof(ctx, id, seq)
+		if errors.Is(err, anchor.ErrNotAnchored) {
+			return nil, fmt.Errorf("%w: %v", httpapi.ErrNotAnchored, err)
+		}
+		return b, err
+	}
+	c.Anchors = func(ctx context.Context) (any, error) { return svc.Status(ctx) }
+	c.Verify = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		b, err := anchor.ReadBundle(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", httpapi.ErrInvalidProof, err)
+		}
+		return anchor.Verify(ctx, backend, b)
+	}
+}
+
+// onCommit feeds each durable batch's digest heads to the anchor service.
+func (a *App) onCommit(out *twin.Outcome) {
+	if a.Anchor != nil && len(out.States) > 0 {
+		a.Anchor.Observe(out.Heads())
+	}
+}
