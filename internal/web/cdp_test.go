@@ -176,9 +176,12 @@ func (b *browser) eval(t *testing.T, expr string, out any) {
 	}
 }
 
-// waitJS polls a boolean JavaScript expression until it is true.
+// waitJS polls a boolean JavaScript expression until it is true, for at
+// most 20 s.
 func (b *browser) waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	for {
 		var ok bool
 		b.eval(t, "!!("+expr+")", &ok)
