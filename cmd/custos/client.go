@@ -67,6 +67,7 @@ Usage:
   custos twin list [--status S] [--kind K] [--custodian P] [--limit N] [--after ID]
   custos twin history ID [--after SEQ] [--limit N]
   custos twin alerts ID [--after N] [--limit N]
+  custos twin proof ID [--seq N]      proof bundle (JSON) of the twin's state at seq, once anchored
   custos twin event ID '{"type":"custody","to":"carrier-1"}'
       types: custody {to}, status {status}, close, aggregate {children}, disaggregate {children}
   custos twin upgrade ID --version V [--policy P]   move a twin to another policy version (custos_migrate)
@@ -106,6 +107,8 @@ func twinCmd(args []string) {
 	case "history", "alerts":
 		after = fs.String("after", "", "only entries after this seq (history) or alert number (alerts)")
 		limit = fs.Int("limit", 100, "most entries")
+	case "proof":
+		after = fs.String("seq", "", "the seq to prove (default: the twin's current seq)")
 	}
 	// Allow the id before or after the flags.
 	var pos []string
@@ -156,6 +159,13 @@ func twinCmd(args []string) {
 			q.Set("after", *after)
 		}
 		api(*base, "GET", "/v1/twins/"+url.PathEscape(pos[0])+"/"+sub+"?"+q.Encode(), nil)
+	case "proof":
+		need(1, "ID")
+		seq := *after
+		if seq == "" {
+			seq = currentSeq(*base, pos[0])
+		}
+		api(*base, "GET", "/v1/twins/"+url.PathEscape(pos[0])+"/proof?seq="+url.QueryEscape(seq), nil)
 	case "event":
 		need(2, "ID and a JSON event")
 		if !json.Valid([]byte(pos[1])) {
@@ -301,4 +311,20 @@ func dupNote(dup bool) string {
 		return ", duplicate: already stored"
 	}
 	return ""
+}
+
+// currentSeq asks the API for a twin's current seq.
+func currentSeq(base, id string) string {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(strings.TrimRight(base, "/") + "/v1/twins/" + url.PathEscape(id))
+	if err != nil {
+		fatalf("%v", err)
+	}
+	defer resp.Body.Close()
+	var t struct {
+		Seq uint64 `json:"seq"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&t) != nil {
+		fatalf("twin %s: %s", id, resp.Status)
+	}
+	return strconv.FormatUint(t.Seq, 10)
 }

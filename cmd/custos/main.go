@@ -27,6 +27,9 @@ Usage:
   custos policy list                     deployed contract modules
   custos twin watch ID                   live terminal view of a twin
   custos sim                             simulate a cold-chain fleet (fills the dashboard)
+  custos twin proof ID --seq N           a proof bundle for a twin's state at seq
+  custos verify proof.json --rpc URL     check a proof bundle against the chain alone
+  custos anchor deploy|status            the TwinAnchor contract and anchoring progress
   custos bench                           measure ingest against raw JetStream
   custos version
 
@@ -57,6 +60,10 @@ func main() {
 		policyCmd(args)
 	case "bench":
 		benchCmd(args)
+	case "anchor":
+		anchorCmd(args)
+	case "verify":
+		verifyCmd(args)
 	case "sim":
 		simCmd(args)
 	case "version", "--version":

@@ -39,6 +39,7 @@ func runCmd(args []string) {
 	ctimeout := fs.Duration("contract-timeout", 100*time.Millisecond, "deadline for one contract call")
 	cmaxout := fs.Int("contract-max-output", 0, "largest contract output in bytes (default: the host's, 1 MiB)")
 	cpages := fs.Int("contract-memory-pages", 0, "memory cap per contract instance in 64 KiB pages (default: the host's)")
+	chain := addChainFlags(fs, true)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.parse(args)
@@ -64,7 +65,7 @@ func runCmd(args []string) {
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
-		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), ContractMaxOutput: *cmaxout, Logger: log,
+		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), ContractMaxOutput: *cmaxout, Anchor: chain.config(), Logger: log,
 	})
 	if err != nil {
 		fatalf("start: %v", err)
@@ -76,6 +77,20 @@ func runCmd(args []string) {
 			natsWhere += ", clients at " + a.NATS.URL()
 		}
 	}
+	chainWhere := "off (--anchor=false)"
+	if a.Anchor != nil {
+		st, _ := a.Anchor.Status(ctx)
+		chainWhere = fmt.Sprintf("chain %d", a.Chain.ChainID)
+		if a.Chain.Dev != nil {
+			chainWhere = fmt.Sprintf("embedded dev chain %d", a.Chain.ChainID)
+			if a.Chain.Dev.URL() != "" {
+				chainWhere += ", JSON-RPC at " + a.Chain.Dev.URL()
+			}
+		}
+		if st != nil {
+			chainWhere += ", TwinAnchor " + st.Contract.Hex() + ", every " + chain.config().Interval.String()
+		}
+	}
 	storeWhere := "embedded (" + *data + "/store)"
 	if *store != "" {
 		storeWhere = "postgres"
@@ -85,10 +100,11 @@ func runCmd(args []string) {
   nats       %s
   store      %s
   http       http://%s  (dashboard /, API /v1/twins, metrics /metrics)
+  anchors    %s
   telemetry  publish readings to custos.telemetry.<twin>
   state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
 Stop with Ctrl-C.
-`, version, *data, natsWhere, storeWhere, a.HTTPAddr)
+`, version, *data, natsWhere, storeWhere, a.HTTPAddr, chainWhere)
 	<-ctx.Done()
 	log.Info("stopping")
 	a.Close()

@@ -59,6 +59,14 @@ func Start(cfg Config) (*Server, error) {
 		opts.Host, opts.Port = host, p
 		if p == 0 {
 			opts.Port = server.RANDOM_PORT
+		} else {
+			// The server only logs a failed listen and then never becomes
+			// ready; say what is wrong at once instead.
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("natsrv: %w (another NATS server or custos running? use --nats-listen)", err)
+			}
+			ln.Close()
 		}
 	}
 	s, err := server.NewServer(opts)
