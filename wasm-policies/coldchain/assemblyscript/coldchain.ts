@@ -2,7 +2,8 @@
 // (wasm-policies/coldchain/policy is the specification), written with the
 // AssemblyScript SDK. Same state encoding, same alerts, same view: on the
 // same events it produces the same states (and so the same state hashes)
-// as the Go build. Build: wasm-policies/sdk/assemblyscript/build.sh.
+// as the Go build. It also exports custos_migrate, so twins on the Go
+// build can be upgraded to it. Build: wasm-policies/sdk/assemblyscript/build.sh.
 
 import {
   Bytes, Contract, Event, Output, register, exp, log, fixed, jsonNumber,
@@ -206,10 +207,22 @@ class Coldchain extends Contract {
     this.st.decode(state);
     out.setView(this.st.view());
   }
+
+  // migrate takes a twin over from any coldchain build (Go or
+  // AssemblyScript, state version 1): the state is kept as it is.
+  migrate(state: Bytes, ev: Event, out: Output): void {
+    if (state.len != STATE_LEN || state.u8(0) != 1) {
+      out.reject("coldchain: cannot migrate a state of " + state.len.toString() + " bytes (not coldchain state version 1)");
+      return;
+    }
+    this.st.decode(state);
+    out.setView(this.st.view());
+    this.st.encode(out);
+  }
 }
 
 register(new Coldchain());
 
 export {
-  custos_abi_v1, custos_alloc, custos_reset, custos_init, custos_apply, custos_view,
+  custos_abi_v1, custos_alloc, custos_reset, custos_init, custos_apply, custos_view, custos_migrate,
 } from "../../sdk/assemblyscript/assembly/index";

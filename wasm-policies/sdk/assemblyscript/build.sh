@@ -4,6 +4,7 @@
 # same compiler and sources give the same bytes (tests check the committed
 # .wasm files against a rebuild). Usage (from anywhere):
 #   wasm-policies/sdk/assemblyscript/build.sh
+# CUSTOS_AS_OUT=dir writes the modules into dir instead (tests).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here" # asc records paths relative to the working directory
@@ -15,6 +16,7 @@ asc=./node_modules/.bin/asc
 flags="-O3 --noAssert --runtime incremental --use abort="
 for src in ../../coldchain/assemblyscript/coldchain.ts; do
 	out="${src%.ts}.wasm"
+	if [ -n "${CUSTOS_AS_OUT:-}" ]; then out="$CUSTOS_AS_OUT/$(basename "$out")"; fi
 	"$asc" "$src" -o "$out" $flags
 	echo "built wasm-policies/${out#../../} ($(wc -c < "$out") bytes)"
 done
