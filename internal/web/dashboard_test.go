@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ func TestDashboardLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	a, err := app.Start(ctx, app.Config{Data: t.TempDir(), NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: filepath.Join(os.TempDir(), "custos-test-wazero-cache")})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: filepath.Join(os.TempDir(), "custos-test-wazero-cache"),
+		Anchor: &app.AnchorConfig{Interval: 300 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +125,21 @@ func TestDashboardLive(t *testing.T) {
 	if status != "compromised" {
 		t.Errorf("twin page status = %q, want compromised", status)
 	}
+	// Anchoring: the proof of the latest seq, downloaded and verified
+	// against the (embedded) chain from the page.
+	b.waitJS(t, ctx, "proof available", `!!document.querySelector('#verifyBtn')`)
+	var href string
+	b.eval(t, `document.querySelector('#proofLine a').getAttribute('href')`, &href)
+	if resp, err := http.Get(base + href); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), ".proof.json") {
+		t.Errorf("proof download %s: %v %v", href, err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	b.eval(t, `document.querySelector('#verifyBtn').click()`, nil)
+	b.waitJS(t, ctx, "proof verified", `document.querySelector('#verifyOut').textContent.includes('proof verified')`)
 	b.screenshot(t, filepath.Join(out, "dashboard-twin.png"))
 	if os.Getenv("CUSTOS_UPDATE_DOCS") == "1" {
-		b.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1400, "height": 1250, "deviceScaleFactor": 1, "mobile": false}, nil)
+		b.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1400, "height": 1400, "deviceScaleFactor": 1, "mobile": false}, nil)
 		time.Sleep(300 * time.Millisecond)
 		b.screenshot(t, filepath.Join("..", "..", "docs", "dashboard.png"))
 		b.eval(t, `location.hash = '#/'`, nil)

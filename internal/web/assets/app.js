@@ -335,6 +335,10 @@ async function loadAnchoring() {
     $("#verifyBtn").onclick = verifyProof;
   } catch (e) {
     $("#proofLine").textContent = e.code === "not_anchored" ? `seq ${seq} is not anchored yet; it will be in a coming epoch.` : "proof: " + e.message;
+    if (e.code === "not_anchored") {
+      const c = current;
+      setTimeout(() => { if (current === c) loadAnchoring().catch(() => {}); }, 3000);
+    }
   }
 }
 async function verifyProof() {
