@@ -25,6 +25,7 @@ import (
 	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/internal/httpapi"
 	"github.com/custos-dev/custos/internal/metrics"
+	"github.com/custos-dev/custos/internal/modstore"
 	"github.com/custos-dev/custos/internal/natsrv"
 	"github.com/custos-dev/custos/store/embedded"
 	"github.com/custos-dev/custos/store/pg"
@@ -69,6 +70,7 @@ type App struct {
 	JS       jetstream.JetStream
 	Store    twin.Store
 	Host     *contracts.Host
+	Modules  *modstore.Deployer // deployed contract modules (custos policy deploy)
 	Runtime  *twin.Runtime
 	Bus      *bus.Bus
 	Metrics  *metrics.Metrics
@@ -178,6 +180,16 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.closers = append(a.closers, func() { host.Close(context.Background()) })
 	if _, err := a.Host.RegisterBuiltins(ctx); err != nil {
 		return nil, fmt.Errorf("built-in policies: %w", err)
+	}
+	// Deployed modules survive restarts: re-register them before the
+	// runtime applies any event (twins load their module by sha256).
+	mods, err := modstore.Open(ctx, a.JS)
+	if err != nil {
+		return nil, err
+	}
+	a.Modules = &modstore.Deployer{Host: a.Host, Modules: mods, Twins: a.Store, Logger: cfg.Logger}
+	if _, err := a.Modules.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("deployed policies: %w", err)
 	}
 
 	// Anchoring.
