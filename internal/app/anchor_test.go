@@ -104,6 +104,9 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 	if code != 200 || !bytes.Contains(body, []byte(`"epochs"`)) {
 		t.Fatalf("/v1/anchors: %d %s", code, body)
 	}
+	if _, body := httpDo(t, a, "GET", "/metrics", nil); !bytes.Contains(body, []byte("custos_anchor_last_confirmed_epoch")) || !bytes.Contains(body, []byte("custos_anchor_gas_used")) {
+		t.Errorf("anchor metrics missing:\n%s", grep(body, "custos_anchor"))
+	}
 	code, body = httpDo(t, a, "POST", "/v1/verify", json.RawMessage(head))
 	if code != 200 {
 		t.Fatalf("/v1/verify: %d %s", code, body)

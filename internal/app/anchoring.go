@@ -222,6 +222,7 @@ func (a *App) startAnchoring(ctx context.Context) error {
 		return err
 	}
 	a.Anchor = svc
+	a.anchorGauges()
 	a.log.Info("anchoring", "chain_id", cc.ChainID, "contract", addr.Hex(), "signer", svc.Signer().Hex(), "dev_chain", cc.Dev != nil)
 	return nil
 }
@@ -254,4 +255,32 @@ func (a *App) onCommit(out *twin.Outcome) {
 	if a.Anchor != nil && len(out.States) > 0 {
 		a.Anchor.Observe(out.Heads())
 	}
+}
+
+// anchorGauges exports the anchoring status as metrics, read at scrape time.
+func (a *App) anchorGauges() {
+	svc, m := a.Anchor, a.Metrics
+	status := func() *anchor.Status {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := svc.Status(ctx)
+		if err != nil {
+			return &anchor.Status{}
+		}
+		return st
+	}
+	m.Gauge("custos_anchor_epochs", "Anchor epochs cut so far.", func() float64 { return float64(status().Epochs) })
+	m.Gauge("custos_anchor_pending_twins", "Changed twins waiting for the next epoch.", func() float64 { return float64(status().PendingTwins) })
+	m.Gauge("custos_anchor_unconfirmed_epochs", "Epochs signed or sent but not confirmed yet.", func() float64 { return float64(status().Unconfirmed) })
+	m.Gauge("custos_anchor_lag_seconds", "Age of the oldest unconfirmed epoch.", func() float64 { return status().Lag.Seconds() })
+	m.Gauge("custos_anchor_last_confirmed_epoch", "Highest confirmed epoch.", func() float64 { return float64(status().LastConfirmed) })
+	m.Gauge("custos_anchor_gas_used", "Gas used by the most recent confirmed anchor transaction.", func() float64 {
+		st := status()
+		for i := len(st.Recent) - 1; i >= 0; i-- {
+			if e := st.Recent[i]; e.GasUsed > 0 {
+				return float64(e.GasUsed)
+			}
+		}
+		return 0
+	})
 }
