@@ -6,7 +6,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 20m
 
-.PHONY: all build run test test-short bench bench-go policies contracts lint fmt fuzz clean
+.PHONY: all build run demo test test-short bench bench-go policies contracts lint fmt fuzz clean
 
 all: build
 
@@ -16,6 +16,15 @@ build:
 ## run: start the runtime on embedded defaults (NATS 127.0.0.1:4222, HTTP 127.0.0.1:8080, data ./custos-data)
 run:
 	$(GO) run ./cmd/custos run $(ARGS)
+
+## demo: start custos (data in ./custos-demo), fill it with the fleet simulator, keep it running for the dashboard
+demo: build
+	@bin/custos run --data ./custos-demo $(ARGS) & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 120); do bin/custos twin list --limit 1 >/dev/null 2>&1 && break; sleep 0.5; done; \
+	bin/custos sim; \
+	echo; echo "dashboard: http://127.0.0.1:8080/   (Ctrl-C stops custos)"; \
+	wait $$pid
 
 ## test: the whole suite, with the race detector on the concurrent core, then
 ## the tests that stop and start the shared PostgreSQL server: alone (-p 1),
@@ -59,4 +68,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzEventUnmarshal -fuzztime 10s ./twin/
 
 clean:
-	rm -rf bin custos-data
+	rm -rf bin custos-data custos-demo
