@@ -350,6 +350,10 @@ type processed struct {
 	out    *twin.Outcome
 }
 
+// drainedFlush is the least time between KV flushes when the pipeline is
+// idle.
+const drainedFlush = 10 * time.Millisecond
+
 // publisher publishes the effects of processed batches, in order, while the
 // ingest loop applies the next ones. It coalesces KV writes (StateInterval)
 // and acknowledges input (AckAll) only once the KV write covering it is
@@ -401,7 +405,12 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			b.publish(&fl, kv, p)
 			unflushed += len(p.msgs)
 			last = p.msgs[len(p.msgs)-1]
-			due := b.cfg.StateInterval < 0 || time.Since(flushed) >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize
+			// Flush when the interval is up, when much is pending, or when the
+			// pipeline has drained (a quiet system is not delayed by the
+			// interval; a busy one coalesces).
+			since := time.Since(flushed)
+			due := b.cfg.StateInterval < 0 || since >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize ||
+				(len(work) == 0 && since >= min(drainedFlush, b.cfg.StateInterval))
 			if err := finish(due); err != nil {
 				return err
 			}
