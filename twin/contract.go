@@ -26,7 +26,8 @@ type Contract interface {
 	// Apply runs custos_apply on one encoded event.
 	Apply(ctx context.Context, call Call, state, event []byte) (Output, error)
 	// View runs custos_view and returns the contract's JSON view of state
-	// (nil if the module has no custos_view).
+	// (nil if the module has no custos_view). It must be valid JSON: a host
+	// checks the views of modules it does not trust.
 	View(ctx context.Context, call Call, state []byte) ([]byte, error)
 }
 
