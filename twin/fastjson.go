@@ -1,5 +1,7 @@
 package twin
 
+import "encoding/json"
+
 // A fast path for the common shapes of telemetry JSON: a flat object of the
 // known keys with plain strings (no escapes, ASCII) and numbers, or
 // {"readings": [such objects]}. Anything else — escapes, other keys, keys in
@@ -126,52 +128,36 @@ func (s *fastScanner) reading(r *readingJSON) bool {
 		if !ok || !s.byte(':') {
 			return false
 		}
-		var bit uint8
+		var (
+			bit uint8
+			str *string          // a string field
+			raw *json.RawMessage // a number (or string) field kept raw
+		)
 		switch string(k) {
 		case "ts":
-			bit = 1
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			r.TS = string(v)
+			bit, str = 1, &r.TS
 		case "sensor":
-			bit = 2
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			r.Sensor = string(v)
+			bit, str = 2, &r.Sensor
 		case "type":
-			bit = 4
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			r.Type = string(v)
+			bit, str = 4, &r.Type
 		case "unit":
-			bit = 8
+			bit, str = 8, &r.Unit
+		case "value":
+			bit, raw = 16, &r.Value
+		case "lat":
+			bit, raw = 32, &r.Lat
+		case "lon":
+			bit, raw = 64, &r.Lon
+		default:
+			return false
+		}
+		if str != nil {
 			v, ok := s.str()
 			if !ok {
 				return false
 			}
-			r.Unit = string(v)
-		case "value":
-			bit = 16
-			if r.Value, ok = s.raw(); !ok {
-				return false
-			}
-		case "lat":
-			bit = 32
-			if r.Lat, ok = s.raw(); !ok {
-				return false
-			}
-		case "lon":
-			bit = 64
-			if r.Lon, ok = s.raw(); !ok {
-				return false
-			}
-		default:
+			*str = string(v)
+		} else if *raw, ok = s.raw(); !ok {
 			return false
 		}
 		if seen&bit != 0 {

@@ -124,15 +124,7 @@ Usage:
 func verifyCmd(args []string) {
 	fs := newFlags("verify", verifyUsage)
 	rpc := fs.String("rpc", "http://127.0.0.1:8545", "JSON-RPC endpoint of the chain the proof names")
-	var pos []string
-	for len(args) > 0 {
-		fs.parse(args)
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
+	pos := fs.positional(args)
 	if len(pos) != 1 {
 		fs.Usage()
 		os.Exit(2)

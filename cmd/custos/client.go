@@ -111,15 +111,7 @@ func twinCmd(args []string) {
 		after = fs.String("seq", "", "the seq to prove (default: the twin's current seq)")
 	}
 	// Allow the id before or after the flags.
-	var pos []string
-	for len(args) > 0 {
-		fs.parse(args)
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
+	pos := fs.positional(args)
 	need := func(n int, what string) {
 		if len(pos) != n {
 			fmt.Fprintf(os.Stderr, "custos twin %s: want %s\n", sub, what)
@@ -201,15 +193,7 @@ func publishCmd(args []string) {
 	raw := fs.String("json", "", "the message body as JSON")
 	file := fs.String("f", "", "file of JSON lines to publish, one message each (\"-\" for stdin)")
 	msgID := fs.String("msg-id", "", "Nats-Msg-Id header: re-sending with the same id is a no-op")
-	var pos []string
-	for len(args) > 0 {
-		fs.parse(args)
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
+	pos := fs.positional(args)
 	if len(pos) != 1 {
 		fs.Usage()
 		os.Exit(2)

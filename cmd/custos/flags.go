@@ -91,3 +91,18 @@ func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "custos: "+format+"\n", args...)
 	os.Exit(1)
 }
+
+// positional parses args with flags allowed before, between and after the
+// positional arguments, and returns the positional ones.
+func (fs *flagSet) positional(args []string) []string {
+	var pos []string
+	for len(args) > 0 {
+		fs.parse(args)
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	return pos
+}

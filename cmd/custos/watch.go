@@ -43,15 +43,7 @@ func watchCmd(args []string) {
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	token := fs.String("token", "", "bearer token (default $CUSTOS_TOKEN)")
 	once := fs.Bool("once", false, "print the view once and exit")
-	var pos []string
-	for len(args) > 0 {
-		fs.parse(args)
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
+	pos := fs.positional(args)
 	if len(pos) != 1 {
 		fs.Usage()
 		os.Exit(2)
