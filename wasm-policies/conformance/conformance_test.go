@@ -192,3 +192,42 @@ func TestAgreeEventForEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceContracts builds every Go reference contract from source
+// and runs it, under the real host and runtime, against its golden file
+// (wasm-policies/<name>/testdata: params.json, events.jsonl, expected.jsonl).
+func TestReferenceContracts(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	_, err := os.Stat(goBin)
+	need(t, err == nil, "go toolchain not found at "+goBin)
+	tests := []struct{ name, custodian string }{
+		{"humidshock", ""},
+		{"custody", "acme"},
+		{"geofence", ""},
+		{"pallet", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), tt.name+".wasm")
+			cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "../"+tt.name)
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("build: %v\n%s", err, b)
+			}
+			dir := filepath.Join("..", tt.name, "testdata")
+			got, err := policytest.Run(context.Background(), policytest.Config{
+				Module: read(t, out), Name: tt.name, Params: read(t, filepath.Join(dir, "params.json")), Custodian: tt.custodian, Host: hostCfg,
+			}, bytes.NewReader(read(t, filepath.Join(dir, "events.jsonl"))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := policytest.ReadLines(bytes.NewReader(read(t, filepath.Join(dir, "expected.jsonl"))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := policytest.Compare(got, want); len(d) > 0 {
+				t.Fatalf("%d differences from expected.jsonl:\n%s", len(d), strings.Join(d, "\n"))
+			}
+		})
+	}
+}

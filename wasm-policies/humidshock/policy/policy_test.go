@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+)
+
+const sec = int64(1e9)
+
+var base = int64(1_780_000_000) * sec
+
+func reading(typ sdk.ReadingType, at int64, v float64) []byte {
+	return sdk.AppendEvent(nil, sdk.KindReading, typ, base+at*sec, 0, v, 0, "s1", "")
+}
+
+func TestHumidityAndShock(t *testing.T) {
+	var p Policy
+	var ev sdk.Event
+	var out sdk.Output
+	ev.Decode(sdk.AppendEvent(nil, sdk.KindCreate, 0, base, 1, 0, 0, "case", `{"max_rh":60,"humidity_budget_s":600,"max_g":3,"max_shocks":2}`, "", ""))
+	state := slices.Clone(p.Init(&ev, &out))
+	if out.Rejected() != "" {
+		t.Fatal(out.Rejected())
+	}
+	steps := []struct {
+		name   string
+		ev     []byte
+		alerts []string
+		status string
+	}{
+		{"dry", reading(sdk.TypeHumidity, 0, 40), nil, ""},
+		{"humid", reading(sdk.TypeHumidity, 100, 70), []string{CodeHumidityHigh}, ""},
+		{"still humid", reading(sdk.TypeHumidity, 400, 75), nil, ""},
+		{"late ignored", reading(sdk.TypeHumidity, 300, 10), nil, ""},
+		{"dry again", reading(sdk.TypeHumidity, 500, 50), []string{CodeHumidityOK}, ""},
+		{"small shock", reading(sdk.TypeShock, 510, 2.5), nil, ""},
+		{"shock", reading(sdk.TypeShock, 520, 3.5), []string{CodeShock}, ""},
+		{"humid", reading(sdk.TypeHumidity, 600, 61), []string{CodeHumidityHigh}, ""},
+		{"budget", reading(sdk.TypeHumidity, 800, 61), []string{CodeHumidityBudget}, "compromised"},
+		{"second shock", reading(sdk.TypeShock, 900, 9), []string{CodeShock}, ""},
+		{"status stays", sdk.AppendEvent(nil, sdk.KindStatus, 0, base+1000*sec, 0, 0, 0, "delivered"), nil, "compromised"},
+	}
+	for _, s := range steps {
+		if err := ev.Decode(s.ev); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		state = slices.Clone(p.Apply(state, &ev, &out))
+		var codes []string
+		for _, a := range out.Alerts() {
+			codes = append(codes, a.Code)
+		}
+		if !slices.Equal(codes, s.alerts) || out.Status() != s.status {
+			t.Fatalf("%s: alerts %v status %q, want %v %q", s.name, codes, out.Status(), s.alerts, s.status)
+		}
+	}
+	out.Reset()
+	p.View(state, &out)
+	var v map[string]any
+	if err := json.Unmarshal(out.View(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v["time_above_rh_s"] != 600.0 || v["shocks"] != 2.0 || v["peak_g"] != 9.0 || v["compromised"] != true {
+		t.Fatalf("view %s", out.View())
+	}
+}
+
+func TestRejectsBadParams(t *testing.T) {
+	for _, params := range []string{`{"max_rh":0}`, `{"max_g":-1}`, `{"max_shocks":0}`, `{"max_rh":"x"}`} {
+		var p Policy
+		var ev sdk.Event
+		var out sdk.Output
+		ev.Decode(sdk.AppendEvent(nil, sdk.KindCreate, 0, base, 1, 0, 0, "case", params, "", ""))
+		p.Init(&ev, &out)
+		if out.Rejected() == "" {
+			t.Errorf("params %s accepted", params)
+		}
+	}
+}
