@@ -203,6 +203,24 @@ func TestCrashRecoveryMatchesReplay(t *testing.T) {
 	}
 	waitAcked(t, js, last)
 	t.Logf("%s all acked", time.Now().Format("15:04:05.000"))
+	// Acknowledged input has its state in the KV bucket, crashes or not.
+	kv, err := js.KeyValue(context.Background(), "custos_twins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inKV := map[string]twin.Twin{}
+	for i := 0; i < twins; i++ {
+		id := fmt.Sprintf("C-%d", i)
+		e, err := kv.Get(context.Background(), id)
+		if err != nil {
+			t.Fatalf("kv %s: %v", id, err)
+		}
+		var tw twin.Twin
+		if err := json.Unmarshal(e.Value(), &tw); err != nil {
+			t.Fatal(err)
+		}
+		inKV[id] = tw
+	}
 	c.kill()
 	nc.Close()
 
@@ -236,6 +254,9 @@ func TestCrashRecoveryMatchesReplay(t *testing.T) {
 		}
 		if got.Seq != 1+perTwin[id] {
 			t.Errorf("%s: seq %d, want %d: readings lost or applied twice", id, got.Seq, 1+perTwin[id])
+		}
+		if k := inKV[id]; k.Seq != got.Seq || k.Digest != got.Digest {
+			t.Errorf("%s: KV holds seq %d, the store seq %d", id, k.Seq, got.Seq)
 		}
 		if got.Seq != want.Seq || got.Digest != want.Digest || !bytes.Equal(got.State, want.State) ||
 			got.Status != want.Status || got.Alerts != want.Alerts || !bytes.Equal(got.View, want.View) {
