@@ -22,17 +22,28 @@ func BenchmarkApplyColdchainGuestOnly(b *testing.B) {
 		name string
 		on   bool
 	}{{"closeOnContextDone", true}, {"uninterruptible", false}} {
-		b.Run(tc.name, func(b *testing.B) { benchGuestOnly(b, tc.on) })
+		b.Run(tc.name, func(b *testing.B) { benchGuestOnly(b, builtin.Coldchain().Wasm, tc.on) })
 	}
 }
 
-func benchGuestOnly(b *testing.B, closeOnDone bool) {
+// BenchmarkApplyColdchainASGuestOnly is BenchmarkApplyColdchainGuestOnly
+// for the AssemblyScript build.
+func BenchmarkApplyColdchainASGuestOnly(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"closeOnContextDone", true}, {"uninterruptible", false}} {
+		b.Run(tc.name, func(b *testing.B) { benchGuestOnly(b, asColdchain(b), tc.on) })
+	}
+}
+
+func benchGuestOnly(b *testing.B, wasm []byte, closeOnDone bool) {
 	ctx := context.Background()
 	// No compilation cache: wazero's cache key ignores WithCloseOnContextDone,
 	// so a shared cache would hand one variant the other's machine code.
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
 	defer r.Close(ctx)
-	mod, err := instantiateRaw(ctx, r, builtin.Coldchain().Wasm)
+	mod, err := instantiateRaw(ctx, r, wasm)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,8 +18,10 @@ func instantiateRaw(ctx context.Context, r wazero.Runtime, wasm []byte) (api.Mod
 	if err != nil {
 		return nil, err
 	}
-	if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
-		return nil, err
+	if f := mod.ExportedFunction("_initialize"); f != nil {
+		if _, err := f.Call(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return mod, nil
 }

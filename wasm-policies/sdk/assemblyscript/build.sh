@@ -10,10 +10,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here" # asc records paths relative to the working directory
 asc=./node_modules/.bin/asc
 [ -x "$asc" ] || { echo "asc not found: run 'npm ci' in $here" >&2; exit 1; }
-# --runtime incremental: the standard GC; --use abort=: assertion failures
-# trap (unreachable) instead of importing env.abort, so the modules import
-# nothing at all.
-flags="-O3 --noAssert --runtime incremental --use abort="
+# --runtime minimal: the GC without automatic collection (the SDK collects
+# between calls); --use abort=: assertion failures trap (unreachable)
+# instead of importing env.abort, so the modules import nothing at all.
+flags="-O3 --noAssert --runtime minimal --use abort="
 for src in ../../coldchain/assemblyscript/coldchain.ts; do
 	out="${src%.ts}.wasm"
 	if [ -n "${CUSTOS_AS_OUT:-}" ]; then out="$CUSTOS_AS_OUT/$(basename "$out")"; fi

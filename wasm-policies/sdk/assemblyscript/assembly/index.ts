@@ -10,10 +10,14 @@
 //            custos_apply, custos_view } from "<sdk>/assembly";
 //
 // (add custos_migrate to the list if the contract overrides migrate).
-// Build with --runtime incremental --use abort= (no imports at all; see
+// Build with --runtime minimal --use abort= (no imports at all; see
 // build.sh). Inputs live in unmanaged memory handed out by custos_alloc and
 // freed by custos_reset; the output buffer is unmanaged too and lives until
-// the next call.
+// the next call. The minimal runtime never collects by itself (and has no
+// write barriers, which made the incremental runtime's apply ~1.7× slower):
+// the SDK runs a full collection at the start of an entry call — when no
+// managed reference is on the stack — every 1024 calls, or sooner when the
+// last call grew the memory.
 
 import { round } from "./gomath";
 export { exp, log, round, ldexp, frexp } from "./gomath";
@@ -237,6 +241,18 @@ const regions: usize[] = [];
 
 export function custos_abi_v1(): void {}
 
+let calls: u32 = 0;
+let pages: i32 = 0;
+
+// gc collects garbage between calls (see the top of this file).
+@inline function gc(): void {
+  calls++;
+  if ((calls & 1023) == 0 || memory.size() != pages) {
+    __collect();
+    pages = memory.size();
+  }
+}
+
 export function custos_alloc(n: u32): usize {
   const p = heap.alloc(<usize>max<u32>(n, 8));
   regions.push(p);
@@ -249,6 +265,7 @@ export function custos_reset(): void {
 }
 
 export function custos_init(ep: usize, el: u32): u64 {
+  gc();
   event.decode(ep, <usize>el);
   output.reset();
   contract!.init(event, output);
@@ -256,6 +273,7 @@ export function custos_init(ep: usize, el: u32): u64 {
 }
 
 export function custos_apply(sp: usize, sl: u32, ep: usize, el: u32): u64 {
+  gc();
   event.decode(ep, <usize>el);
   stateIn.ptr = sp;
   stateIn.len = <i32>sl;
@@ -265,6 +283,7 @@ export function custos_apply(sp: usize, sl: u32, ep: usize, el: u32): u64 {
 }
 
 export function custos_view(sp: usize, sl: u32): u64 {
+  gc();
   stateIn.ptr = sp;
   stateIn.len = <i32>sl;
   output.reset();
@@ -273,6 +292,7 @@ export function custos_view(sp: usize, sl: u32): u64 {
 }
 
 export function custos_migrate(sp: usize, sl: u32, ep: usize, el: u32): u64 {
+  gc();
   event.decode(ep, <usize>el);
   stateIn.ptr = sp;
   stateIn.len = <i32>sl;
