@@ -281,8 +281,8 @@ func (a *App) ready(ctx context.Context) error {
 	if a.Conn == nil || !a.Conn.IsConnected() {
 		return errors.New("nats: not connected")
 	}
-	if !a.Bus.Ready() {
-		return errors.New("ingest: not consuming")
+	if err := a.Bus.Err(); err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
 	if p, ok := a.Store.(pinger); ok {
 		if err := p.Ping(ctx); err != nil {

@@ -86,8 +86,9 @@ type Bus struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 
-	mu    sync.Mutex
-	ready bool
+	mu      sync.Mutex
+	ready   bool
+	lastErr error // why ingest last stopped (cleared when it consumes again)
 }
 
 // New validates cfg and returns a Bus. Call Setup, then Run.
@@ -211,9 +212,25 @@ func (b *Bus) Ready() bool {
 	return b.ready
 }
 
+// Err says why ingest is not consuming (nil while it is).
+func (b *Bus) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ready {
+		return nil
+	}
+	if b.lastErr != nil {
+		return b.lastErr
+	}
+	return errors.New("not consuming")
+}
+
 func (b *Bus) setReady(v bool) {
 	b.mu.Lock()
 	b.ready = v
+	if v {
+		b.lastErr = nil
+	}
 	b.mu.Unlock()
 }
 
@@ -221,12 +238,19 @@ func (b *Bus) setReady(v bool) {
 // unavailable, …) is retried with backoff from the first unacknowledged
 // message; nothing is acknowledged before it is durable.
 func (b *Bus) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
 	for {
+		start := time.Now()
 		err := b.consume(ctx)
-		b.setReady(false)
+		b.mu.Lock()
+		b.ready, b.lastErr = false, err
+		b.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = minBackoff // it had been running fine: retry at once
 		}
 		b.log.Error("ingest stopped; restarting", "err", err, "in", backoff)
 		b.cfg.Runtime.Evict()
