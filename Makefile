@@ -32,7 +32,7 @@ demo: build
 test:
 	$(GO) vet $(PKGS)
 	CUSTOS_TEST_PG_RESTART= $(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
-	$(GO) test -count=1 -race -timeout $(TIMEOUT) ./twin/ ./store/embedded/ ./internal/bus/
+	$(GO) test -count=1 -race -timeout $(TIMEOUT) ./twin/ ./store/embedded/ ./internal/app/
 	CUSTOS_TEST_PG_RESTART=1 $(GO) test -count=1 -p 1 -timeout $(TIMEOUT) -run 'ServerRestart' ./store/pg/ ./internal/app/
 
 test-short:
