@@ -117,3 +117,24 @@ func TestAssemblyScriptMemoryBounded(t *testing.T) {
 		t.Fatalf("memory grew from %d to %d bytes over 19000 calls with alerts and views", first, last)
 	}
 }
+
+// BenchmarkApplyColdchainWAT: the hand-written WebAssembly text build (no
+// SDK, no runtime), registered as a trusted module.
+func BenchmarkApplyColdchainWAT(b *testing.B) {
+	wasm, err := os.ReadFile("../wasm-policies/coldchain/wat/coldchain.wasm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, c := loadModule(b, wasm, true)
+	benchColdchain(b, c)
+}
+
+// BenchmarkApplyColdchainWATInterruptible: the WAT build deployed.
+func BenchmarkApplyColdchainWATInterruptible(b *testing.B) {
+	wasm, err := os.ReadFile("../wasm-policies/coldchain/wat/coldchain.wasm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, c := loadModule(b, wasm, false)
+	benchColdchain(b, c)
+}

@@ -60,6 +60,7 @@ func builds(t testing.TB) map[string][]byte {
 	return map[string][]byte{
 		"go":             builtin.Coldchain().Wasm,
 		"assemblyscript": read(t, "../coldchain/assemblyscript/coldchain.wasm"),
+		"wat":            read(t, "../coldchain/wat/coldchain.wasm"),
 	}
 }
 
@@ -125,6 +126,23 @@ func TestAssemblyScriptFromSource(t *testing.T) {
 	built := read(t, filepath.Join(dir, "coldchain.wasm"))
 	if !bytes.Equal(built, read(t, "../coldchain/assemblyscript/coldchain.wasm")) {
 		t.Fatal("wasm-policies/coldchain/assemblyscript/coldchain.wasm is stale: run wasm-policies/sdk/assemblyscript/build.sh")
+	}
+	golden(t, built)
+}
+
+// TestWATFromSource rebuilds the hand-written WebAssembly text coldchain
+// with wat2wasm (Debian package wabt), checks the committed module is
+// current, and runs it against the golden file.
+func TestWATFromSource(t *testing.T) {
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	need(t, err == nil, "wat2wasm not found: install Debian package wabt")
+	out := filepath.Join(t.TempDir(), "coldchain.wasm")
+	if b, err := exec.Command(wat2wasm, "../coldchain/wat/coldchain.wat", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, b)
+	}
+	built := read(t, out)
+	if !bytes.Equal(built, read(t, "../coldchain/wat/coldchain.wasm")) {
+		t.Fatal("wasm-policies/coldchain/wat/coldchain.wasm is stale: run wasm-policies/coldchain/wat/build.sh")
 	}
 	golden(t, built)
 }
