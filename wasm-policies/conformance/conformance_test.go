@@ -249,3 +249,47 @@ func TestReferenceContracts(t *testing.T) {
 		})
 	}
 }
+
+// TestGoMigrate: a Go contract linking sdk/go/migrate (humidshock) takes
+// twins over from another build of itself, keeping the state, and refuses
+// a foreign state (coldchain's) with its reason; the twin then stays.
+func TestGoMigrate(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	_, err := os.Stat(goBin)
+	need(t, err == nil, "go toolchain not found at "+goBin)
+	dir := t.TempDir()
+	build := func(out string, ldflags string) []byte {
+		cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", filepath.Join(dir, out), "../humidshock")
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, b)
+		}
+		return read(t, filepath.Join(dir, out))
+	}
+	v1 := build("v1.wasm", "")
+	if v2 := build("v2.wasm", "-buildid=custos-v2"); bytes.Equal(v1, v2) {
+		t.Fatal("the two builds have the same bytes")
+	}
+	events := `{"ts":"2026-11-25T10:00:00Z","type":"humidity","value":70}
+{"upgrade":{"module":"v2.wasm","version":"2.0.0"}}
+{"ts":"2026-11-25T10:10:00Z","type":"humidity","value":50}
+`
+	lines, err := policytest.Run(context.Background(), policytest.Config{Module: v1, Name: "humidshock", Dir: dir, Host: hostCfg}, strings.NewReader(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 4 || lines[2].Kind != "upgrade" || lines[2].Error != "" || *lines[2].StateHash != *lines[1].StateHash ||
+		len(lines[3].Alerts) != 1 || lines[3].Alerts[0].Code != "humidity_ok" {
+		var b bytes.Buffer
+		policytest.WriteLines(&b, lines)
+		t.Fatalf("upgrade between humidshock builds:\n%s", b.String())
+	}
+	lines, err = policytest.Run(context.Background(), policytest.Config{Module: builtin.Coldchain().Wasm, Trusted: true, Dir: dir, Host: hostCfg},
+		strings.NewReader(`{"upgrade":{"module":"v1.wasm","version":"9.0.0"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 2 || !strings.Contains(lines[1].Error, "contract_rejected: humidshock: cannot migrate a state of 104 bytes") || lines[1].Seq != 1 {
+		t.Fatalf("upgrade from coldchain: %+v", lines[len(lines)-1])
+	}
+}

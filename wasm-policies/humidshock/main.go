@@ -9,8 +9,13 @@ package main
 import (
 	"github.com/custos-dev/custos/wasm-policies/humidshock/policy"
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+	"github.com/custos-dev/custos/wasm-policies/sdk/go/migrate"
 )
 
-func init() { sdk.Register(&policy.Policy{}) }
+func init() {
+	p := &policy.Policy{}
+	sdk.Register(p)
+	migrate.Register(p) // custos_migrate: twins can be upgraded to this module
+}
 
 func main() {}

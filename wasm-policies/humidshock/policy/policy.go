@@ -14,7 +14,8 @@
 // max_shocks-th one raises shock_limit_exceeded (critical) and status
 // "compromised". A compromised twin stays compromised on later status
 // events (except closed). Late humidity readings (older than the last) are
-// ignored. The state is JSON (version 1).
+// ignored. The state is JSON (version 1). Twins can be upgraded to this
+// contract from a humidshock build with the same state (Migrate).
 package policy
 
 import (
@@ -23,6 +24,7 @@ import (
 	"strconv"
 
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+	"github.com/custos-dev/custos/wasm-policies/sdk/go/migrate"
 )
 
 // Name and Version as registered.
@@ -163,6 +165,20 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 		return state
 	}
 	return p.encode(&st)
+}
+
+// Migrate takes a twin over from another module (custos_migrate): a
+// humidshock state of version 1 is kept as it is; anything else is
+// refused, and the twin stays on its module.
+func (p *Policy) Migrate(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
+	var st State
+	if err := json.Unmarshal(state, &st); err != nil || st.V != 1 {
+		out.Reject("humidshock: cannot migrate a state of " + strconv.Itoa(len(state)) + " bytes from module " +
+			string(ev.Field(migrate.FieldFromModule)) + " (not a humidshock state)")
+		return nil
+	}
+	out.SetView(view(out.ViewBuffer(), &st))
+	return state
 }
 
 // View renders the JSON view.

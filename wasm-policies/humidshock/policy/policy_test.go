@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
@@ -78,5 +79,26 @@ func TestRejectsBadParams(t *testing.T) {
 		if out.Rejected() == "" {
 			t.Errorf("params %s accepted", params)
 		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	var p Policy
+	var ev sdk.Event
+	var out sdk.Output
+	ev.Decode(sdk.AppendEvent(nil, sdk.KindCreate, 0, base, 1, 0, 0, "case", `{}`, "", ""))
+	state := slices.Clone(p.Init(&ev, &out))
+	up := sdk.AppendEvent(nil, 8, 0, base, 2, 0, 0, "ab12", "1.0.0", "1.1.0")
+	if err := ev.Decode(up); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if got := p.Migrate(state, &ev, &out); string(got) != string(state) || out.Rejected() != "" {
+		t.Fatalf("migrate own state: %s %q", got, out.Rejected())
+	}
+	out.Reset()
+	p.Migrate([]byte{1, 2, 3}, &ev, &out)
+	if !strings.Contains(out.Rejected(), "from module ab12") {
+		t.Fatalf("foreign state: %q", out.Rejected())
 	}
 }
