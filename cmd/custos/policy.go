@@ -56,27 +56,12 @@ func policyCmd(args []string) {
 	}
 }
 
-// positional parses flags that may come before or after positional
-// arguments.
-func positional(fs *flagSet, args []string) []string {
-	var pos []string
-	for len(args) > 0 {
-		fs.parse(args)
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
-	return pos
-}
-
 func policyDeploy(args []string) {
 	fs := newFlags("policy deploy", policyUsage)
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	name := fs.String("name", "", "policy name")
 	ver := fs.String("version", "", "policy version (semantic, e.g. 1.2.0)")
-	pos := positional(fs, args)
+	pos := fs.positional(args)
 	if len(pos) != 1 || *name == "" || *ver == "" {
 		fatalf("policy deploy: want MODULE.wasm --name N --version V")
 	}
@@ -95,7 +80,7 @@ func twinUpgradeCmd(args []string) {
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	ver := fs.String("version", "", "version to move the twin to")
 	pol := fs.String("policy", "", "policy name (default: the twin's)")
-	pos := positional(fs, args)
+	pos := fs.positional(args)
 	if len(pos) != 1 || *ver == "" {
 		fatalf("twin upgrade: want ID --version V")
 	}
@@ -146,7 +131,7 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 	custodian := fs.String("custodian", "", "first custodian")
 	name := fs.String("name", "policy", "policy name")
 	ver := fs.String("version", "0.0.0-test", "policy version")
-	pos := positional(fs, args)
+	pos := fs.positional(args)
 	if len(pos) != 1 || *events == "" {
 		fmt.Fprintln(stderr, "custos policy test: want MODULE.wasm --events e.jsonl [--params p.json] [--expect x.jsonl]")
 		return 2
