@@ -46,9 +46,12 @@ bench: bench-go
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./contracts/ ./twin/ ./store/embedded/ ./anchor/...
 
-## policies: rebuild the built-in WebAssembly policies (reproducible; a test checks the committed bytes)
+## policies: rebuild the WebAssembly contracts: Go built-ins, AssemblyScript (npm), WAT (wabt); reproducible, tests check the committed bytes
 policies:
 	sh wasm-policies/build.sh
+	@if [ -x wasm-policies/sdk/assemblyscript/node_modules/.bin/asc ] || (cd wasm-policies/sdk/assemblyscript && npm ci --no-audit --no-fund >/dev/null); then \
+		sh wasm-policies/sdk/assemblyscript/build.sh; else echo "npm not available: AssemblyScript contracts not rebuilt"; fi
+	@if command -v wat2wasm >/dev/null; then sh wasm-policies/coldchain/wat/build.sh; else echo "wat2wasm (Debian wabt) not installed: WAT contract not rebuilt"; fi
 
 ## contracts: regenerate TwinAnchor's ABI, bytecode and Go bindings (npm solc pinned in the lockfile)
 contracts:

@@ -20,42 +20,17 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
-// api calls the custos HTTP API and prints the JSON answer indented.
+// api calls the custos HTTP API with a JSON body and prints the JSON answer
+// indented (see rawAPI).
 func api(base, method, path string, body any) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			fatalf("%v", err)
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, strings.TrimRight(base, "/")+path, rd)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok := os.Getenv("CUSTOS_TOKEN"); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		fatalf("%v (is `custos run` running? --api / CUSTOS_API says where)", err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, data, "", "  ") == nil {
-		data = pretty.Bytes()
-	}
-	if resp.StatusCode >= 300 {
-		fmt.Fprintf(os.Stderr, "%s\n", data)
-		os.Exit(1)
-	}
-	os.Stdout.Write(data)
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		fmt.Println()
-	}
+	rawAPI(base, method, path, "application/json", b)
 }
 
 const twinUsage = `

@@ -3,7 +3,7 @@
 //	custos run                 start the runtime (embedded NATS, store and HTTP API)
 //	custos twin create|get|list|history|alerts|event   manage twins over HTTP
 //	custos publish             publish readings to NATS
-//	custos policy list         list deployed contract modules
+//	custos policy list|deploy|test   contract modules: list, deploy live, test offline
 //
 // Run `custos <command> -h` for the flags of each.
 package main
@@ -24,7 +24,11 @@ Usage:
   custos twin alerts ID                  alerts raised on a twin
   custos twin event ID JSON              custody, status, close, aggregate, disaggregate
   custos publish ID --type T --value V   publish a reading (or --json, or -f file.jsonl)
-  custos policy list                     deployed contract modules
+  custos twin upgrade ID --version V     move a twin to another contract version (custos_migrate)
+  custos policy list                     deployed contract modules, with twins on each
+  custos policy deploy M.wasm --name N --version V   validate, dry-run and deploy a module live
+  custos policy test M.wasm --events e.jsonl [--params p.json] [--expect x.jsonl]
+                                         run a contract offline exactly as the runtime would
   custos twin watch ID                   live terminal view of a twin
   custos sim                             simulate a cold-chain fleet (fills the dashboard)
   custos twin proof ID --seq N           a proof bundle for a twin's state at seq

@@ -240,6 +240,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		JS: a.JS, Auth: tokens, Metrics: a.Metrics,
 	}
 	a.anchorHooks(&hc)
+	a.moduleHooks(&hc)
 	a.API = httpapi.New(hc)
 	if cfg.HTTP != "" && cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

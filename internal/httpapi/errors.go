@@ -15,6 +15,12 @@ var (
 	// ErrInsecureListen: the API would listen on a non-loopback address
 	// without bearer tokens.
 	ErrInsecureListen = errors.New("refusing to serve the HTTP API on a non-loopback address without --auth-tokens")
+	// ErrInvalidModule: a module given to POST /v1/policies fails
+	// validation or its dry run (422 with code "invalid_module").
+	ErrInvalidModule = errors.New("invalid contract module")
+	// ErrConflict: that policy name and version exist already with other
+	// bytes (409 with code "conflict").
+	ErrConflict = errors.New("conflict")
 	// ErrTokens: the token file is malformed.
 	ErrTokens = errors.New("invalid token file")
 )

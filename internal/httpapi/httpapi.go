@@ -4,10 +4,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -70,7 +72,22 @@ type Config struct {
 	// (any JSON value) for POST /v1/verify. Nil: 501 anchoring_disabled.
 	// An error wrapping ErrInvalidProof answers 400.
 	Verify func(ctx context.Context, bundle json.RawMessage) (any, error)
+
+	// Deploy validates, dry-runs, stores and registers a contract module for
+	// POST /v1/policies?name=&version= (body: the wasm bytes). Errors
+	// wrapping ErrInvalidModule answer 422, ErrConflict 409. Nil: 501.
+	Deploy func(ctx context.Context, name, version string, wasm []byte) (any, error)
+	// ListPolicies, if set, answers GET /v1/policies (with twin counts);
+	// otherwise Policies.Policies() does.
+	ListPolicies func(ctx context.Context) (any, error)
+	// Upgrade resolves an upgrade request (policy "" = the twin's current
+	// one, version "" = newest) to the command that moves the twin to that
+	// module. Nil: upgrades answer 501.
+	Upgrade func(ctx context.Context, twin, policy, version string) (*twin.Command, error)
 }
+
+// maxModule caps the body of POST /v1/policies.
+const maxModule = 16 << 20
 
 // Server is the HTTP API.
 type Server struct {
@@ -105,6 +122,7 @@ func New(cfg Config) *Server {
 	s.handle("GET /v1/twins/{id}/proof", s.proof)
 	s.handle("GET /v1/alerts", s.allAlerts)
 	s.handle("GET /v1/policies", s.policies)
+	s.handle("POST /v1/policies", s.deploy)
 	s.handle("GET /v1/anchors", s.anchors)
 	s.handle("POST /v1/verify", s.verify)
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +204,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	limit := int64(maxBody)
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/policies" {
+		limit = maxModule
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -393,8 +415,20 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", maxBody))
+		return
+	}
+	var peek struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(raw, &peek) == nil && peek.Type == "upgrade" {
+		s.upgrade(w, r, id, raw)
+		return
+	}
 	var cmd twin.Command
-	if !decode(w, r, &cmd) {
+	if !decodeBytes(w, raw, &cmd) {
 		return
 	}
 	if cmd.Type == "create" {
@@ -466,6 +500,15 @@ func (s *Server) alertQuery(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Server) policies(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ListPolicies != nil {
+		ps, err := s.cfg.ListPolicies(r.Context())
+		if err != nil {
+			s.storeError(w, "policies", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"policies": ps})
+		return
+	}
 	ps := s.cfg.Policies.Policies()
 	if ps == nil {
 		ps = []twin.ContractRef{}
@@ -483,4 +526,82 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// decodeBytes decodes a JSON body already read, refusing unknown fields.
+func decodeBytes(w http.ResponseWriter, b []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// UpgradeRequest is the body of an upgrade on POST /v1/twins/{id}/events.
+type UpgradeRequest struct {
+	Type    string `json:"type"`              // "upgrade"
+	Policy  string `json:"policy,omitempty"`  // default: the twin's current policy
+	Version string `json:"version,omitempty"` // default: the newest
+	TS      string `json:"ts,omitempty"`
+}
+
+// upgrade moves a twin to another version of its contract (custos_migrate).
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, id string, raw []byte) {
+	if s.cfg.Upgrade == nil {
+		writeError(w, http.StatusNotImplemented, "upgrades_disabled", "this runtime does not deploy modules")
+		return
+	}
+	var req UpgradeRequest
+	if !decodeBytes(w, raw, &req) {
+		return
+	}
+	cmd, err := s.cfg.Upgrade(r.Context(), id, req.Policy, req.Version)
+	switch {
+	case errors.Is(err, twin.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	case errors.Is(err, twin.ErrUnknownPolicy):
+		writeError(w, http.StatusNotFound, string(twin.ReasonUnknownPolicy), err.Error())
+		return
+	case err != nil:
+		writeInputError(w, err)
+		return
+	}
+	cmd.TS = req.TS
+	if _, err := cmd.Input(id, time.Now()); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	s.command(w, r, id, cmd, http.StatusOK)
+}
+
+// deploy serves POST /v1/policies?name=&version= with the wasm as body.
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Deploy == nil {
+		writeError(w, http.StatusNotImplemented, "deploys_disabled", "this runtime does not deploy modules")
+		return
+	}
+	name, version := r.URL.Query().Get("name"), r.URL.Query().Get("version")
+	if name == "" || version == "" {
+		writeError(w, http.StatusBadRequest, "invalid_query", "name and version are required: POST /v1/policies?name=coldchain&version=1.2.0")
+		return
+	}
+	wasm, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("module over %d bytes", maxModule))
+		return
+	}
+	ref, err := s.cfg.Deploy(r.Context(), name, version, wasm)
+	switch {
+	case errors.Is(err, ErrInvalidModule):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_module", err.Error())
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "deploy_failed", err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, ref)
+	}
 }

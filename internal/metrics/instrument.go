@@ -87,7 +87,22 @@ func (h *timedHost) Contract(ctx context.Context, module twin.Hash) (twin.Contra
 	if err != nil {
 		return nil, err
 	}
-	return &timedContract{Contract: c, h: h}, nil
+	tc := &timedContract{Contract: c, h: h}
+	if m, ok := c.(twin.Migrator); ok {
+		// Keep custos_migrate visible: the runtime upgrades twins only to
+		// modules that are Migrators.
+		return &timedMigrator{timedContract: tc, m: m}, nil
+	}
+	return tc, nil
+}
+
+type timedMigrator struct {
+	*timedContract
+	m twin.Migrator
+}
+
+func (c *timedMigrator) Migrate(ctx context.Context, call twin.Call, state, event []byte) (twin.Output, error) {
+	return c.m.Migrate(ctx, call, state, event)
 }
 
 type timedContract struct {
