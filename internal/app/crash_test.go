@@ -123,9 +123,26 @@ func workload(twins, readings int) []pubMsg {
 
 func publishAll(t *testing.T, js jetstream.JetStream, msgs []pubMsg) uint64 {
 	t.Helper()
+	return publishFrom(t, js, msgs, 0)
+}
+
+// publishFrom publishes msgs asynchronously, numbering their Nats-Msg-Id
+// from offset (so that a workload can be published in parts), and returns
+// the stream sequence of the last one once all are stored.
+func publishFrom(t *testing.T, js jetstream.JetStream, msgs []pubMsg, offset int) uint64 {
+	t.Helper()
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
-		f, err := js.PublishAsync(m.subject, m.body, jetstream.WithMsgID("w:"+strconv.Itoa(i)))
+		if i%1000 == 999 {
+			// Bound what is in flight: a slow server (the race detector)
+			// makes the client refuse more than it holds pending.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Minute):
+				t.Fatal("async publications not acknowledged in a minute")
+			}
+		}
+		f, err := js.PublishAsync(m.subject, m.body, jetstream.WithMsgID("w:"+strconv.Itoa(offset+i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,6 +155,8 @@ func publishAll(t *testing.T, js jetstream.JetStream, msgs []pubMsg) uint64 {
 			last = max(last, ack.Sequence)
 		case err := <-f.Err():
 			t.Fatal(err)
+		case <-time.After(time.Minute):
+			t.Fatal("no publish acknowledgement in a minute")
 		}
 	}
 	return last

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,32 +80,6 @@ func startPG(t *testing.T, url string, batch int) *app.App {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// publishFrom publishes msgs like publishAll, numbering their Nats-Msg-Id
-// from offset, so that a workload can be published in parts.
-func publishFrom(t *testing.T, js jetstream.JetStream, msgs []pubMsg, offset int) uint64 {
-	t.Helper()
-	futures := make([]jetstream.PubAckFuture, len(msgs))
-	for i, m := range msgs {
-		f, err := js.PublishAsync(m.subject, m.body, jetstream.WithMsgID("w:"+strconv.Itoa(offset+i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		futures[i] = f
-	}
-	var last uint64
-	for _, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			last = max(last, ack.Sequence)
-		case err := <-f.Err():
-			t.Fatal(err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("no publish acknowledgement in 30 s")
-		}
-	}
-	return last
 }
 
 // replay runs msgs from scratch on the embedded store and returns the
