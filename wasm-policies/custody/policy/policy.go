@@ -27,6 +27,7 @@ import (
 	"strconv"
 
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+	"github.com/custos-dev/custos/wasm-policies/sdk/go/jsonstate"
 )
 
 // Name and Version as registered.
@@ -75,21 +76,12 @@ type params struct {
 // Policy implements sdk.Contract and sdk.Viewer.
 type Policy struct{}
 
-func encode(st *State) []byte {
-	b, err := json.Marshal(st)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func encode(st *State) []byte { return jsonstate.Encode(st) }
 
-func decode(state []byte) *State {
-	var st State
-	if err := json.Unmarshal(state, &st); err != nil || st.V != 1 {
-		panic("custody: corrupt state")
-	}
-	return &st
-}
+func decode(state []byte) *State { return jsonstate.Decode[State]("custody", state, 1) }
+
+// Version is the layout version of the state (jsonstate.Versioned).
+func (st *State) Version() int { return st.V }
 
 // Init parses params and starts the first leg.
 func (Policy) Init(ev *sdk.Event, out *sdk.Output) []byte {

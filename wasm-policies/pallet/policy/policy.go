@@ -22,6 +22,7 @@ import (
 	"strconv"
 
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
+	"github.com/custos-dev/custos/wasm-policies/sdk/go/jsonstate"
 )
 
 // Name and Version as registered.
@@ -68,21 +69,12 @@ type params struct {
 // Policy implements sdk.Contract and sdk.Viewer.
 type Policy struct{}
 
-func encode(st *State) []byte {
-	b, err := json.Marshal(st)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func encode(st *State) []byte { return jsonstate.Encode(st) }
 
-func decode(state []byte) *State {
-	var st State
-	if err := json.Unmarshal(state, &st); err != nil || st.V != 1 {
-		panic("pallet: corrupt state")
-	}
-	return &st
-}
+func decode(state []byte) *State { return jsonstate.Decode[State]("pallet", state, 1) }
+
+// Version is the layout version of the state (jsonstate.Versioned).
+func (st *State) Version() int { return st.V }
 
 // Init parses params.
 func (Policy) Init(ev *sdk.Event, out *sdk.Output) []byte {
