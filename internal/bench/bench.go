@@ -41,7 +41,10 @@ type Config struct {
 	Postgres string
 	// StoreTime is how long each store-alone measurement lasts (default 3 s).
 	StoreTime time.Duration
-	Log       io.Writer
+	// LatencyFor is how long to publish at half the single rate while
+	// measuring reading → state latency (default 3 s; negative: skip).
+	LatencyFor time.Duration
+	Log        io.Writer
 }
 
 // Result of one run. Rates are per second.
@@ -51,6 +54,7 @@ type Result struct {
 	Batched     float64 // custos, BatchReadings per message, readings/s
 	Ratio       float64 // Single / Raw
 	MessageSize int     // bytes of one single-reading message
+	Latency     Latency // at half the single rate (unless Config.LatencyFor < 0)
 
 	// With Config.Postgres:
 	PGSingle       float64 // custos on PostgreSQL, one reading per message, readings/s
@@ -78,6 +82,9 @@ func (r Result) PostgresSummary() string {
 }
 
 func (c *Config) defaults() {
+	if c.LatencyFor == 0 {
+		c.LatencyFor = 3 * time.Second
+	}
 	if c.Twins <= 0 {
 		c.Twins = 1000
 	}
@@ -151,6 +158,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Batched)
 	res.Ratio = res.Single / res.Raw
+	if cfg.LatencyFor >= 0 {
+		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
+		if res.Latency, err = latency(ctx, filepath.Join(dir, "latency"), cfg.Twins, res.Single/2, cfg.LatencyFor); err != nil {
+			return res, fmt.Errorf("latency: %w", err)
+		}
+		fmt.Fprintf(cfg.Log, "  %s\n", res.Latency)
+	}
 	if cfg.Postgres != "" {
 		if err := runPostgres(ctx, filepath.Join(dir, "pg"), cfg, &res); err != nil {
 			return res, fmt.Errorf("postgres: %w", err)

@@ -14,9 +14,12 @@ func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three NATS servers and two runtimes")
 	}
-	res, err := Run(context.Background(), Config{Dir: t.TempDir(), Twins: 20, Messages: 2000, BatchedMessages: 100, BatchReadings: 10})
+	res, err := Run(context.Background(), Config{Dir: t.TempDir(), Twins: 20, Messages: 2000, BatchedMessages: 100, BatchReadings: 10, LatencyFor: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Latency.Samples == 0 || res.Latency.P99 < res.Latency.P50 || res.Latency.P50 <= 0 {
+		t.Fatalf("latency = %+v", res.Latency)
 	}
 	if res.Raw <= 0 || res.Single <= 0 || res.Batched <= 0 || res.Ratio != res.Single/res.Raw {
 		t.Fatalf("result = %+v", res)

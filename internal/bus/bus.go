@@ -266,6 +266,7 @@ func (b *Bus) Run(ctx context.Context) error {
 // inflight collects the publications of a batch, to await them before its
 // input is acknowledged.
 type inflight struct {
+	ack     jetstream.Msg // acknowledged (AckAll) once the publications are stored
 	futures []jetstream.PubAckFuture
 	retry   []*nats.Msg // publications, by future index, for re-sending
 }
@@ -383,31 +384,38 @@ const drainedFlush = 10 * time.Millisecond
 // and acknowledges input (AckAll) only once the KV write covering it is
 // stored, so every acknowledged input has its state in the bucket.
 func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
+	// Publishing never waits for JetStream's acknowledgements: a second
+	// goroutine awaits them in order and then acknowledges the input, so a
+	// KV flush in flight does not delay the next batch's state messages.
+	acks := make(chan *inflight, 64)
+	ackErr := make(chan error, 1)
+	go func() { ackErr <- b.acker(ctx, acks) }()
+	defer func() {
+		close(acks)
+		<-ackErr
+	}()
 	kv := make(map[string]twin.StateUpdate)
 	flushed, unflushed := time.Now(), 0
 	var last jetstream.Msg
-	var fl inflight
+	fl := &inflight{}
 	finish := func(flush bool) error {
 		if flush {
 			for id, st := range kv {
-				b.sendKV(&fl, id, st.Seq, st.JSON)
+				b.sendKV(fl, id, st.Seq, st.JSON)
 			}
 			clear(kv)
 			flushed, unflushed = time.Now(), 0
+			fl.ack = last
 		}
-		for i, f := range fl.futures {
-			if err := b.await(ctx, f, fl.retry[i]); err != nil {
-				return err // nothing acknowledged: the consumer restarts at its ack floor
-			}
+		select {
+		case acks <- fl:
+		case err := <-ackErr:
+			ackErr <- err
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		clear(fl.futures)
-		clear(fl.retry)
-		fl.futures, fl.retry = fl.futures[:0], fl.retry[:0]
-		if flush && last != nil {
-			if err := last.Ack(); err != nil {
-				b.log.Warn("ack", "err", err)
-			}
-		}
+		fl = &inflight{}
 		return nil
 	}
 	for {
@@ -418,6 +426,9 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case err := <-ackErr:
+			ackErr <- err
+			return err
 		case <-idle:
 			if err := finish(true); err != nil {
 				return err
@@ -426,7 +437,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			if !ok {
 				return nil
 			}
-			b.publish(&fl, kv, p)
+			b.publish(fl, kv, p)
 			unflushed += len(p.msgs)
 			last = p.msgs[len(p.msgs)-1]
 			// Flush when the interval is up, when much is pending, or when the
@@ -440,6 +451,27 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			}
 		}
 	}
+}
+
+// acker awaits each batch's publications in order and acknowledges the
+// input covered by a KV flush (AckAll on its last message). On a failure it
+// acknowledges nothing more: the consumer restarts at its ack floor.
+func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
+	for fl := range acks {
+		for i, f := range fl.futures {
+			if err := b.await(ctx, f, fl.retry[i]); err != nil {
+				for range acks {
+				}
+				return err
+			}
+		}
+		if fl.ack != nil {
+			if err := fl.ack.Ack(); err != nil {
+				b.log.Warn("ack", "err", err)
+			}
+		}
+	}
+	return nil
 }
 
 // await waits for one publication, re-sending it (same Nats-Msg-Id, so

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+)
+
+// Latency is the time from publishing a reading to seeing the twin's new
+// state on custos.twin.<id>.state, at a steady publishing rate.
+type Latency struct {
+	Rate          float64 // readings/s offered
+	P50, P99, Max time.Duration
+	Samples       int
+}
+
+func (l Latency) String() string {
+	return fmt.Sprintf("latency at %.0f readings/s: p50=%s p99=%s max=%s (%d readings)",
+		l.Rate, l.P50.Round(10*time.Microsecond), l.P99.Round(10*time.Microsecond), l.Max.Round(10*time.Microsecond), l.Samples)
+}
+
+// latency publishes single readings at rate for d over twins and measures
+// publish → state-visible-on-NATS for each.
+func latency(ctx context.Context, dir string, twins int, rate float64, d time.Duration) (Latency, error) {
+	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return Latency{}, err
+	}
+	defer a.Close()
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	if err != nil {
+		return Latency{}, err
+	}
+	defer pubc.Close()
+	subc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	if err != nil {
+		return Latency{}, err
+	}
+	defer subc.Close()
+	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	p := builtin.Coldchain()
+	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	if err != nil {
+		return Latency{}, err
+	}
+	for i := 0; i < twins; i++ {
+		cmd := &twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339)}
+		if _, err := a.Bus.PublishCommand(ctx, "L-"+strconv.Itoa(i), cmd); err != nil {
+			return Latency{}, err
+		}
+	}
+	if err := waitApplied(ctx, a, uint64(twins)); err != nil {
+		return Latency{}, err
+	}
+
+	// sent[twin][k] is when the k-th reading of that twin was published; it
+	// becomes visible with the state whose seq is k+2 (create is seq 1).
+	var (
+		mu   sync.Mutex
+		sent = make([][]time.Time, twins)
+		seen = make([]int, twins) // readings of each twin already seen
+		lats []time.Duration
+	)
+	sub, err := subc.Subscribe("custos.twin.*.state", func(m *nats.Msg) {
+		now := time.Now()
+		var st struct {
+			ID  string `json:"id"`
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(m.Data, &st) != nil || len(st.ID) < 3 {
+			return
+		}
+		i, err := strconv.Atoi(st.ID[2:])
+		if err != nil || i < 0 || i >= twins || st.Seq < 2 {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for k := seen[i]; k < len(sent[i]) && uint64(k+2) <= st.Seq; k++ {
+			lats = append(lats, now.Sub(sent[i][k]))
+			seen[i] = k + 1
+		}
+	})
+	if err != nil {
+		return Latency{}, err
+	}
+	defer sub.Unsubscribe()
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	n := 0
+	for now := range tick.C {
+		if now.Sub(start) > d {
+			break
+		}
+		due := int(rate * now.Sub(start).Seconds())
+		for ; n < due; n++ {
+			i := n % twins
+			mu.Lock()
+			sent[i] = append(sent[i], time.Now())
+			mu.Unlock()
+			if _, err := js.PublishAsync("custos.telemetry.L-"+strconv.Itoa(i), single(n, rng)); err != nil {
+				return Latency{}, err
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		got := len(lats)
+		mu.Unlock()
+		if got >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lats) == 0 {
+		return Latency{}, fmt.Errorf("no state seen for %d readings", n)
+	}
+	slices.Sort(lats)
+	q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
+	return Latency{Rate: rate, P50: q(0.50), P99: q(0.99), Max: lats[len(lats)-1], Samples: len(lats)}, nil
+}
