@@ -63,6 +63,17 @@ func TestBundleSize1M(t *testing.T) {
 	if 32*len(b.Path) > 1024 {
 		t.Fatalf("Merkle proof %d bytes > 1 KiB", 32*len(b.Path))
 	}
+	c, err := withEvent(b).MarshalCompact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("1M leaves: compact bundle with the event %d bytes", len(c))
+	if len(c) > 1024 {
+		t.Fatalf("compact proof bundle %d bytes > 1 KiB", len(c))
+	}
+	if got, err := ReadCompact(c); err != nil || !VerifyOffline(got).OK() {
+		t.Fatalf("compact 1M bundle: %v", err)
+	}
 }
 
 func BenchmarkVerifyOffline1M(b *testing.B) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -117,7 +119,7 @@ whether TwinAnchor holds that root for that signer and epoch, in the stated
 transaction and block. It prints each check and exits 1 if any fails.
 
 Usage:
-  custos verify proof.json --rpc URL
+  custos verify proof.json --rpc URL        (a JSON bundle, or a compact binary .proof)
   custos twin proof PAL-1 --seq 4 | custos verify - --rpc URL
 `
 
@@ -138,7 +140,16 @@ func verifyCmd(args []string) {
 		defer f.Close()
 		in = f
 	}
-	b, err := anchor.ReadBundle(in)
+	data, err := io.ReadAll(io.LimitReader(in, 16<<20))
+	if err != nil {
+		fatalf("verify: %v", err)
+	}
+	var b *anchor.Bundle
+	if anchor.IsCompact(data) {
+		b, err = anchor.ReadCompact(data)
+	} else {
+		b, err = anchor.ReadBundle(bytes.NewReader(data))
+	}
 	if err != nil {
 		fatalf("verify: %v", err)
 	}

@@ -42,7 +42,7 @@ Usage:
   custos twin list [--status S] [--kind K] [--custodian P] [--limit N] [--after ID]
   custos twin history ID [--after SEQ] [--limit N]
   custos twin alerts ID [--after N] [--limit N]
-  custos twin proof ID [--seq N]      proof bundle (JSON) of the twin's state at seq, once anchored
+  custos twin proof ID [--seq N] [--compact]   proof bundle of the twin's state at seq, once anchored
   custos twin event ID '{"type":"custody","to":"carrier-1"}'
       types: custody {to}, status {status}, close, aggregate {children}, disaggregate {children}
   custos twin upgrade ID --version V [--policy P]   move a twin to another policy version (custos_migrate)
@@ -64,6 +64,7 @@ func twinCmd(args []string) {
 		kind, policy, version, params, custodian, parent *string
 		status, after                                    *string
 		limit                                            *int
+		compact                                          *bool
 	)
 	switch sub {
 	case "create":
@@ -84,6 +85,7 @@ func twinCmd(args []string) {
 		limit = fs.Int("limit", 100, "most entries")
 	case "proof":
 		after = fs.String("seq", "", "the seq to prove (default: the twin's current seq)")
+		compact = fs.Bool("compact", false, "the compact binary bundle (~1 KiB) instead of JSON")
 	}
 	// Allow the id before or after the flags.
 	pos := fs.positional(args)
@@ -132,7 +134,12 @@ func twinCmd(args []string) {
 		if seq == "" {
 			seq = currentSeq(*base, pos[0])
 		}
-		api(*base, "GET", "/v1/twins/"+url.PathEscape(pos[0])+"/proof?seq="+url.QueryEscape(seq), nil)
+		path := "/v1/twins/" + url.PathEscape(pos[0]) + "/proof?seq=" + url.QueryEscape(seq)
+		if *compact {
+			os.Stdout.Write(fetch(*base, path+"&format=compact"))
+			return
+		}
+		api(*base, "GET", path, nil)
 	case "event":
 		need(2, "ID and a JSON event")
 		if !json.Valid([]byte(pos[1])) {
@@ -286,4 +293,25 @@ func currentSeq(base, id string) string {
 		fatalf("twin %s: %s", id, resp.Status)
 	}
 	return strconv.FormatUint(t.Seq, 10)
+}
+
+// fetch GETs path and returns the body, exiting with the API's error.
+func fetch(base, path string) []byte {
+	req, err := http.NewRequest("GET", strings.TrimRight(base, "/")+path, nil)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if tok := os.Getenv("CUSTOS_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		fatalf("%v (is `custos run` running? --api / CUSTOS_API says where)", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		fatalf("%s", data)
+	}
+	return data
 }

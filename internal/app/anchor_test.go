@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,25 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 	if rep := verify(t, "http://"+chainAddr, early); !rep.OK() {
 		t.Fatalf("seq 2 proof does not verify:\n%s", rep)
 	}
+	// The compact binary form verifies the same way.
+	resp, err := http.Get("http://" + a.HTTPAddr + "/v1/twins/PAL-1/proof?format=compact&seq=" + itoa(tw.Seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cb, err := anchor.ReadCompact(compact)
+	if err != nil || len(compact) > 1024 {
+		t.Fatalf("compact proof: %d bytes, %v", len(compact), err)
+	}
+	cl, err := ethclient.Dial("http://" + chainAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := anchor.Verify(context.Background(), cl, cb); err != nil || !rep.OK() {
+		t.Fatalf("compact proof does not verify: %v\n%s", err, rep)
+	}
+	cl.Close()
 	// A tampered bundle fails with a reason.
 	var m map[string]any
 	if err := json.Unmarshal(head, &m); err != nil {

@@ -289,6 +289,24 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 		s.hookError(w, "proof", err)
 		return
 	}
+	if r.URL.Query().Get("format") == "compact" {
+		c, ok := b.(interface{ MarshalCompact() ([]byte, error) })
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid_query", "this runtime has no compact proof format")
+			return
+		}
+		data, err := c.MarshalCompact()
+		if err != nil {
+			s.hookError(w, "proof", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if r.URL.Query().Get("download") != "" {
+			w.Header().Set("Content-Disposition", `attachment; filename="`+id+`-`+strconv.Itoa(seq)+`.proof"`)
+		}
+		w.Write(data)
+		return
+	}
 	if r.URL.Query().Get("download") != "" {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`-`+strconv.Itoa(seq)+`.proof.json"`)
 	}
