@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -281,36 +280,19 @@ func dupNote(dup bool) string {
 
 // currentSeq asks the API for a twin's current seq.
 func currentSeq(base, id string) string {
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(strings.TrimRight(base, "/") + "/v1/twins/" + url.PathEscape(id))
-	if err != nil {
-		fatalf("%v", err)
-	}
-	defer resp.Body.Close()
 	var t struct {
 		Seq uint64 `json:"seq"`
 	}
-	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&t) != nil {
-		fatalf("twin %s: %s", id, resp.Status)
+	if err := json.Unmarshal(fetch(base, "/v1/twins/"+url.PathEscape(id)), &t); err != nil {
+		fatalf("twin %s: %v", id, err)
 	}
 	return strconv.FormatUint(t.Seq, 10)
 }
 
 // fetch GETs path and returns the body, exiting with the API's error.
 func fetch(base, path string) []byte {
-	req, err := http.NewRequest("GET", strings.TrimRight(base, "/")+path, nil)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	if tok := os.Getenv("CUSTOS_TOKEN"); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		fatalf("%v (is `custos run` running? --api / CUSTOS_API says where)", err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
+	status, data := call(base, "GET", path, "", nil)
+	if status >= 300 {
 		fatalf("%s", data)
 	}
 	return data

@@ -91,13 +91,31 @@ func twinUpgradeCmd(args []string) {
 	api(*base, "POST", "/v1/twins/"+url.PathEscape(pos[0])+"/events", body)
 }
 
-// rawAPI sends body as is and prints the JSON answer.
+// rawAPI sends body as is and prints the JSON answer indented; an error
+// answer goes to stderr with exit status 1.
 func rawAPI(base, method, path, contentType string, body []byte) {
+	status, data := call(base, method, path, contentType, body)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, data, "", "  ") == nil {
+		data = pretty.Bytes()
+	}
+	if status >= 300 {
+		fmt.Fprintf(os.Stderr, "%s\n", data)
+		os.Exit(1)
+	}
+	fmt.Printf("%s\n", bytes.TrimRight(data, "\n"))
+}
+
+// call sends one request to the API (with CUSTOS_TOKEN, if set) and returns
+// the status and body; it exits when the API cannot be reached.
+func call(base, method, path, contentType string, body []byte) (int, []byte) {
 	req, err := http.NewRequest(method, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		fatalf("%v", err)
 	}
-	req.Header.Set("Content-Type", contentType)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if tok := os.Getenv("CUSTOS_TOKEN"); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -107,15 +125,7 @@ func rawAPI(base, method, path, contentType string, body []byte) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, data, "", "  ") == nil {
-		data = pretty.Bytes()
-	}
-	if resp.StatusCode >= 300 {
-		fmt.Fprintf(os.Stderr, "%s\n", data)
-		os.Exit(1)
-	}
-	fmt.Printf("%s\n", bytes.TrimRight(data, "\n"))
+	return resp.StatusCode, data
 }
 
 // policyTest runs `custos policy test` and returns the exit code: 0 ok, 1
