@@ -37,6 +37,16 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// ParseEventKind returns the event kind named name ("reading", "custody", …).
+func ParseEventKind(name string) (EventKind, bool) {
+	for i, n := range kindNames {
+		if n != "" && n == name {
+			return EventKind(i), true
+		}
+	}
+	return 0, false
+}
+
 // ReadingType is the type of a sensor reading. Values are part of ABI v1.
 type ReadingType uint8
 

@@ -50,9 +50,7 @@ func (q *timerQueue) set(id string, timers []Timer) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(timers) == 0 {
-		if _, ok := q.byTwin[id]; ok {
-			delete(q.byTwin, id)
-		}
+		delete(q.byTwin, id)
 		return
 	}
 	old := q.byTwin[id]

@@ -351,9 +351,9 @@ func TestDuplicatePublishIsIdempotent(t *testing.T) {
 		t.Error("second publish with the same Nats-Msg-Id not flagged duplicate")
 	}
 	publish(t, js, "custos.telemetry.PAL-1", reading("2026-11-25T10:01:00Z", 5), jetstream.WithMsgID("dev-7:2"))
-	tw := waitTwin(t, a, "PAL-1", func(tw *twin.Twin) bool { return tw.Seq >= 3 })
-	time.Sleep(100 * time.Millisecond)
-	tw = waitTwin(t, a, "PAL-1", func(*twin.Twin) bool { return true })
+	waitTwin(t, a, "PAL-1", func(tw *twin.Twin) bool { return tw.Seq >= 3 })
+	time.Sleep(100 * time.Millisecond) // a duplicate, if applied, would show by now
+	tw := waitTwin(t, a, "PAL-1", func(*twin.Twin) bool { return true })
 	if tw.Seq != 3 {
 		t.Fatalf("seq = %d, want 3 (create + 2 distinct readings)", tw.Seq)
 	}

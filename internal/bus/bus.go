@@ -345,7 +345,7 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 			}
 		}
 		p := &processed{start: time.Now(), msgs: append([]jetstream.Msg(nil), batch...)}
-		p.inputs, p.dead = b.parse(batch, nil, nil)
+		b.parse(p, batch)
 		st, err := b.cfg.Runtime.Apply(ctx, p.inputs)
 		if err != nil {
 			return err
@@ -367,12 +367,13 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 
 // processed is a batch on its way through the stages.
 type processed struct {
-	start  time.Time
-	msgs   []jetstream.Msg
-	inputs []twin.Input
-	dead   []dead
-	step   *twin.Step
-	out    *twin.Outcome
+	start     time.Time
+	msgs      []jetstream.Msg
+	inputs    []twin.Input
+	inputMsgs []jetstream.Msg // the message of each input (for dead letters)
+	dead      []dead
+	step      *twin.Step
+	out       *twin.Outcome
 }
 
 // drainedFlush is the least time between KV flushes when the pipeline is
@@ -506,9 +507,9 @@ type dead struct {
 	err   *twin.InputError
 }
 
-// parse turns messages into runtime inputs; unparseable ones become dead
-// letters.
-func (b *Bus) parse(batch []jetstream.Msg, inputs []twin.Input, dl []dead) ([]twin.Input, []dead) {
+// parse turns the batch's messages into p's inputs; unparseable ones become
+// dead letters.
+func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
@@ -517,13 +518,13 @@ func (b *Bus) parse(batch []jetstream.Msg, inputs []twin.Input, dl []dead) ([]tw
 		}
 		in, ierr := b.parseOne(m, md)
 		if ierr != nil {
-			dl = append(dl, dead{msg: m, seq: md.Sequence.Stream, index: -1, err: ierr})
+			p.dead = append(p.dead, dead{msg: m, seq: md.Sequence.Stream, index: -1, err: ierr})
 			continue
 		}
 		in.StreamSeq = md.Sequence.Stream
-		inputs = append(inputs, in)
+		p.inputs = append(p.inputs, in)
+		p.inputMsgs = append(p.inputMsgs, m)
 	}
-	return inputs, dl
 }
 
 func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, *twin.InputError) {
@@ -575,30 +576,21 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
 	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
-	bySeq := map[uint64]jetstream.Msg(nil)
 	for i := range out.Results {
 		res := &out.Results[i]
 		if res.Err == nil && len(res.Failed) == 0 && !res.Duplicate {
 			continue
 		}
-		if bySeq == nil {
-			bySeq = make(map[uint64]jetstream.Msg, len(p.msgs))
-			for _, msg := range p.msgs {
-				if md, err := msg.Metadata(); err == nil {
-					bySeq[md.Sequence.Stream] = msg
-				}
-			}
-		}
-		seq := inputs[i].StreamSeq
+		msg, seq := p.inputMsgs[i], inputs[i].StreamSeq
 		switch {
 		case res.Duplicate:
 			m.Duplicates.Inc()
 			b.reemit(fl, kv, inputs[i].Twin, seq)
 		case res.Err != nil:
-			dl = append(dl, dead{msg: bySeq[seq], seq: seq, index: -1, err: res.Err})
+			dl = append(dl, dead{msg: msg, seq: seq, index: -1, err: res.Err})
 		default:
 			for _, f := range res.Failed {
-				dl = append(dl, dead{msg: bySeq[seq], seq: seq, index: f.Index, err: f.Err})
+				dl = append(dl, dead{msg: msg, seq: seq, index: f.Index, err: f.Err})
 			}
 		}
 	}
@@ -756,7 +748,7 @@ func (b *Bus) PublishCommand(ctx context.Context, id string, cmd *twin.Command) 
 
 // FireTimer publishes a due timer into the input stream (a twin.TimerSink).
 func (b *Bus) FireTimer(ctx context.Context, id string, t twin.Timer) error {
-	data, err := json.Marshal(twin.TimerFired{Name: t.Name, At: t.At})
+	data, err := json.Marshal(twin.TimerFired(t))
 	if err != nil {
 		return err
 	}

@@ -279,6 +279,39 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, def, max int)
 	return n, true
 }
 
+// window is the paging (limit, after) and time range (from, to) of a
+// history or alerts request.
+type window struct {
+	limit    int
+	after    uint64
+	from, to time.Time
+}
+
+// windowParams reads ?limit= (default 100, at most 1000), ?after=, ?from=
+// and ?to=, answering 400 on a bad value.
+func windowParams(w http.ResponseWriter, r *http.Request) (window, bool) {
+	var win window
+	limit, ok := intParam(w, r, "limit", 100, 1000)
+	if !ok {
+		return win, false
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	after, ok := intParam(w, r, "after", 0, 1<<62)
+	if !ok {
+		return win, false
+	}
+	if win.from, ok = timeParam(w, r, "from"); !ok {
+		return win, false
+	}
+	if win.to, ok = timeParam(w, r, "to"); !ok {
+		return win, false
+	}
+	win.limit, win.after = limit, uint64(after)
+	return win, true
+}
+
 func timeParam(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -457,19 +490,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 func (s *Server) allAlerts(w http.ResponseWriter, r *http.Request) { s.alertQuery(w, r, "") }
 
 func (s *Server) alertQuery(w http.ResponseWriter, r *http.Request, id string) {
-	limit, ok := intParam(w, r, "limit", 100, 1000)
-	if !ok {
-		return
-	}
-	after, ok := intParam(w, r, "after", 0, 1<<62)
-	if !ok {
-		return
-	}
-	from, ok := timeParam(w, r, "from")
-	if !ok {
-		return
-	}
-	to, ok := timeParam(w, r, "to")
+	win, ok := windowParams(w, r)
 	if !ok {
 		return
 	}
@@ -479,7 +500,7 @@ func (s *Server) alertQuery(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
-	as, err := s.cfg.Store.Alerts(r.Context(), twin.AlertQuery{Twin: id, AfterN: uint64(after), From: from, To: to, Limit: limit})
+	as, err := s.cfg.Store.Alerts(r.Context(), twin.AlertQuery{Twin: id, AfterN: win.after, From: win.from, To: win.to, Limit: win.limit})
 	if err != nil {
 		s.storeError(w, "alerts", err)
 		return

@@ -139,7 +139,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("kind"); v != "" {
 		kinds = map[twin.EventKind]bool{}
 		for _, name := range strings.Split(v, ",") {
-			k, ok := parseKind(name)
+			k, ok := twin.ParseEventKind(name)
 			if !ok {
 				writeError(w, http.StatusBadRequest, "invalid_query", "kind must be a comma-separated list of reading, timer, create, custody, status, aggregate, disaggregate")
 				return
@@ -157,39 +157,16 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request) {
 	s.historyQuery(w, r, lifecycleKinds)
 }
 
-func parseKind(name string) (twin.EventKind, bool) {
-	for k := twin.KindReading; k <= twin.KindDisaggregate; k++ {
-		if k.String() == name {
-			return k, true
-		}
-	}
-	return 0, false
-}
-
 func (s *Server) historyQuery(w http.ResponseWriter, r *http.Request, kinds map[twin.EventKind]bool) {
 	id, ok := s.twinID(w, r)
 	if !ok {
 		return
 	}
-	limit, ok := intParam(w, r, "limit", 100, 1000)
+	win, ok := windowParams(w, r)
 	if !ok {
 		return
 	}
-	if limit == 0 {
-		limit = 100
-	}
-	after, ok := intParam(w, r, "after", 0, 1<<62)
-	if !ok {
-		return
-	}
-	from, ok := timeParam(w, r, "from")
-	if !ok {
-		return
-	}
-	to, ok := timeParam(w, r, "to")
-	if !ok {
-		return
-	}
+	limit, from, to := win.limit, win.from, win.to
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
 		writeError(w, http.StatusBadRequest, "invalid_query", "to is before from")
 		return
@@ -199,7 +176,7 @@ func (s *Server) historyQuery(w http.ResponseWriter, r *http.Request, kinds map[
 		return
 	}
 	resp := HistoryPage{Twin: id, Records: make([]HistoryEntry, 0, min(limit, 256))}
-	hq := twin.HistoryQuery{Twin: id, AfterSeq: uint64(after), From: from, To: to, Limit: limit}
+	hq := twin.HistoryQuery{Twin: id, AfterSeq: win.after, From: from, To: to, Limit: limit}
 	if kinds != nil {
 		hq.Limit = 1000
 	}

@@ -13,14 +13,6 @@ const sec = int64(1e9)
 
 var base = int64(1_780_000_000) * sec
 
-// run feeds events through the policy natively, the way the SDK does in the
-// guest, and returns the final state and the outputs of each event.
-type step struct {
-	ev   []byte
-	want []string // alert codes expected, in order
-	stat string   // expected status change
-}
-
 func create(params string) []byte {
 	return sdk.AppendEvent(nil, sdk.KindCreate, 0, base, 0, 0, 0, "pallet", params, "acme", "")
 }
