@@ -1,6 +1,10 @@
 package contracts
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/custos-dev/custos/twin"
+)
 
 var (
 	// ErrInvalidModule: the module bytes fail deploy-time validation (size,
@@ -20,12 +24,12 @@ var (
 	errNoExport = errors.New("module has no such export")
 )
 
-// Kinds of twin.ContractError produced by the host.
+// Kinds of twin.ContractError produced by the host (see twin.Failure*).
 const (
-	KindTrap           = "trap"
-	KindTimeout        = "timeout"
-	KindMemory         = "memory"
-	KindOutputTooLarge = "output_too_large"
-	KindInvalidOutput  = "invalid_output"
-	KindInstantiate    = "instantiate"
+	KindTrap           = twin.FailureTrap
+	KindTimeout        = "timeout" // wall-clock deadline; being replaced by fuel (issue 11)
+	KindMemory         = twin.FailureMemory
+	KindOutputTooLarge = twin.FailureOutputTooLarge
+	KindInvalidOutput  = twin.FailureInvalidOutput
+	KindInstantiate    = twin.FailureInstantiate
 )

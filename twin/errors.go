@@ -56,16 +56,44 @@ func Rejectf(r Reason, format string, args ...any) *InputError {
 	return &InputError{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
+// Failure kinds of a contract call. The first five are deterministic: they
+// depend only on (module, state, event, limits), never on the machine, its
+// load or the wall clock, so the runtime records them in the twin's history
+// and digest chain as a failure record. The others are not verdicts about the
+// event: the event is dead-lettered and nothing is recorded in the chain.
+const (
+	FailureFuel           = "fuel"             // instruction budget exhausted (deterministic metering)
+	FailureMemory         = "memory"           // linear memory over the page cap
+	FailureTrap           = "trap"             // unreachable, out-of-bounds access, division by zero, …
+	FailureOutputTooLarge = "output_too_large" // output over the size cap
+	FailureInvalidOutput  = "invalid_output"   // output does not follow ABI v1 §4
+
+	FailureQuarantined = "quarantined" // the module is quarantined by the wall-clock watchdog
+	FailureInstantiate = "instantiate" // the host could not instantiate the module
+)
+
 // ContractError is a failure of contract code on one event for one twin: a
-// trap, a timeout, output over the size cap, memory over the page cap, or
-// malformed output. The event is not applied; the runtime and other twins go
-// on.
+// trap, exhausted fuel, output over the size cap, memory over the page cap,
+// malformed output, or a quarantined module. The event's effects are not
+// applied; the runtime and other twins go on.
 type ContractError struct {
 	Module string // module sha256, hex
 	Twin   string
 	Seq    uint64 // sequence number the event would have had
-	Kind   string // "trap", "timeout", "memory", "output_too_large", "invalid_output", "instantiate"
+	Kind   string // one of the Failure* kinds
 	Err    error
+}
+
+// Deterministic reports whether the failure is a property of the module, the
+// state, the event and the configured limits alone, so that every machine
+// replaying the same input reaches it. Only deterministic failures are
+// recorded in a twin's digest chain.
+func (e *ContractError) Deterministic() bool {
+	switch e.Kind {
+	case FailureFuel, FailureMemory, FailureTrap, FailureOutputTooLarge, FailureInvalidOutput:
+		return true
+	}
+	return false
 }
 
 func (e *ContractError) Error() string {
