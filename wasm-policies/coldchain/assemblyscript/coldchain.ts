@@ -249,5 +249,5 @@ class Coldchain extends Contract {
 register(new Coldchain());
 
 export {
-  custos_abi_v1, custos_alloc, custos_reset, custos_init, custos_apply, custos_view, custos_migrate,
+  custos_abi_v1, custos_event_flags, custos_alloc, custos_reset, custos_init, custos_apply, custos_view, custos_migrate,
 } from "../../sdk/assemblyscript/assembly/index";

@@ -6,8 +6,8 @@
 //   import { Contract, Event, Output, State, register } from "<sdk>/assembly";
 //   class MyPolicy extends Contract { ... }
 //   register(new MyPolicy());
-//   export { custos_abi_v1, custos_alloc, custos_reset, custos_init,
-//            custos_apply, custos_view } from "<sdk>/assembly";
+//   export { custos_abi_v1, custos_event_flags, custos_alloc, custos_reset,
+//            custos_init, custos_apply, custos_view } from "<sdk>/assembly";
 //
 // (add custos_migrate to the list if the contract overrides migrate).
 // Build with --runtime minimal --use abort= (no imports at all; see
@@ -265,6 +265,8 @@ export function register(c: Contract): void { contract = c; }
 const regions: usize[] = [];
 
 export function custos_abi_v1(): void {}
+/** Tells the host this module reads the event flags (the LATE bit, ABI.md §3). */
+export function custos_event_flags(): void {}
 
 let calls: u32 = 0;
 let pages: i32 = 0;
