@@ -17,6 +17,23 @@ func reading(typ sdk.ReadingType, at int64, v float64) []byte {
 	return sdk.AppendEvent(nil, sdk.KindReading, typ, base+at*sec, 0, v, 0, "s1", "")
 }
 
+// applyEvent applies the encoded event ev to state and returns the new
+// state and the codes of the alerts raised (out holds the rest).
+func applyEvent(t *testing.T, p *Policy, state, ev []byte, out *sdk.Output) ([]byte, []string) {
+	t.Helper()
+	var e sdk.Event
+	if err := e.Decode(ev); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	state = slices.Clone(p.Apply(state, &e, out))
+	var codes []string
+	for _, a := range out.Alerts() {
+		codes = append(codes, a.Code)
+	}
+	return state, codes
+}
+
 func TestHumidityAndShock(t *testing.T) {
 	var p Policy
 	var ev sdk.Event
@@ -45,15 +62,8 @@ func TestHumidityAndShock(t *testing.T) {
 		{"status stays", sdk.AppendEvent(nil, sdk.KindStatus, 0, base+1000*sec, 0, 0, 0, "delivered"), nil, "compromised"},
 	}
 	for _, s := range steps {
-		if err := ev.Decode(s.ev); err != nil {
-			t.Fatal(err)
-		}
-		out.Reset()
-		state = slices.Clone(p.Apply(state, &ev, &out))
 		var codes []string
-		for _, a := range out.Alerts() {
-			codes = append(codes, a.Code)
-		}
+		state, codes = applyEvent(t, &p, state, s.ev, &out)
 		if !slices.Equal(codes, s.alerts) || out.Status() != s.status {
 			t.Fatalf("%s: alerts %v status %q, want %v %q", s.name, codes, out.Status(), s.alerts, s.status)
 		}
@@ -138,16 +148,9 @@ func TestDoorWindow(t *testing.T) {
 		{"closed late, over the limit", door(300, 0), nil, []sdk.TimerOp{{Op: sdk.TimerCancel, Name: TimerDoor}}},
 	}
 	for _, s := range steps {
-		if err := ev.Decode(s.ev); err != nil {
-			t.Fatal(err)
-		}
-		out.Reset()
-		state = slices.Clone(p.Apply(state, &ev, &out))
 		var codes []string
-		for _, a := range out.Alerts() {
-			codes = append(codes, a.Code)
-		}
-		if strings.Join(codes, ",") != strings.Join(s.alerts, ",") {
+		state, codes = applyEvent(t, &p, state, s.ev, &out)
+		if !slices.Equal(codes, s.alerts) {
 			t.Fatalf("%s: alerts %v, want %v", s.name, codes, s.alerts)
 		}
 		if !slices.Equal(out.Timers(), s.timers) {
