@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/internal/policytest"
 	"github.com/custos-dev/custos/twin"
@@ -59,7 +60,6 @@ func etScenarios() []etScenario {
 	// coldchain: in band, then out of band from 10:20 for 30 minutes with a
 	// 15-minute budget: the event-time budget timer (10:35) fires between the
 	// 10:34 and 10:36 readings, wherever they come from.
-	cold = append(cold, etCommand(5, `"type":"status","status":"in_transit"`))
 	for m := 0; m <= 80; m += 2 {
 		v := 5.0 + float64(m%6)/10
 		if m >= 20 && m < 50 {
@@ -68,6 +68,9 @@ func etScenarios() []etScenario {
 		cold = append(cold, etReading(m, 0, fmt.Sprintf(`"sensor":"t1","type":"temperature","value":%g`, v)))
 		if m%10 == 4 {
 			cold = append(cold, etReading(m, 30, `"sensor":"h1","type":"humidity","value":55`))
+		}
+		if m == 4 {
+			cold = append(cold, etCommand(5, `"type":"status","status":"in_transit"`))
 		}
 	}
 	cold = append(cold, etCommand(90, `"type":"close"`))
@@ -169,6 +172,7 @@ type etOutcome struct {
 	status  string
 	view    string
 	digests []string // "seq digest", the digest chain
+	late    int      // records flagged LATE
 }
 
 func compactJSON(t *testing.T, b []byte) string {
@@ -207,6 +211,9 @@ func etLive(t *testing.T, a *app.App, id string) etOutcome {
 	}
 	for _, r := range recs {
 		o.digests = append(o.digests, fmt.Sprintf("%d %s", r.Seq, r.Digest))
+		if r.Late {
+			o.late++
+		}
 	}
 	return o
 }
@@ -217,6 +224,7 @@ func etPolicyTest(t *testing.T, sc etScenario, wasm []byte, id string) etOutcome
 	t.Helper()
 	lines, err := policytest.Run(context.Background(), policytest.Config{
 		Module: wasm, Name: sc.policy, Twin: id, Params: json.RawMessage(sc.params), Custodian: sc.custodian, Start: etStart,
+		Host: contracts.Config{CacheDir: testCache()}, Trusted: sc.policy == "coldchain", // as the app registers its built-in
 	}, strings.NewReader(strings.Join(sc.lines, "\n")))
 	if err != nil {
 		t.Fatal(err)
@@ -391,6 +399,17 @@ func TestEventTimeEquivalence(t *testing.T) {
 			subj, bodies = etMessages(shuffled, etShuffle(sc.lines, 1), false)
 			etDeliver(t, burst, burstJS, shuffled, subj, bodies, false)
 			c := etLive(t, burst, shuffled)
+
+			// The same shuffled delivery to a twin without a lateness
+			// window: readings come LATE (the control that shows the
+			// shuffling matters).
+			noWindow := id + "-nowindow"
+			etCreate(t, burst, noWindow, sc, "")
+			subj, bodies = etMessages(noWindow, etShuffle(sc.lines, 1), false)
+			etDeliver(t, burst, burstJS, noWindow, subj, bodies, false)
+			if cw := etLive(t, burst, noWindow); cw.late == 0 || c.late != 0 || a.late != 0 {
+				t.Errorf("LATE records: %d shuffled without a window, want some; %d within the window, %d live, want none", cw.late, c.late, a.late)
+			}
 
 			d := etPolicyTest(t, sc, modules[sc.policy], id)
 
