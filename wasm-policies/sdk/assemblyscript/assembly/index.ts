@@ -141,6 +141,9 @@ export const FIELD_TO_VERSION = 2;
   /** The event's time is earlier than the twin's watermark: event-time timers due before it have fired. */
   get late(): bool { return (this.flags & FLAG_LATE) != 0; }
 
+  /** The clock of a timer event: CLOCK_EVENT or CLOCK_PROCESSING ("" for other kinds; allocates). */
+  get timerClock(): string { return this.kind == KIND_TIMER ? this.fieldString(FIELD_TIMER_CLOCK) : ""; }
+
   /** A timer event fired by the server's clock (SetProcessingTimer), not by the watermark. */
   get processingTimer(): bool { return this.kind == KIND_TIMER && this.field(FIELD_TIMER_CLOCK).equals(CLOCK_PROCESSING); }
 
