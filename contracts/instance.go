@@ -26,6 +26,10 @@ type instance struct {
 	reset, alloc, init, apply, view, migrate api.Function
 	stack                                    [4]uint64
 	inPtr, inCap                             uint32 // the input region (see run)
+	// flags: the module exports custos_event_flags, so it is shown the
+	// event's flags (ABI.md §3); others see 0 there, as modules built
+	// before the field was defined require.
+	flags bool
 
 	// The deterministic environment of the current call.
 	now    int64 // event time, Unix ns
@@ -102,6 +106,7 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 	inst.apply = mod.ExportedFunction("custos_apply")
 	inst.view = mod.ExportedFunction("custos_view")
 	inst.migrate = mod.ExportedFunction("custos_migrate")
+	inst.flags = mod.ExportedFunction("custos_event_flags") != nil
 	h.liveMu.Lock()
 	h.live[inst] = struct{}{}
 	h.liveMu.Unlock()

@@ -199,6 +199,11 @@ func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
 	ptr := inst.inPtr
 	inst.mem.Write(ptr, state)
 	inst.mem.Write(ptr+uint32(len(state)), event)
+	if !inst.flags && len(event) >= 4 && event[2]|event[3] != 0 {
+		// ABI v1 modules without custos_event_flags were built when these
+		// bytes were reserved and may refuse anything but 0.
+		inst.mem.WriteUint16Le(ptr+uint32(len(state))+2, 0)
+	}
 	var fn = inst.apply
 	var name string
 	switch o {

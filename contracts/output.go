@@ -71,11 +71,13 @@ func decodeOutput(buf []byte, trusted bool) (twin.Output, error) {
 			at := int64(d.u64())
 			t := &out.Timers[i]
 			switch {
-			case op == 1 && at > 0:
+			case op == 1 && at > 0: // event time: due when the watermark reaches at
 				t.At = time.Unix(0, at).UTC()
 			case op == 2 && at == 0:
+			case op == 3 && at > 0: // processing time: a delay after the record time
+				t.Processing, t.Delay = true, time.Duration(at)
 			case d.err == nil:
-				d.fail(fmt.Sprintf("timer %d: op %d with at %d (want set with at > 0 or cancel with at 0)", i, op, at))
+				d.fail(fmt.Sprintf("timer %d: op %d with at %d (want 1 or 3 with at > 0, or 2 with at 0)", i, op, at))
 			}
 			t.Name = d.timerName()
 		}

@@ -24,6 +24,7 @@ func TestDecodeOutput(t *testing.T) {
 		o.Alert(sdk.Info, "x", "")
 		o.SetTimer("budget", at.UnixNano())
 		o.CancelTimer("other.timer-1")
+		o.SetProcessingTimer("no_data", int64(15*time.Minute))
 		o.SetView([]byte(`{"a":1}`))
 	}, "STATE")
 	got, err := decodeOutput(full, false)
@@ -32,8 +33,10 @@ func TestDecodeOutput(t *testing.T) {
 	}
 	if string(got.State) != "STATE" || got.Status != "compromised" || string(got.View) != `{"a":1}` || got.Reject != "" ||
 		len(got.Alerts) != 2 || got.Alerts[0] != (twin.ContractAlert{Severity: "critical", Code: "budget_exceeded", Message: "too long ✗"}) ||
-		got.Alerts[1].Severity != "info" || len(got.Timers) != 2 || !got.Timers[0].At.Equal(at) || got.Timers[0].Name != "budget" ||
-		!got.Timers[1].At.IsZero() || got.Timers[1].Name != "other.timer-1" {
+		got.Alerts[1].Severity != "info" || len(got.Timers) != 3 ||
+		got.Timers[0] != (twin.Timer{Name: "budget", At: at}) ||
+		got.Timers[1] != (twin.Timer{Name: "other.timer-1"}) ||
+		got.Timers[2] != (twin.Timer{Name: "no_data", Processing: true, Delay: 15 * time.Minute}) {
 		t.Fatalf("decoded %+v", got)
 	}
 	if cap(got.State) != len(got.State) {
@@ -56,6 +59,13 @@ func TestDecodeOutput(t *testing.T) {
 		{"bad utf8", sdkOutput(func(o *sdk.Output) { o.Alert(sdk.Info, "c", "\xff") }, ""), "UTF-8"},
 		{"bad view", sdkOutput(func(o *sdk.Output) { o.SetView([]byte("{")) }, ""), "JSON"},
 		{"set at 0", sdkOutput(func(o *sdk.Output) { o.SetTimer("t", 0) }, ""), "timer 0"},
+		{"processing delay 0", sdkOutput(func(o *sdk.Output) { o.SetProcessingTimer("t", 0) }, ""), "timer 0: op 3 with at 0"},
+		{"processing delay < 0", sdkOutput(func(o *sdk.Output) { o.SetProcessingTimer("t", -5) }, ""), "op 3 with at -5"},
+		{"unknown op", func() []byte {
+			b := sdkOutput(func(o *sdk.Output) { o.SetTimer("t", 5) }, "")
+			b[len(b)-1-4-8-4] = 4 // op byte of the one timer (name "t")
+			return b
+		}(), "timer 0: op 4 with at 5"},
 		{"bad timer name", sdkOutput(func(o *sdk.Output) { o.SetTimer("a b", 5) }, ""), "timer name"},
 		{"long reject", sdkOutput(func(o *sdk.Output) { o.Reject(strings.Repeat("x", 2000)) }, ""), "reject reason length"},
 		{"too many alerts", sdkOutput(func(o *sdk.Output) {
@@ -82,6 +92,8 @@ func FuzzDecodeOutput(f *testing.F) {
 		o.SetStatus("s")
 		o.Alert(sdk.Warning, "c", "m")
 		o.SetTimer("t", 9)
+		o.SetProcessingTimer("p", 1)
+		o.CancelTimer("c")
 		o.SetView([]byte("1"))
 		o.Reject("r")
 	}, "st"))
@@ -99,9 +111,15 @@ func FuzzDecodeOutput(f *testing.F) {
 			o.Alert(map[string]sdk.Severity{"info": 1, "warning": 2, "critical": 3}[a.Severity], a.Code, a.Message)
 		}
 		for _, tm := range out.Timers {
-			if tm.At.IsZero() {
+			switch {
+			case tm.Processing:
+				if tm.Delay <= 0 || !tm.At.IsZero() {
+					t.Fatalf("processing timer %+v: want a positive delay and no At", tm)
+				}
+				o.SetProcessingTimer(tm.Name, int64(tm.Delay))
+			case tm.At.IsZero():
 				o.CancelTimer(tm.Name)
-			} else {
+			default:
 				o.SetTimer(tm.Name, tm.At.UnixNano())
 			}
 		}

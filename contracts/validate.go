@@ -52,6 +52,7 @@ var requiredExports = []exportSig{
 	{name: "custos_apply", params: []api.ValueType{i32, i32, i32, i32}, results: []api.ValueType{i64}},
 	{name: "custos_view", params: []api.ValueType{i32, i32}, results: []api.ValueType{i64}, optional: true},
 	{name: "custos_migrate", optional: true, params: []api.ValueType{i32, i32, i32, i32}, results: []api.ValueType{i64}},
+	{name: "custos_event_flags", optional: true},
 	{name: "_initialize", optional: true},
 }
 

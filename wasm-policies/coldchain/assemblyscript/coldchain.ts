@@ -18,8 +18,12 @@ const FLAG_COMPROMISED: u8 = 2;
 const FLAG_HAS_READING: u8 = 4;
 const ENERGY_OVER_R = 10000.0;
 
+const LATE_SUFFIX = ", before the last reading: not in the budget or MKT";
+const NO_DATA_SUFFIX = " s by the server's clock";
+
 class State {
   flags: u8 = 0;
+  noDataS: u32 = 0;
   minC: f64 = 2;
   maxC: f64 = 8;
   budgetNs: i64 = 0;
@@ -36,6 +40,7 @@ class State {
   decode(b: Bytes): void {
     if (b.len != STATE_LEN || b.u8(0) != 1) unreachable(); // corrupt state
     this.flags = b.u8(1);
+    this.noDataS = load<u32>(b.ptr, 4);
     this.minC = b.f64(8);
     this.maxC = b.f64(16);
     this.budgetNs = b.i64(24);
@@ -55,7 +60,7 @@ class State {
     store<u8>(p, 1);
     store<u8>(p, this.flags, 1);
     store<u16>(p, 0, 2);
-    store<u32>(p, 0, 4);
+    store<u32>(p, this.noDataS, 4);
     store<f64>(p, this.minC, 8);
     store<f64>(p, this.maxC, 16);
     store<i64>(p, this.budgetNs, 24);
@@ -80,6 +85,14 @@ class State {
     const sec = <f64>dt / 1e9;
     this.mktNum += sec * exp(-ENERGY_OVER_R / (this.lastTemp + 273.15));
     this.mktDen += sec;
+  }
+
+  armNoData(out: Output): void {
+    if (this.noDataS > 0) out.setProcessingTimer("no_data", <i64>this.noDataS * 1000000000);
+  }
+
+  outsideMsg(v: f64): string {
+    return "temperature " + fixed(v) + " °C outside [" + fixed(this.minC) + ", " + fixed(this.maxC) + "] °C";
   }
 
   checkBudget(out: Output): void {
@@ -115,6 +128,7 @@ class Coldchain extends Contract {
   init(ev: Event, out: Output): void {
     const st = this.st;
     st.flags = 0;
+    st.noDataS = 0;
     st.minC = 2;
     st.maxC = 8;
     st.budgetNs = <i64>(1800.0 * 1e9);
@@ -129,8 +143,8 @@ class Coldchain extends Contract {
     st.late = 0;
     const raw = ev.field(FIELD_PARAMS);
     if (raw.len > 0 && !raw.equals("null")) {
-      const keys = ["min_c", "max_c", "excursion_budget_s"];
-      for (let i = 0; i < 3; i++) {
+      const keys = ["min_c", "max_c", "excursion_budget_s", "no_data_s"];
+      for (let i = 0; i < 4; i++) {
         const r = jsonNumber(raw, keys[i], num);
         if (r == JSON_ABSENT) continue;
         if (r != JSON_NUMBER) {
@@ -140,7 +154,13 @@ class Coldchain extends Contract {
         const v = num[0];
         if (i == 0) st.minC = v;
         else if (i == 1) st.maxC = v;
-        else {
+        else if (i == 3) {
+          if (!(v >= 0 && v <= 1e6)) {
+            out.reject("coldchain: invalid params: no_data_s must be in [0, 1e6]");
+            return;
+          }
+          st.noDataS = <u32>v;
+        } else {
           if (v < 0 || v > 1e9 || isNaN(v)) {
             out.reject("coldchain: invalid params: excursion_budget_s must be in [0, 1e9]");
             return;
@@ -153,6 +173,7 @@ class Coldchain extends Contract {
       out.reject("coldchain: invalid params: need finite min_c < max_c");
       return;
     }
+    st.armNoData(out);
     out.setView(st.view());
     st.encode(out);
   }
@@ -161,6 +182,7 @@ class Coldchain extends Contract {
     const st = this.st;
     st.decode(state);
     if (ev.kind == KIND_READING) {
+      st.armNoData(out);
       if (ev.type != TYPE_TEMPERATURE) {
         st.other++;
       } else {
@@ -171,6 +193,7 @@ class Coldchain extends Contract {
         }
         if ((st.flags & FLAG_HAS_READING) != 0 && ev.time < st.lastTime) {
           st.late++;
+          if (v < st.minC || v > st.maxC) out.alert(WARNING, "late_excursion", "late " + st.outsideMsg(v) + LATE_SUFFIX);
         } else {
           if ((st.flags & FLAG_HAS_READING) != 0) st.accrue(ev.time);
           st.flags |= FLAG_HAS_READING;
@@ -182,7 +205,7 @@ class Coldchain extends Contract {
           if (outOfBand && !st.inExcursion) {
             st.flags |= FLAG_EXCURSION;
             st.excursionStart = ev.time;
-            out.alert(WARNING, "excursion_started", "temperature " + fixed(v) + " °C outside [" + fixed(st.minC) + ", " + fixed(st.maxC) + "] °C");
+            out.alert(WARNING, "excursion_started", st.outsideMsg(v));
             if (!st.compromised) out.setTimer("budget", ev.time + (st.budgetNs - st.outNs));
           } else if (!outOfBand && st.inExcursion) {
             st.flags &= ~FLAG_EXCURSION;
@@ -192,7 +215,9 @@ class Coldchain extends Contract {
         }
       }
     } else if (ev.kind == KIND_TIMER) {
-      if (ev.field(FIELD_TIMER_NAME).equals("budget") && (st.flags & FLAG_HAS_READING) != 0 && ev.time >= st.lastTime) {
+      if (ev.field(FIELD_TIMER_NAME).equals("no_data")) {
+        if (st.noDataS > 0) out.alert(WARNING, "no_data", "no reading for " + st.noDataS.toString() + NO_DATA_SUFFIX);
+      } else if (ev.field(FIELD_TIMER_NAME).equals("budget") && (st.flags & FLAG_HAS_READING) != 0 && ev.time >= st.lastTime) {
         st.accrue(ev.time);
         st.lastTime = ev.time;
         st.checkBudget(out);
@@ -224,5 +249,5 @@ class Coldchain extends Contract {
 register(new Coldchain());
 
 export {
-  custos_abi_v1, custos_alloc, custos_reset, custos_init, custos_apply, custos_view, custos_migrate,
+  custos_abi_v1, custos_event_flags, custos_alloc, custos_reset, custos_init, custos_apply, custos_view, custos_migrate,
 } from "../../sdk/assemblyscript/assembly/index";

@@ -5,12 +5,15 @@
 //
 // # Rules
 //
-// Params (JSON, at create): {"min_c":2,"max_c":8,"excursion_budget_s":1800};
-// absent keys take those defaults; min_c < max_c and a budget ≥ 0 are
-// required, otherwise the create event is rejected.
+// Params (JSON, at create): {"min_c":2,"max_c":8,"excursion_budget_s":1800,
+// "no_data_s":0}; absent keys take those defaults; min_c < max_c, a budget
+// in [0, 1e9] and no_data_s in [0, 1e6] are required, otherwise the create
+// event is rejected.
 //
-// Temperatures are step-held: a reading's value holds until the next
-// temperature reading (or a budget timer). The interval [t_{i-1}, t_i)
+// Everything is judged on event time (the time each reading was measured),
+// so a logger read out days later gives the same verdicts as live
+// streaming. Temperatures are step-held: a reading's value holds until the
+// next temperature reading (or a budget timer). The interval [t_{i-1}, t_i)
 // counts as out of band iff reading i-1 was outside [min_c, max_c]
 // (boundaries are in band). Mean kinetic temperature (USP <1079>,
 // ΔH/R = 10,000 K) is time-weighted over the same intervals:
@@ -20,21 +23,39 @@
 // and is undefined (null in the view) until two readings are apart in time.
 //
 // A reading outside the band while not in an excursion raises
-// excursion_started (warning) and sets the timer "budget" at the instant the
-// budget would run out if the excursion went on; a reading back in band
-// raises excursion_ended (info) and cancels it. When cumulative out-of-band
-// time reaches the budget (and is not zero) — on a reading or on the budget
-// timer — budget_exceeded (critical) is raised once and the status becomes
-// "compromised". The contract re-asserts "compromised" on every later
-// status event except "closed", so the verdict never reverts.
+// excursion_started (warning) and sets the event-time timer "budget" at
+// the instant the budget would run out if the excursion went on; a reading
+// back in band raises excursion_ended (info) and cancels it. When
+// cumulative out-of-band time reaches the budget (and is not zero) — on a
+// reading or on the budget timer — budget_exceeded (critical) is raised
+// once and the status becomes "compromised". The contract re-asserts
+// "compromised" on every later status event except "closed", so the
+// verdict never reverts. The budget timer fires when the twin's watermark
+// reaches it (a later reading of any type), never by the server's clock.
+//
+// Late readings: a temperature reading older than the last temperature
+// reading (or budget timer) cannot be placed in the step-held series
+// without the readings around it, which the contract does not keep; it is
+// counted (late_readings) and left out of the budget and MKT, which stay
+// those of the in-order series, and if it is outside the band it raises
+// late_excursion (warning) so the gap is visible. (The runtime's
+// allowed-lateness window puts readings that arrive out of order within it
+// back in order before the contract sees them.) The LATE flag alone does
+// not make a reading late here: a temperature reading newer than the last
+// temperature reading is applied normally even if another sensor's reading
+// moved the watermark past it.
+//
+// No data: with no_data_s > 0 the contract sets the processing-time timer
+// "no_data" to no_data_s seconds (server clock) at create and again on
+// every reading; when it fires — the device or its gateway has sent
+// nothing for that long — it raises no_data (warning). It changes no
+// state and is off by default.
 //
 // Apply does not render the view (custos_view does, when the runtime
 // publishes); Init does.
 //
 // Non-temperature readings are counted (other_readings) and otherwise
-// ignored. A temperature reading older than the last one is counted
-// (late_readings) and otherwise ignored. A NaN or infinite temperature is
-// rejected.
+// ignored. A NaN or infinite temperature is rejected.
 package policy
 
 import (
@@ -57,6 +78,7 @@ const (
 	DefaultMinC            = 2.0
 	DefaultMaxC            = 8.0
 	DefaultExcursionBudget = 1800.0 // seconds
+	MaxNoData              = 1e6    // seconds, the largest no_data_s
 )
 
 // EnergyOverR is ΔH/R in kelvin for the MKT formula.
@@ -66,11 +88,17 @@ const EnergyOverR = 10000.0
 // budget would run out.
 const TimerBudget = "budget"
 
+// TimerNoData is the name of the processing-time timer of the no-data
+// check.
+const TimerNoData = "no_data"
+
 // Alert codes.
 const (
 	CodeExcursionStarted = "excursion_started"
 	CodeExcursionEnded   = "excursion_ended"
 	CodeBudgetExceeded   = "budget_exceeded"
+	CodeLateExcursion    = "late_excursion"
+	CodeNoData           = "no_data"
 )
 
 // StateLen is the size of the encoded state.
@@ -86,12 +114,14 @@ const (
 
 // State is the decoded contract state. Its encoding (StateLen bytes,
 // little-endian) is: version u8 (1), flags u8 (1 in excursion, 2
-// compromised, 4 has a reading), 6 zero bytes, min_c f64, max_c f64,
+// compromised, 4 has a reading), 2 zero bytes, no_data_s u32 (0 = off, so
+// a twin without it has the state it had before the field), min_c f64, max_c f64,
 // budget_ns i64, last_time i64 (Unix ns), last_temp f64, out_ns i64,
 // excursion_start i64, mkt_num f64 (Σ Δt_s·exp(-10000/T)), mkt_den f64
 // (Σ Δt_s), readings u64, other u64, late u64.
 type State struct {
 	Flags          uint8
+	NoDataS        uint32
 	MinC, MaxC     float64
 	BudgetNs       int64
 	LastTime       int64
@@ -123,7 +153,8 @@ func (s *State) Encode(b []byte) []byte {
 	b = b[:StateLen]
 	le := binary.LittleEndian
 	b[0], b[1] = stateVersion, s.Flags
-	clear(b[2:8])
+	clear(b[2:4])
+	le.PutUint32(b[4:], s.NoDataS)
 	le.PutUint64(b[8:], math.Float64bits(s.MinC))
 	le.PutUint64(b[16:], math.Float64bits(s.MaxC))
 	le.PutUint64(b[24:], uint64(s.BudgetNs))
@@ -146,6 +177,7 @@ func (s *State) Decode(b []byte) bool {
 	}
 	le := binary.LittleEndian
 	s.Flags = b[1]
+	s.NoDataS = le.Uint32(b[4:])
 	s.MinC = math.Float64frombits(le.Uint64(b[8:]))
 	s.MaxC = math.Float64frombits(le.Uint64(b[16:]))
 	s.BudgetNs = int64(le.Uint64(b[24:]))
@@ -165,6 +197,7 @@ type params struct {
 	MinC   *float64 `json:"min_c"`
 	MaxC   *float64 `json:"max_c"`
 	Budget *float64 `json:"excursion_budget_s"`
+	NoData *float64 `json:"no_data_s"`
 }
 
 // Policy implements sdk.Contract and sdk.Viewer. The zero value is ready;
@@ -196,12 +229,20 @@ func (p *Policy) Init(ev *sdk.Event, out *sdk.Output) []byte {
 			}
 			st.BudgetNs = int64(*pr.Budget * 1e9)
 		}
+		if pr.NoData != nil {
+			if !(*pr.NoData >= 0 && *pr.NoData <= MaxNoData) {
+				out.Reject("coldchain: invalid params: no_data_s must be in [0, 1e6]")
+				return nil
+			}
+			st.NoDataS = uint32(*pr.NoData)
+		}
 	}
 	if !(st.MinC < st.MaxC) || math.IsInf(st.MinC, 0) || math.IsInf(st.MaxC, 0) {
 		out.Reject("coldchain: invalid params: need finite min_c < max_c")
 		return nil
 	}
 	p.st = st
+	p.st.armNoData(out)
 	out.SetView(appendView(out.ViewBuffer(), &p.st))
 	return p.st.Encode(p.buf[:])
 }
@@ -214,6 +255,7 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 	}
 	switch ev.Kind {
 	case sdk.KindReading:
+		st.armNoData(out)
 		if ev.Type != sdk.TypeTemperature {
 			st.Other++
 			break
@@ -225,6 +267,9 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 		}
 		if st.Flags&flagHasReading != 0 && ev.Time < st.LastTime {
 			st.Late++
+			if v < st.MinC || v > st.MaxC {
+				out.Alert(sdk.Warning, CodeLateExcursion, "late "+excursionStartedMsg(v, st)+lateSuffix)
+			}
 			break
 		}
 		if st.Flags&flagHasReading != 0 {
@@ -249,6 +294,12 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 			out.CancelTimer(TimerBudget)
 		}
 	case sdk.KindTimer:
+		if string(ev.Field(sdk.FieldTimerName)) == TimerNoData {
+			if st.NoDataS > 0 {
+				out.Alert(sdk.Warning, CodeNoData, "no reading for "+strconv.FormatUint(uint64(st.NoDataS), 10)+noDataSuffix)
+			}
+			break
+		}
 		if string(ev.Field(sdk.FieldTimerName)) != TimerBudget || st.Flags&flagHasReading == 0 || ev.Time < st.LastTime {
 			break
 		}
@@ -288,6 +339,19 @@ func (s *State) accrue(t int64) {
 	s.MKTNum += sec * math.Exp(-EnergyOverR/(s.LastTemp+273.15))
 	s.MKTDen += sec
 }
+
+// armNoData (re)sets the processing-time timer of the no-data check.
+func (s *State) armNoData(out *sdk.Output) {
+	if s.NoDataS > 0 {
+		out.SetProcessingTimer(TimerNoData, int64(s.NoDataS)*1e9)
+	}
+}
+
+// Message tails (shared with the other builds of the contract, word for word).
+const (
+	lateSuffix   = ", before the last reading: not in the budget or MKT"
+	noDataSuffix = " s by the server's clock"
+)
 
 func (s *State) checkBudget(t int64, out *sdk.Output) {
 	if s.Compromised() || s.OutNs == 0 || s.OutNs < s.BudgetNs {

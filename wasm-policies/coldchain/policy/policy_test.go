@@ -57,7 +57,7 @@ func TestExcursionBudgetAndCompromise(t *testing.T) {
 		{"still warm", temp(3, 400, 9.5), nil, "", nil, 300},
 		{"humidity ignored", sdk.AppendEvent(nil, sdk.KindReading, sdk.TypeHumidity, base+450*sec, 4, 80, 0, "h1", "%RH"), nil, "", nil, 300},
 		{"back in band", temp(5, 500, 7), []string{CodeExcursionEnded}, "", []sdk.TimerOp{{Op: sdk.TimerCancel, Name: TimerBudget}}, 400},
-		{"late reading ignored", temp(6, 450, 30), nil, "", nil, 400},
+		{"late reading not counted", temp(6, 450, 30), []string{CodeLateExcursion}, "", nil, 400},
 		{"too cold", temp(7, 600, 1), []string{CodeExcursionStarted}, "", []sdk.TimerOp{{Op: sdk.TimerSet, At: base + 1100*sec, Name: TimerBudget}}, 400},
 		{"budget timer", timer(8, 1100), []string{CodeBudgetExceeded}, "compromised", []sdk.TimerOp{{Op: sdk.TimerCancel, Name: TimerBudget}}, 900},
 		{"back in band after", temp(9, 1200, 5), []string{CodeExcursionEnded}, "", []sdk.TimerOp{{Op: sdk.TimerCancel, Name: TimerBudget}}, 1000},
@@ -166,6 +166,84 @@ func TestParams(t *testing.T) {
 		if !st.Decode(state) || st.MinC != tt.min || st.MaxC != tt.max || st.BudgetNs != tt.budget {
 			t.Fatalf("%s: state %+v", tt.params, st)
 		}
+	}
+}
+
+// TestNoDataTimer: no_data_s arms a processing-time timer at create and on
+// every reading; its firing raises no_data and changes nothing else; off
+// (the default), the state bytes 2..8 stay zero as before the field.
+func TestNoDataTimer(t *testing.T) {
+	var p Policy
+	var ev sdk.Event
+	var out sdk.Output
+	ev.Decode(create(`{"no_data_s":900}`))
+	state := append([]byte(nil), p.Init(&ev, &out)...)
+	arm := sdk.TimerOp{Op: sdk.TimerSetProcessing, At: 900 * sec, Name: TimerNoData}
+	if len(out.Timers()) != 1 || out.Timers()[0] != arm {
+		t.Fatalf("init timers %+v, want %+v", out.Timers(), arm)
+	}
+	for i, e := range [][]byte{temp(2, 0, 5), sdk.AppendEvent(nil, sdk.KindReading, sdk.TypeHumidity, base+10*sec, 3, 50, 0, "h1", "%RH")} {
+		ev.Decode(e)
+		out.Reset()
+		state = append(state[:0], p.Apply(state, &ev, &out)...)
+		if len(out.Timers()) != 1 || out.Timers()[0] != arm {
+			t.Fatalf("reading %d: timers %+v, want %+v", i, out.Timers(), arm)
+		}
+	}
+	before := append([]byte(nil), state...)
+	ev.Decode(sdk.AppendEvent(nil, sdk.KindTimer, 0, base+5000*sec, 4, 0, 0, TimerNoData, sdk.ClockProcessing))
+	out.Reset()
+	state = append(state[:0], p.Apply(state, &ev, &out)...)
+	if len(out.Alerts()) != 1 || out.Alerts()[0].Code != CodeNoData || out.Alerts()[0].Message != "no reading for 900 s by the server's clock" ||
+		len(out.Timers()) != 0 || string(state) != string(before) {
+		t.Fatalf("no_data timer: alerts %+v timers %+v, state changed %v", out.Alerts(), out.Timers(), string(state) != string(before))
+	}
+
+	var off Policy
+	ev.Decode(create(`{}`))
+	out.Reset()
+	st := off.Init(&ev, &out)
+	if len(out.Timers()) != 0 || string(st[2:8]) != "\x00\x00\x00\x00\x00\x00" {
+		t.Fatalf("no_data off: timers %+v, state % x", out.Timers(), st[:8])
+	}
+	for _, bad := range []string{`{"no_data_s":-1}`, `{"no_data_s":1e7}`, `{"no_data_s":"x"}`} {
+		ev.Decode(create(bad))
+		out.Reset()
+		if off.Init(&ev, &out); out.Rejected() == "" {
+			t.Fatalf("%s accepted", bad)
+		}
+	}
+}
+
+// TestLateFlagDoesNotChangeVerdicts: the same in-order readings give the
+// same states and alerts whether or not the runtime flags them late (a
+// twin created after its logger's readings were taken sees them all with
+// the LATE flag when its watermark starts at the create time).
+func TestLateFlagDoesNotChangeVerdicts(t *testing.T) {
+	run := func(flags uint16) (string, []string) {
+		var p Policy
+		var ev sdk.Event
+		var out sdk.Output
+		ev.Decode(create(`{"excursion_budget_s":60}`))
+		state := append([]byte(nil), p.Init(&ev, &out)...)
+		var codes []string
+		for i, r := range []struct {
+			at int64
+			v  float64
+		}{{0, 5}, {30, 9}, {100, 9.5}, {200, 5}} {
+			ev.Decode(sdk.AppendEventFlags(nil, sdk.KindReading, sdk.TypeTemperature, flags, base+r.at*sec, uint64(i+2), r.v, 0, "t1", "CEL"))
+			out.Reset()
+			state = append(state[:0], p.Apply(state, &ev, &out)...)
+			for _, a := range out.Alerts() {
+				codes = append(codes, a.Code)
+			}
+		}
+		return string(state), codes
+	}
+	s0, a0 := run(0)
+	s1, a1 := run(sdk.FlagLate)
+	if s0 != s1 || strings.Join(a0, ",") != strings.Join(a1, ",") || strings.Join(a0, ",") != "excursion_started,budget_exceeded,excursion_ended" {
+		t.Fatalf("alerts %v vs %v, same state %v", a0, a1, s0 == s1)
 	}
 }
 

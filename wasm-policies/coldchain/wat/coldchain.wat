@@ -15,7 +15,7 @@
 ;; like Go's strconv; reject messages for malformed params are worded
 ;; differently.
 ;;
-;; Memory map: 256 alert table (≤ 4 × 20 bytes), 448 timer table (≤ 2 × 20),
+;; Memory map: 256 alert table (≤ 4 × 20 bytes), 448 timer table (≤ 3 × 20),
 ;; 512 digit scratch, 1024 state being built (104 bytes, layout as in
 ;; coldchain/policy), 2048 output (8 KiB), 12288 text (messages, view),
 ;; 16384 constant strings, 65536+ inputs (custos_alloc, bump allocator).
@@ -78,7 +78,15 @@
   ;; v10          17094 +17 ',"band":{"min_c":'
   ;; v11          17111 +9 ',"max_c":'
   ;; v12          17120 +2 '}}'
-  (data (i32.const 16384) "temperature  \c2\b0C outside [, ] \c2\b0C \c2\b0C back in band after  stime out of band  s reached the budget of excursion_startedexcursion_endedbudget_exceededcompromisedbudgetclosednulltruefalsemin_cmax_cexcursion_budget_scoldchain: temperature is not a finite numbercoldchain: invalid params: malformed JSON or a value that is not a numbercoldchain: invalid params: a number with more than 15 digits or an exponent beyond 22 (not supported by this build)coldchain: invalid params: excursion_budget_s must be in [0, 1e9]coldchain: invalid params: need finite min_c < max_c{\22temperature_c\22:,\22time_out_of_band_s\22:,\22mkt_c\22:,\22readings\22:,\22other_readings\22:,\22late_readings\22:,\22in_excursion\22:,\22compromised\22:,\22excursion_budget_s\22:,\22band\22:{\22min_c\22:,\22max_c\22:}}")
+  ;; k_nodata     17122 +9 'no_data_s'
+  ;; c_nodata     17131 +7 'no_data'
+  ;; late         17138 +5 'late '
+  ;; late_sfx     17143 +51 ', before the last reading: not in the budget or MKT'
+  ;; no_reading   17194 +15 'no reading for '
+  ;; server_sfx   17209 +24 ' s by the server's clock'
+  ;; r_nodata     17233 +56 'coldchain: invalid params: no_data_s must be in [0, 1e6]'
+  ;; c_late       17289 +14 'late_excursion'
+  (data (i32.const 16384) "temperature  \c2\b0C outside [, ] \c2\b0C \c2\b0C back in band after  stime out of band  s reached the budget of excursion_startedexcursion_endedbudget_exceededcompromisedbudgetclosednulltruefalsemin_cmax_cexcursion_budget_scoldchain: temperature is not a finite numbercoldchain: invalid params: malformed JSON or a value that is not a numbercoldchain: invalid params: a number with more than 15 digits or an exponent beyond 22 (not supported by this build)coldchain: invalid params: excursion_budget_s must be in [0, 1e9]coldchain: invalid params: need finite min_c < max_c{\22temperature_c\22:,\22time_out_of_band_s\22:,\22mkt_c\22:,\22readings\22:,\22other_readings\22:,\22late_readings\22:,\22in_excursion\22:,\22compromised\22:,\22excursion_budget_s\22:,\22band\22:{\22min_c\22:,\22max_c\22:}}no_data_sno_datalate , before the last reading: not in the budget or MKTno reading for  s by the server's clockcoldchain: invalid params: no_data_s must be in [0, 1e6]late_excursion")
 
   ;; ---- ABI v1 plumbing (§1, §2) ----
 
@@ -154,12 +162,15 @@
     (i32.store offset=16 (local.get $a) (local.get $ml))
     (global.set $nalerts (i32.add (global.get $nalerts) (i32.const 1))))
 
-  ;; timer: op 1 sets the timer "budget" at $at, op 2 cancels it.
-  (func $timer (param $op i32) (param $at i64)
+  ;; timer: op 1 sets the event-time timer named [$np, +$nl) at $at, op 2
+  ;; cancels it, op 3 sets it on the server's clock $at ns from now.
+  (func $timer (param $op i32) (param $at i64) (param $np i32) (param $nl i32)
     (local $a i32)
     (local.set $a (i32.add (i32.const 448) (i32.mul (global.get $ntimers) (i32.const 20))))
     (i32.store (local.get $a) (local.get $op))
     (i64.store offset=4 (local.get $a) (local.get $at))
+    (i32.store offset=12 (local.get $a) (local.get $np))
+    (i32.store offset=16 (local.get $a) (local.get $nl))
     (global.set $ntimers (i32.add (global.get $ntimers) (i32.const 1))))
 
   (func $status (param $p i32) (param $l i32)
@@ -201,7 +212,7 @@
         (call $o32 (i32.load (local.get $a)))
         (i64.store (global.get $op) (i64.load offset=4 (local.get $a)))
         (global.set $op (i32.add (global.get $op) (i32.const 8)))
-        (call $obytes (i32.const 16543) (i32.const 6) (; budget ;))
+        (call $obytes (i32.load offset=12 (local.get $a)) (i32.load offset=16 (local.get $a)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $each)))
     (i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (global.get $op) (i32.const 2048)))))
@@ -553,6 +564,7 @@
         (if (call $key_is (local.get $ks) (local.get $kl) (i32.const 16568) (i32.const 5) (; min_c ;)) (then (local.set $which (i32.const 8))))
         (if (call $key_is (local.get $ks) (local.get $kl) (i32.const 16573) (i32.const 5) (; max_c ;)) (then (local.set $which (i32.const 16))))
         (if (call $key_is (local.get $ks) (local.get $kl) (i32.const 16578) (i32.const 18) (; excursion_budget_s ;)) (then (local.set $which (i32.const 24))))
+        (if (call $key_is (local.get $ks) (local.get $kl) (i32.const 17122) (i32.const 9) (; no_data_s ;)) (then (local.set $which (i32.const 4))))
         (if (local.get $which)
           (then
             (local.set $c (i32.load8_u (local.get $vs)))
@@ -569,7 +581,13 @@
                                 (f64.ne (global.get $num) (global.get $num)))
                       (then (call $reject (i32.const 16829) (i32.const 65) (; coldchain: invalid params: excursion_budget_s must be in [0, 1e9] ;)) (return (i32.const 1))))
                     (i64.store (i32.const 1048) (i64.trunc_f64_s (f64.mul (global.get $num) (f64.const 1e9)))))
-                  (else (f64.store (i32.add (i32.const 1024) (local.get $which)) (global.get $num))))))))
+                  (else
+                    (if (i32.eq (local.get $which) (i32.const 4))
+                      (then
+                        (if (i32.eqz (i32.and (f64.ge (global.get $num) (f64.const 0)) (f64.le (global.get $num) (f64.const 1e6))))
+                          (then (call $reject (i32.const 17233) (i32.const 56) (; coldchain: invalid params: no_data_s must be in [0, 1e6] ;)) (return (i32.const 1))))
+                        (i32.store (i32.const 1028) (i32.trunc_f64_u (global.get $num))))
+                      (else (f64.store (i32.add (i32.const 1024) (local.get $which)) (global.get $num))))))))))
         (call $ws)
         (br_if $bad (i32.ge_u (global.get $pp) (global.get $pe)))
         (local.set $c (i32.load8_u (global.get $pp)))
@@ -581,7 +599,7 @@
 
   ;; ---- the policy (coldchain/policy) ----
   ;; State at 1024: version u8 @0, flags u8 @1 (1 excursion, 2 compromised,
-  ;; 4 has reading), min_c f64 @8, max_c @16, budget_ns i64 @24, last_time
+  ;; 4 has reading), no_data_s u32 @4 (0 = off), min_c f64 @8, max_c @16, budget_ns i64 @24, last_time
   ;; @32, last_temp f64 @40, out_ns i64 @48, excursion_start @56, mkt_num
   ;; f64 @64, mkt_den @72, readings u64 @80, other @88, late @96.
 
@@ -606,6 +624,22 @@
       (f64.mul (local.get $sec) (call $exp (f64.div (f64.const -10000) (f64.add (local.get $temp) (f64.const 273.15)))))))
     (f64.store (i32.const 1096) (f64.add (f64.load (i32.const 1096)) (local.get $sec))))
 
+  ;; arm_no_data (re)sets the processing-time timer "no_data" when no_data_s > 0.
+  (func $arm_no_data
+    (if (i32.load (i32.const 1028))
+      (then (call $timer (i32.const 3) (i64.mul (i64.extend_i32_u (i32.load (i32.const 1028))) (i64.const 1000000000))
+        (i32.const 17131) (i32.const 7) (; no_data ;)))))
+
+  ;; t_outside appends 'temperature V °C outside [MIN, MAX] °C'.
+  (func $t_outside (param $v f64)
+    (call $t_str (i32.const 16384) (i32.const 12) (; temperature  ;))
+    (call $t_fixed (local.get $v))
+    (call $t_str (i32.const 16396) (i32.const 14) (;  °C outside [ ;))
+    (call $t_fixed (f64.load (i32.const 1032)))
+    (call $t_str (i32.const 16410) (i32.const 2) (; ,  ;))
+    (call $t_fixed (f64.load (i32.const 1040)))
+    (call $t_str (i32.const 16412) (i32.const 5) (; ] °C ;)))
+
   (func $check_budget
     (local $out i64) (local $mp i32)
     (local.set $out (i64.load (i32.const 1072)))
@@ -621,7 +655,7 @@
     (call $t_str (i32.const 16441) (i32.const 2) (;  s ;))
     (call $alert (i32.const 3) (i32.const 16517) (i32.const 15) (; budget_exceeded ;) (local.get $mp) (i32.sub (global.get $tp) (local.get $mp)))
     (call $status (i32.const 16532) (i32.const 11) (; compromised ;))
-    (call $timer (i32.const 2) (i64.const 0)))
+    (call $timer (i32.const 2) (i64.const 0) (i32.const 16543) (i32.const 6) (; budget ;)))
 
   (func $view
     (local $vp i32) (local $num f64) (local $den f64)
@@ -677,6 +711,7 @@
       (then
         (call $reject (i32.const 16894) (i32.const 52) (; coldchain: invalid params: need finite min_c < max_c ;))
         (return (call $finish (i32.const 0)))))
+    (call $arm_no_data)
     (call $view)
     (call $finish (i32.const 1)))
 
@@ -689,6 +724,7 @@
     (block $done
       (if (i32.eq (local.get $kind) (i32.const 1)) ;; reading
         (then
+          (call $arm_no_data)
           (if (i32.ne (i32.load8_u offset=1 (local.get $ep)) (i32.const 1)) ;; not temperature
             (then
               (i64.store (i32.const 1112) (i64.add (i64.load (i32.const 1112)) (i64.const 1)))
@@ -701,6 +737,13 @@
           (if (i32.and (i32.ne (i32.and (call $flags) (i32.const 4)) (i32.const 0)) (i64.lt_s (local.get $t) (i64.load (i32.const 1056))))
             (then
               (i64.store (i32.const 1120) (i64.add (i64.load (i32.const 1120)) (i64.const 1)))
+              (if (i32.or (f64.lt (local.get $v) (f64.load (i32.const 1032))) (f64.gt (local.get $v) (f64.load (i32.const 1040))))
+                (then
+                  (local.set $mp (global.get $tp))
+                  (call $t_str (i32.const 17138) (i32.const 5) (; late  ;))
+                  (call $t_outside (local.get $v))
+                  (call $t_str (i32.const 17143) (i32.const 51) (; , before the last reading: not in the budget or MKT ;))
+                  (call $alert (i32.const 2) (i32.const 17289) (i32.const 14) (; late_excursion ;) (local.get $mp) (i32.sub (global.get $tp) (local.get $mp)))))
               (br $done)))
           (if (i32.and (call $flags) (i32.const 4)) (then (call $accrue (local.get $t))))
           (call $set_flags (i32.or (call $flags) (i32.const 4)))
@@ -714,17 +757,12 @@
               (call $set_flags (i32.or (call $flags) (i32.const 1)))
               (i64.store (i32.const 1080) (local.get $t))
               (local.set $mp (global.get $tp))
-              (call $t_str (i32.const 16384) (i32.const 12) (; temperature  ;))
-              (call $t_fixed (local.get $v))
-              (call $t_str (i32.const 16396) (i32.const 14) (;  °C outside [ ;))
-              (call $t_fixed (f64.load (i32.const 1032)))
-              (call $t_str (i32.const 16410) (i32.const 2) (; ,  ;))
-              (call $t_fixed (f64.load (i32.const 1040)))
-              (call $t_str (i32.const 16412) (i32.const 5) (; ] °C ;))
+              (call $t_outside (local.get $v))
               (call $alert (i32.const 2) (i32.const 16485) (i32.const 17) (; excursion_started ;) (local.get $mp) (i32.sub (global.get $tp) (local.get $mp)))
               (if (i32.eqz (i32.and (call $flags) (i32.const 2)))
                 (then (call $timer (i32.const 1)
-                  (i64.add (local.get $t) (i64.sub (i64.load (i32.const 1048)) (i64.load (i32.const 1072)))))))
+                  (i64.add (local.get $t) (i64.sub (i64.load (i32.const 1048)) (i64.load (i32.const 1072))))
+                  (i32.const 16543) (i32.const 6) (; budget ;))))
               (br $done)))
           (if (i32.and (i32.eqz (local.get $out_of_band)) (i32.ne (i32.and (call $flags) (i32.const 1)) (i32.const 0)))
             (then
@@ -736,11 +774,21 @@
               (call $t_fixed (f64.div (f64.convert_i64_s (i64.sub (local.get $t) (i64.load (i32.const 1080)))) (f64.const 1e9)))
               (call $t_str (i32.const 16441) (i32.const 2) (;  s ;))
               (call $alert (i32.const 1) (i32.const 16502) (i32.const 15) (; excursion_ended ;) (local.get $mp) (i32.sub (global.get $tp) (local.get $mp)))
-              (call $timer (i32.const 2) (i64.const 0))))
+              (call $timer (i32.const 2) (i64.const 0) (i32.const 16543) (i32.const 6) (; budget ;))))
           (br $done)))
       (if (i32.eq (local.get $kind) (i32.const 2)) ;; timer
         (then
           (call $field (local.get $ep) (i32.const 0))
+          (if (call $eq (global.get $fp) (global.get $fl) (i32.const 17131) (i32.const 7) (; no_data ;))
+            (then
+              (if (i32.load (i32.const 1028))
+                (then
+                  (local.set $mp (global.get $tp))
+                  (call $t_str (i32.const 17194) (i32.const 15) (; no reading for  ;))
+                  (call $t_u64 (i64.extend_i32_u (i32.load (i32.const 1028))))
+                  (call $t_str (i32.const 17209) (i32.const 24) (;  s by the server's clock ;))
+                  (call $alert (i32.const 2) (i32.const 17131) (i32.const 7) (; no_data ;) (local.get $mp) (i32.sub (global.get $tp) (local.get $mp)))))
+              (br $done)))
           (br_if $done (i32.eqz (call $eq (global.get $fp) (global.get $fl) (i32.const 16543) (i32.const 6) (; budget ;))))
           (br_if $done (i32.eqz (i32.and (call $flags) (i32.const 4))))
           (br_if $done (i64.lt_s (local.get $t) (i64.load (i32.const 1056))))

@@ -17,7 +17,15 @@
 // timer "handoff" raises handoff_overdue (warning); when the next custody
 // event finally comes, the time between the deadline and it is a gap in
 // custody — nobody was accountable — and raises custody_gap (critical).
-// The state is JSON (version 1).
+//
+// Times are event times: a custody or status event carries the command's
+// ts (or the time custos received it). The handoff timer is an event-time
+// timer, so handoff_overdue comes when the twin's watermark passes the
+// deadline — on the first event stamped after it — never by the server's
+// clock, and replays give the same alerts. Late events: a custody event
+// older than the current custodian's takeover is rejected (the chain of
+// custody is kept in time order; such a transfer needs a correcting
+// transfer, not a rewrite). The state is JSON (version 1).
 package policy
 
 import (
@@ -145,6 +153,10 @@ func (Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 		}
 		if st.Transfers != nil && from != "" && !slices.Contains(st.Transfers[from], to) {
 			out.Reject("custody: transfer from " + strconv.Quote(from) + " to " + strconv.Quote(to) + " is not allowed by params")
+			return state
+		}
+		if n := len(st.Chain); n > 0 && ev.Time < st.Chain[n-1].FromNs {
+			out.Reject("custody: transfer to " + strconv.Quote(to) + " is older than " + strconv.Quote(st.Chain[n-1].Party) + "'s takeover")
 			return state
 		}
 		if st.DeadlineNs > 0 && ev.Time > st.DeadlineNs {

@@ -40,6 +40,7 @@ func TestChainOfCustody(t *testing.T) {
 		{"deadline passes", sdk.AppendEvent(nil, sdk.KindTimer, 0, base+4200*sec, 0, 0, 0, TimerHandoff), []string{CodeHandoffOverdue}, ""},
 		{"stale timer", sdk.AppendEvent(nil, sdk.KindTimer, 0, base+1000*sec, 0, 0, 0, TimerHandoff), nil, ""},
 		{"late handoff is a gap", custody(5000, "carrier-1", "carrier-2"), []string{CodeGap, CodeTransfer}, ""},
+		{"older than the takeover", custody(4900, "carrier-2", "pharmacy"), nil, "older than \"carrier-2\"'s takeover"},
 		{"in time", custody(6000, "carrier-2", "pharmacy"), []string{CodeTransfer}, ""},
 		{"delivered", sdk.AppendEvent(nil, sdk.KindStatus, 0, base+6500*sec, 0, 0, 0, "delivered"), nil, ""},
 		{"after delivery", custody(7000, "pharmacy", "acme"), nil, "delivered"},

@@ -12,8 +12,11 @@
 // left_corridor (warning) when the asset was inside; back within it,
 // back_in_corridor (info) with the time spent outside. Coming within
 // arrival_km of the last point raises arrived (info) once. Other readings
-// are ignored, and so are location readings older than the last one. The
-// state is JSON (version 1).
+// are ignored. Times are event times (when the fix was taken): the time
+// outside the corridor is measured between fixes. Late readings: a
+// location reading older than the last fix is ignored (the route is a
+// time-ordered track; the runtime's allowed-lateness window reorders fixes
+// that arrive out of order within it). The state is JSON (version 1).
 package policy
 
 import (

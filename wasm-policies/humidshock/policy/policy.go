@@ -2,8 +2,8 @@
 // humidshock reference contract, without build constraints (tested
 // natively, run in the guest).
 //
-// Params (JSON): {"max_rh":65,"humidity_budget_s":3600,"max_g":4,"max_shocks":3};
-// absent keys take those defaults.
+// Params (JSON): {"max_rh":65,"humidity_budget_s":3600,"max_g":4,"max_shocks":3,
+// "door_open_max_s":0}; absent keys take those defaults.
 //
 // Humidity is step-held like coldchain's temperature: the interval up to a
 // humidity reading counts as above the limit iff the previous reading was
@@ -13,9 +13,30 @@
 // "compromised". Every shock reading over max_g raises shock (warning); the
 // max_shocks-th one raises shock_limit_exceeded (critical) and status
 // "compromised". A compromised twin stays compromised on later status
-// events (except closed). Late humidity readings (older than the last) are
-// ignored. The state is JSON (version 1). Twins can be upgraded to this
-// contract from a humidshock build with the same state (Migrate).
+// events (except closed).
+//
+// Door (off unless door_open_max_s > 0): a door reading of 1 (open) while
+// closed starts an opening and sets the event-time timer "door" at
+// open + door_open_max_s; a 0 (closed) ends it and cancels the timer. If
+// the timer fires — the twin's watermark reached the limit while the door
+// was still open — door_open_too_long (warning) is raised. Door open
+// 12:00:00, closed 12:00:10, limit 60 s: no alert, live or replayed, since
+// the timer due 12:01:00 cannot fire before the 12:00:10 reading is
+// applied. If another sensor's reading pushed the watermark past the limit
+// before a close within it arrived (a LATE close), the alert was raised
+// early; the close then raises door_alert_withdrawn (info) with the real
+// duration.
+//
+// Everything is judged on event time. Late readings: a humidity reading
+// older than the last humidity reading, or a door reading older than the
+// last door reading, is ignored (the step-held series cannot take it
+// without its neighbours); the runtime's allowed-lateness window puts
+// out-of-order readings within it back in order first. Shocks are
+// instants: they count whenever they arrive, late or not. The state is
+// JSON (version 1); the door fields are absent while unused, so twins
+// without a door limit keep the states they had before it. Twins can be
+// upgraded to this contract from a humidshock build with the same state
+// (Migrate).
 package policy
 
 import (
@@ -40,7 +61,12 @@ const (
 	CodeHumidityBudget = "humidity_budget_exceeded"
 	CodeShock          = "shock"
 	CodeShockLimit     = "shock_limit_exceeded"
+	CodeDoorOpen       = "door_open_too_long"
+	CodeDoorWithdrawn  = "door_alert_withdrawn"
 )
+
+// TimerDoor is the event-time timer of the door limit.
+const TimerDoor = "door"
 
 // State is the contract state.
 type State struct {
@@ -57,6 +83,12 @@ type State struct {
 	Shocks     int     `json:"shocks"`
 	PeakG      float64 `json:"peak_g"`
 	Compromise bool    `json:"compromised"`
+	// Door limit (all absent while door_open_max_s is 0).
+	DoorMaxNs   int64 `json:"door_max_ns,omitempty"`
+	DoorOpen    bool  `json:"door_open,omitempty"`
+	DoorSinceNs int64 `json:"door_since_ns,omitempty"`
+	DoorLastNs  int64 `json:"door_last_ns,omitempty"`
+	DoorAlerted bool  `json:"door_alerted,omitempty"`
 }
 
 type params struct {
@@ -64,6 +96,7 @@ type params struct {
 	Budget    *float64 `json:"humidity_budget_s"`
 	MaxG      *float64 `json:"max_g"`
 	MaxShocks *int     `json:"max_shocks"`
+	DoorMax   *float64 `json:"door_open_max_s"`
 }
 
 // Policy implements sdk.Contract and sdk.Viewer.
@@ -97,6 +130,13 @@ func (p *Policy) Init(ev *sdk.Event, out *sdk.Output) []byte {
 	}
 	if pr.MaxShocks != nil {
 		st.MaxShocks = *pr.MaxShocks
+	}
+	if pr.DoorMax != nil {
+		if !(*pr.DoorMax >= 0 && *pr.DoorMax <= 1e9) {
+			out.Reject("humidshock: invalid params: door_open_max_s must be in [0, 1e9]")
+			return nil
+		}
+		st.DoorMaxNs = int64(*pr.DoorMax * 1e9)
 	}
 	if st.MaxRH <= 0 || st.MaxRH > 100 || st.BudgetNs < 0 || st.MaxG <= 0 || st.MaxShocks < 1 {
 		out.Reject("humidshock: invalid params: need 0 < max_rh ≤ 100, humidity_budget_s ≥ 0, max_g > 0, max_shocks ≥ 1")
@@ -153,9 +193,20 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 					out.SetStatus("compromised")
 				}
 			}
+		case sdk.TypeDoor:
+			if st.DoorMaxNs == 0 || (st.DoorLastNs != 0 && ev.Time < st.DoorLastNs) {
+				return state // no door limit, or late
+			}
+			st.door(ev.Time, v != 0, out)
 		default:
 			return state
 		}
+	case sdk.KindTimer:
+		if string(ev.Field(sdk.FieldTimerName)) != TimerDoor || !st.DoorOpen || ev.Time < st.DoorSinceNs+st.DoorMaxNs {
+			return state
+		}
+		st.DoorAlerted = true
+		out.Alert(sdk.Warning, CodeDoorOpen, "door open since "+num(float64(ev.Time-st.DoorSinceNs)/1e9)+" s, over the limit of "+num(float64(st.DoorMaxNs)/1e9)+" s")
 	case sdk.KindStatus:
 		if st.Compromise && string(ev.Field(sdk.FieldStatus)) != "closed" {
 			out.SetStatus("compromised")
@@ -165,6 +216,24 @@ func (p *Policy) Apply(state []byte, ev *sdk.Event, out *sdk.Output) []byte {
 		return state
 	}
 	return p.encode(&st)
+}
+
+// door applies a door reading at t (open or closed).
+func (st *State) door(t int64, open bool, out *sdk.Output) {
+	st.DoorLastNs = t
+	switch {
+	case open && !st.DoorOpen:
+		st.DoorOpen, st.DoorSinceNs, st.DoorAlerted = true, t, false
+		out.SetTimer(TimerDoor, t+st.DoorMaxNs)
+	case !open && st.DoorOpen:
+		d := t - st.DoorSinceNs
+		if st.DoorAlerted && d < st.DoorMaxNs {
+			out.Alert(sdk.Info, CodeDoorWithdrawn, "door closed after "+num(float64(d)/1e9)+" s, within the limit of "+num(float64(st.DoorMaxNs)/1e9)+
+				" s: the door_open_too_long alert came before this reading")
+		}
+		st.DoorOpen, st.DoorSinceNs, st.DoorAlerted = false, 0, false
+		out.CancelTimer(TimerDoor)
+	}
 }
 
 // Migrate takes a twin over from another module (custos_migrate): a

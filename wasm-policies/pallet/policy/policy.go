@@ -12,7 +12,10 @@
 // When a case's time out of band reaches case_budget_s (and is not zero),
 // case_compromised (critical) names it, once. The pallet itself becomes
 // "compromised" when one of its cases does, and stays so (reasserted on
-// status events, except closed). The state is JSON (version 1).
+// status events, except closed). Times are event times (aggregate and
+// disaggregate carry the command's ts). Late readings: a temperature
+// reading older than the last one is ignored, as in coldchain; exposure is
+// computed on the in-order series. The state is JSON (version 1).
 package policy
 
 import (

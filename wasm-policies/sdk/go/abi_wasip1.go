@@ -25,6 +25,12 @@ var (
 //go:wasmexport custos_abi_v1
 func abiV1() {}
 
+// custos_event_flags tells the host that this SDK reads the event flags
+// (the LATE bit, ABI.md §3).
+//
+//go:wasmexport custos_event_flags
+func eventFlags() {}
+
 //go:wasmexport custos_reset
 func reset() {
 	if len(overflow) > 0 {

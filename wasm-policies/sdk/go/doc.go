@@ -19,6 +19,12 @@
 // has no build constraints, so a contract's logic can be tested and
 // benchmarked natively with exactly the code the guest runs.
 //
+// Time is event time ([Event.Time], ABI.md §3.1): it need not increase, and
+// [Event.Late] says an event is older than the twin's watermark. Verdicts
+// use event-time timers ([Output.SetTimer], fired by the watermark);
+// [Output.SetProcessingTimer] (the server's clock) is for noticing silence.
+// [Event.TimerClock] tells the two apart when one fires.
+//
 // The apply path does not allocate: events are decoded in place, fields are
 // returned as sub-slices, and the output buffer is reused between calls.
 package sdk

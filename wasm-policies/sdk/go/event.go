@@ -37,16 +37,28 @@ const (
 
 // Field indexes per kind.
 const (
-	FieldSensor    = 0 // reading
-	FieldUnit      = 1 // reading
-	FieldTimerName = 0 // timer
-	FieldTwinKind  = 0 // create
-	FieldParams    = 1 // create
-	FieldCustodian = 2 // create
-	FieldParent    = 3 // create
-	FieldFrom      = 0 // custody
-	FieldTo        = 1 // custody
-	FieldStatus    = 0 // status
+	FieldSensor     = 0 // reading
+	FieldUnit       = 1 // reading
+	FieldTimerName  = 0 // timer
+	FieldTimerClock = 1 // timer: ClockEvent or ClockProcessing
+	FieldTwinKind   = 0 // create
+	FieldParams     = 1 // create
+	FieldCustodian  = 2 // create
+	FieldParent     = 3 // create
+	FieldFrom       = 0 // custody
+	FieldTo         = 1 // custody
+	FieldStatus     = 0 // status
+)
+
+// FlagLate is bit 0 of an event's flags: the event's time is earlier than
+// the twin's event-time watermark (the largest event time it had applied)
+// when the event was applied. See ABI.md §3, "Event time".
+const FlagLate uint16 = 0x0001
+
+// Timer clocks, the second field of a timer event.
+const (
+	ClockEvent      = "event"      // set with SetTimer; fired by the twin's watermark
+	ClockProcessing = "processing" // set with SetProcessingTimer; fired by the server's clock
 )
 
 // EventHeaderLen is the size of the fixed part of an encoded event.
@@ -60,6 +72,7 @@ var ErrBadEvent = errors.New("sdk: malformed event")
 type Event struct {
 	Kind   Kind
 	Type   ReadingType // readings only
+	Flags  uint16      // FlagLate; other bits are 0 today and must be ignored
 	Time   int64       // event time, Unix nanoseconds
 	Seq    uint64      // the twin sequence number of this event
 	Value  float64
@@ -72,11 +85,12 @@ type Event struct {
 // Decode decodes the canonical ABI v1 event encoding in b. It does not
 // allocate once the event has seen as many fields before.
 func (e *Event) Decode(b []byte) error {
-	if len(b) < EventHeaderLen || b[2] != 0 || b[3] != 0 {
+	if len(b) < EventHeaderLen {
 		return ErrBadEvent
 	}
 	e.Kind = Kind(b[0])
 	e.Type = ReadingType(b[1])
+	e.Flags = binary.LittleEndian.Uint16(b[2:])
 	n := binary.LittleEndian.Uint32(b[4:])
 	e.Time = int64(binary.LittleEndian.Uint64(b[8:]))
 	e.Seq = binary.LittleEndian.Uint64(b[16:])
@@ -106,6 +120,27 @@ func (e *Event) Decode(b []byte) error {
 	return nil
 }
 
+// Late reports whether the event is late: its time is earlier than the
+// twin's watermark, so the event-time timers due before it have already
+// fired and later events have been applied.
+func (e *Event) Late() bool { return e.Flags&FlagLate != 0 }
+
+// TimerClock returns the clock of a timer event: ClockEvent or
+// ClockProcessing ("" for other kinds and for a host older than the field).
+func (e *Event) TimerClock() string {
+	if e.Kind != KindTimer {
+		return ""
+	}
+	switch c := e.Field(FieldTimerClock); string(c) {
+	case ClockEvent:
+		return ClockEvent
+	case ClockProcessing:
+		return ClockProcessing
+	default:
+		return string(c)
+	}
+}
+
 // NumFields returns the number of variable-length fields.
 func (e *Event) NumFields() int { return len(e.offs) }
 
@@ -126,7 +161,13 @@ func (e *Event) FieldString(i int) string { return string(e.Field(i)) }
 // AppendEvent appends the canonical encoding of an event to b. Contracts do
 // not need it; it is for native tests and benchmarks.
 func AppendEvent(b []byte, kind Kind, typ ReadingType, t int64, seq uint64, v, v2 float64, fields ...string) []byte {
-	b = append(b, byte(kind), byte(typ), 0, 0)
+	return AppendEventFlags(b, kind, typ, 0, t, seq, v, v2, fields...)
+}
+
+// AppendEventFlags is AppendEvent with flags (FlagLate).
+func AppendEventFlags(b []byte, kind Kind, typ ReadingType, flags uint16, t int64, seq uint64, v, v2 float64, fields ...string) []byte {
+	b = append(b, byte(kind), byte(typ))
+	b = binary.LittleEndian.AppendUint16(b, flags)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(fields)))
 	b = binary.LittleEndian.AppendUint64(b, uint64(t))
 	b = binary.LittleEndian.AppendUint64(b, seq)

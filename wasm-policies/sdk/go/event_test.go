@@ -16,15 +16,36 @@ func TestEventRoundTrip(t *testing.T) {
 		e.FieldString(FieldParent) != "parent" || e.Field(9) != nil {
 		t.Fatalf("decoded %+v", e)
 	}
-	for _, bad := range [][]byte{b[:39], b[:len(b)-1], append(append([]byte{}, b...), 0), append([]byte{3, 0, 1, 0}, b[4:]...)} {
+	for _, bad := range [][]byte{b[:39], b[:len(b)-1], append(append([]byte{}, b...), 0), append([]byte{3, 0, 0, 0, 5}, b[5:]...)} {
 		if err := e.Decode(bad); err == nil {
 			t.Fatalf("decoded malformed %x", bad)
 		}
 	}
 }
 
+func TestEventFlagsAndTimerClock(t *testing.T) {
+	var e Event
+	if err := e.Decode(AppendEventFlags(nil, KindReading, TypeTemperature, FlagLate, 5, 2, 9.5, 0, "t1", "CEL")); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Late() || e.Flags != FlagLate || e.TimerClock() != "" {
+		t.Fatalf("late reading decoded as %+v", e)
+	}
+	// Unknown flag bits decode (a later minor version may define them).
+	if err := e.Decode(AppendEventFlags(nil, KindTimer, 0, 0x8000, 5, 3, 0, 0, "budget", ClockProcessing)); err != nil {
+		t.Fatal(err)
+	}
+	if e.Late() || e.TimerClock() != ClockProcessing {
+		t.Fatalf("timer decoded as late %v clock %q", e.Late(), e.TimerClock())
+	}
+	if err := e.Decode(AppendEvent(nil, KindTimer, 0, 5, 3, 0, 0, "budget", ClockEvent)); err != nil || e.TimerClock() != ClockEvent {
+		t.Fatalf("event-time timer: %v %q", err, e.TimerClock())
+	}
+}
+
 func FuzzEventDecode(f *testing.F) {
 	f.Add(AppendEvent(nil, KindReading, TypeTemperature, 1, 2, 3, 4, "t1", "CEL"))
+	f.Add(AppendEventFlags(nil, KindTimer, 0, FlagLate, 1, 2, 0, 0, "budget", ClockEvent))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e Event
 		if e.Decode(b) != nil {
@@ -34,9 +55,9 @@ func FuzzEventDecode(f *testing.F) {
 		for i := range fields {
 			fields[i] = e.FieldString(i)
 		}
-		re := AppendEvent(nil, e.Kind, e.Type, e.Time, e.Seq, e.Value, e.Value2, fields...)
-		// Reserved bytes are checked, so the encoding is canonical except
-		// for NaN payloads, which AppendEvent preserves bit for bit anyway.
+		re := AppendEventFlags(nil, e.Kind, e.Type, e.Flags, e.Time, e.Seq, e.Value, e.Value2, fields...)
+		// Every byte is read back, so the encoding is canonical (NaN
+		// payloads included: AppendEvent preserves them bit for bit).
 		if !bytes.Equal(re, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, re)
 		}

@@ -19,8 +19,9 @@ const OutputVersion = 1
 
 // Timer operations (ABI v1 numbering).
 const (
-	TimerSet    = 1
-	TimerCancel = 2
+	TimerSet           = 1 // event-time timer: At is Unix ns of event time
+	TimerCancel        = 2 // cancel by name (either clock)
+	TimerSetProcessing = 3 // processing-time timer: At is a delay in ns (> 0)
 )
 
 // Alert is an alert raised by the contract.
@@ -30,8 +31,9 @@ type Alert struct {
 	Message  string
 }
 
-// TimerOp sets (Op TimerSet, At Unix ns) or cancels (Op TimerCancel) the
-// twin's timer called Name.
+// TimerOp sets (Op TimerSet, At Unix ns of event time), sets on the
+// server's clock (Op TimerSetProcessing, At a delay in ns) or cancels (Op
+// TimerCancel) the twin's timer called Name.
 type TimerOp struct {
 	Op   uint8
 	At   int64
@@ -65,10 +67,22 @@ func (o *Output) Alert(sev Severity, code, message string) {
 	o.alerts = append(o.alerts, Alert{sev, code, message})
 }
 
-// SetTimer asks the runtime to deliver a timer event called name at t
-// (Unix ns). Setting a timer that exists moves it.
+// SetTimer sets an event-time timer: the runtime delivers a timer event
+// called name, with time t (Unix ns, > 0) and clock ClockEvent, when the
+// twin's watermark reaches t — before the first event at or after t, never
+// by the server's clock, identically live, on replay and in `custos policy
+// test`. Setting a timer that exists moves it (and may switch its clock).
 func (o *Output) SetTimer(name string, t int64) {
 	o.timers = append(o.timers, TimerOp{TimerSet, t, name})
+}
+
+// SetProcessingTimer sets a processing-time timer: the runtime delivers a
+// timer event called name, with clock ClockProcessing, delay ns (> 0) after
+// the server applied this event, by the server's clock — for "no data for
+// 15 minutes" checks, never for verdicts on event time. Its event's time
+// is the server's time when it fired. Setting a timer that exists moves it.
+func (o *Output) SetProcessingTimer(name string, delay int64) {
+	o.timers = append(o.timers, TimerOp{TimerSetProcessing, delay, name})
 }
 
 // CancelTimer cancels the timer called name, if any.

@@ -6,8 +6,8 @@
 //   import { Contract, Event, Output, State, register } from "<sdk>/assembly";
 //   class MyPolicy extends Contract { ... }
 //   register(new MyPolicy());
-//   export { custos_abi_v1, custos_alloc, custos_reset, custos_init,
-//            custos_apply, custos_view } from "<sdk>/assembly";
+//   export { custos_abi_v1, custos_event_flags, custos_alloc, custos_reset,
+//            custos_init, custos_apply, custos_view } from "<sdk>/assembly";
 //
 // (add custos_migrate to the list if the contract overrides migrate).
 // Build with --runtime minimal --use abort= (no imports at all; see
@@ -42,6 +42,14 @@ export const TYPE_BATTERY: u8 = 6;
 export const TYPE_LIGHT: u8 = 7;
 export const TYPE_TILT: u8 = 8;
 
+// Event flags (ABI v1 §3): bit 0, the event's time is earlier than the
+// twin's event-time watermark when it was applied.
+export const FLAG_LATE: u16 = 1;
+
+// Timer clocks (the second field of a timer event).
+export const CLOCK_EVENT = "event";
+export const CLOCK_PROCESSING = "processing";
+
 // Alert severities.
 export const INFO: u8 = 1;
 export const WARNING: u8 = 2;
@@ -51,6 +59,7 @@ export const CRITICAL: u8 = 3;
 export const FIELD_SENSOR = 0;
 export const FIELD_UNIT = 1;
 export const FIELD_TIMER_NAME = 0;
+export const FIELD_TIMER_CLOCK = 1;
 export const FIELD_TWIN_KIND = 0;
 export const FIELD_PARAMS = 1;
 export const FIELD_CUSTODIAN = 2;
@@ -85,6 +94,7 @@ export const FIELD_TO_VERSION = 2;
 @final export class Event {
   kind: u8 = 0;
   type: u8 = 0;
+  flags: u16 = 0; // FLAG_LATE; other bits are 0 today and must be ignored
   time: i64 = 0; // Unix ns
   seq: u64 = 0;
   value: f64 = 0;
@@ -97,9 +107,10 @@ export const FIELD_TO_VERSION = 2;
 
   /** Decodes len bytes at ptr; traps on a malformed encoding. */
   decode(ptr: usize, len: usize): void {
-    if (len < 40 || load<u16>(ptr, 2) != 0) unreachable();
+    if (len < 40) unreachable();
     this.kind = load<u8>(ptr);
     this.type = load<u8>(ptr, 1);
+    this.flags = load<u16>(ptr, 2);
     const n = load<u32>(ptr, 4);
     this.time = load<i64>(ptr, 8);
     this.seq = load<u64>(ptr, 16);
@@ -126,6 +137,15 @@ export const FIELD_TO_VERSION = 2;
   }
 
   get numFields(): i32 { return this.n; }
+
+  /** The event's time is earlier than the twin's watermark: event-time timers due before it have fired. */
+  get late(): bool { return (this.flags & FLAG_LATE) != 0; }
+
+  /** The clock of a timer event: CLOCK_EVENT or CLOCK_PROCESSING ("" for other kinds; allocates). */
+  get timerClock(): string { return this.kind == KIND_TIMER ? this.fieldString(FIELD_TIMER_CLOCK) : ""; }
+
+  /** A timer event fired by the server's clock (SetProcessingTimer), not by the watermark. */
+  get processingTimer(): bool { return this.kind == KIND_TIMER && this.field(FIELD_TIMER_CLOCK).equals(CLOCK_PROCESSING); }
 
   /** Field i as a byte range (empty if absent). The returned object is reused by the next call. */
   field(i: i32): Bytes {
@@ -179,11 +199,19 @@ export const FIELD_TO_VERSION = 2;
     this.alertCode.push(code);
     this.alertMsg.push(message);
   }
+  /** Sets an event-time timer: fires when the twin's watermark reaches at (Unix ns of event time, > 0). */
   setTimer(name: string, at: i64): void {
     this.timerOp.push(1);
     this.timerAt.push(at);
     this.timerName.push(name);
   }
+  /** Sets a processing-time timer: fires by the server's clock, delay ns (> 0) after this event is applied. */
+  setProcessingTimer(name: string, delay: i64): void {
+    this.timerOp.push(3);
+    this.timerAt.push(delay);
+    this.timerName.push(name);
+  }
+  /** Cancels the timer called name (either clock). */
   cancelTimer(name: string): void {
     this.timerOp.push(2);
     this.timerAt.push(0);
@@ -240,6 +268,8 @@ export function register(c: Contract): void { contract = c; }
 const regions: usize[] = [];
 
 export function custos_abi_v1(): void {}
+/** Tells the host this module reads the event flags (the LATE bit, ABI.md §3). */
+export function custos_event_flags(): void {}
 
 let calls: u32 = 0;
 let pages: i32 = 0;

@@ -1,0 +1,30 @@
+;; eventhead.wat — valid contract whose state is the first 4 bytes of the last event
+;; it saw (kind, type, flags u16), without custos_event_flags: the host shows it flags 0.
+;; Built with: wat2wasm eventhead.wat -o eventhead.wasm (see gen.sh)
+(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (func (export "custos_abi_v1"))
+  (func (export "custos_reset") (global.set $heap (i32.const 65536)))
+  (func (export "custos_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (block $ok
+      (br_if $ok (i32.le_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.shr_u (i32.sub (global.get $heap) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1)))))
+    (local.get $p))
+  ;; $out writes an output at 1024 whose 4-byte state is the event head at $ep.
+  (func $out (param $ep i32) (result i64)
+    (i32.store (i32.const 1024) (i32.const 1))
+    (i32.store (i32.const 1028) (i32.const 4))
+    (i32.store (i32.const 1032) (i32.load (local.get $ep)))
+    (i64.store (i32.const 1036) (i64.const 0))
+    (i64.store (i32.const 1044) (i64.const 0))
+    (i32.store (i32.const 1052) (i32.const 0))
+    (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const 32)))
+  (func (export "custos_init") (param $ep i32) (param $el i32) (result i64)
+    (call $out (local.get $ep)))
+  (func (export "custos_apply") (param $sp i32) (param $sl i32) (param $ep i32) (param $el i32) (result i64)
+    (call $out (local.get $ep)))
+)
