@@ -31,25 +31,37 @@ func benchEvents(tb testing.TB, n int) [][]byte {
 }
 
 // BenchmarkApplyColdchainWASM: the built-in module as cmd/ registers it
-// (RegisterTrusted: soft deadline, no termination checks).
+// (RegisterTrusted, metered).
 func BenchmarkApplyColdchainWASM(b *testing.B) {
-	// A long deadline: this machine is shared, and a descheduled call must
-	// not fail the benchmark.
-	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	_, c := coldchain(b, Config{PoolSize: 1})
 	benchColdchain(b, c)
 }
 
-// BenchmarkApplyColdchainWASMInterruptible: the same bytes deployed as an
-// untrusted module (hard deadline: wazero termination checks + a goroutine
-// per call).
-func BenchmarkApplyColdchainWASMInterruptible(b *testing.B) {
-	h := newTestHost(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
-	ref, err := h.Register(context.Background(), "cc", "1", builtin.Coldchain().Wasm)
-	if err != nil {
-		b.Fatal(err)
+// BenchmarkApplyColdchainMetering compares, in one run, each coldchain
+// build unmetered (the module as it was before fuel: what a trusted
+// built-in call cost until fuel replaced deadlines) with the same build
+// deployed as an integrator's module (Host.Deploy: metered). The ratio
+// metered/unmetered is the cost of metering (docs/performance.md).
+func BenchmarkApplyColdchainMetering(b *testing.B) {
+	builds := []struct {
+		name string
+		wasm func(testing.TB) []byte
+	}{
+		{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
+		{"as", asColdchain},
+		{"wat", watColdchain},
 	}
-	c, _ := h.Contract(context.Background(), ref.SHA256)
-	benchColdchain(b, c)
+	for _, bl := range builds {
+		for _, mode := range []struct {
+			name string
+			o    regOpts
+		}{{"unmetered", regOpts{trusted: true, unmetered: true}}, {"deployed", regOpts{dryRun: true}}} {
+			b.Run(bl.name+"/"+mode.name, func(b *testing.B) {
+				_, c := loadModule(b, bl.wasm(b), mode.o)
+				benchColdchain(b, c)
+			})
+		}
+	}
 }
 
 func benchColdchain(b *testing.B, c twin.Contract) {
@@ -160,7 +172,7 @@ func BenchmarkGuestCall(b *testing.B) {
 // BenchmarkViewColdchainWASM: rendering the JSON view (custos_view), which
 // the runtime asks for when it publishes a changed twin.
 func BenchmarkViewColdchainWASM(b *testing.B) {
-	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	_, c := coldchain(b, Config{PoolSize: 1})
 	ctx := context.Background()
 	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
 	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))

@@ -195,6 +195,11 @@ type Policy struct {
 	SHA256  twin.Hash `json:"sha256"`
 	// Twins is the number of twins running this module (-1 if not counted).
 	Twins int `json:"twins"`
+	// Fuel is the module's per-call fuel budget.
+	Fuel uint64 `json:"fuel"`
+	// Quarantined, if set, says why the watchdog quarantined the module:
+	// its calls fail (dead-lettered, kind "quarantined") until a restart.
+	Quarantined string `json:"quarantined,omitempty"`
 }
 
 // List returns every registered module (built-in and deployed) in
@@ -212,7 +217,8 @@ func (d *Deployer) List(ctx context.Context) ([]Policy, error) {
 		if counts != nil {
 			n = counts[ref.SHA256]
 		}
-		out = append(out, Policy{Name: ref.Name, Version: ref.Version, SHA256: ref.SHA256, Twins: n})
+		out = append(out, Policy{Name: ref.Name, Version: ref.Version, SHA256: ref.SHA256, Twins: n,
+			Fuel: d.Host.Fuel(ref.SHA256), Quarantined: d.Host.Quarantined(ref.SHA256)})
 	}
 	return out, nil
 }
