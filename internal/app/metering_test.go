@@ -16,6 +16,7 @@ import (
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/internal/policytest"
+	auditreplay "github.com/custos-dev/custos/internal/replay"
 	"github.com/custos-dev/custos/twin"
 )
 
@@ -187,5 +188,33 @@ func runtimeOutcomes(t *testing.T, wasm []byte) []outcome {
 			}
 		}
 	}
+	checkReplay(t, a, wasm)
 	return out
+}
+
+// checkReplay replays twin M's history on a host of its own (an
+// auditor's): every record reproduces; a tampered state hash does not.
+func checkReplay(t *testing.T, a *app.App, wasm []byte) {
+	t.Helper()
+	ctx := context.Background()
+	recs, err := a.Store.History(ctx, twin.HistoryQuery{Twin: "M", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := contracts.NewHost(ctx, contracts.Config{CacheDir: testCache(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if _, err := h.Register(ctx, "misbehave", "1.0.0", wasm); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := auditreplay.Run(ctx, h, recs)
+	if err != nil || len(rep.Problems) > 0 || rep.Records != len(recs) || rep.Head != recs[len(recs)-1].Digest {
+		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+	recs[3].StateHash[0] ^= 1
+	if rep, err := auditreplay.Run(ctx, h, recs); err != nil || len(rep.Problems) != 1 || rep.Problems[0].Seq != 4 {
+		t.Fatalf("tampered record: %+v, %v", rep, err)
+	}
 }
