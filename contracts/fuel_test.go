@@ -259,3 +259,15 @@ func TestInstrumentSeeds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkInstrumentColdchain: metering the Go build (done at every
+// registration, also when the compilation cache has its machine code).
+func BenchmarkInstrumentColdchain(b *testing.B) {
+	wasm := builtin.Coldchain().Wasm
+	b.SetBytes(int64(len(wasm)))
+	for b.Loop() {
+		if _, _, err := instrument(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

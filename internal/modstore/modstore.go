@@ -29,6 +29,7 @@ import (
 
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
 
 // Bucket is the JetStream object store bucket of deployed modules.
@@ -200,6 +201,21 @@ type Policy struct {
 	// Quarantined, if set, says why the watchdog quarantined the module:
 	// its calls fail (dead-lettered, kind "quarantined") until a restart.
 	Quarantined string `json:"quarantined,omitempty"`
+}
+
+// ModuleBytes returns the bytes of a registered module: a built-in one or
+// one from the Store. An unknown sha256 is an error wrapping
+// twin.ErrUnknownPolicy.
+func (d *Deployer) ModuleBytes(ctx context.Context, sha twin.Hash) ([]byte, error) {
+	for _, p := range builtin.Policies() {
+		if sha256.Sum256(p.Wasm) == sha {
+			return p.Wasm, nil
+		}
+	}
+	if _, err := d.Host.Contract(ctx, sha); err != nil {
+		return nil, err
+	}
+	return d.Modules.Module(ctx, sha)
 }
 
 // List returns every registered module (built-in and deployed) in
