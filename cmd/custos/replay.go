@@ -135,4 +135,3 @@ func fetchHistory(base, id string) []twin.Record {
 		after = page.Next
 	}
 }
-
