@@ -3,6 +3,7 @@ package contracts
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,5 +190,64 @@ func BenchmarkViewColdchainWASM(b *testing.B) {
 		if _, err := c.View(ctx, twin.Call{Twin: "p", Seq: 10, Time: t0}, out.State); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkMeteringRatio measures the cost of metering robustly on a
+// shared machine: for each coldchain build it alternates rounds of 500
+// applies on the unmetered module (what a trusted built-in call cost
+// before fuel) and on the same build deployed (metered), and reports the
+// median over rounds of metered/unmetered time. Alternating in short
+// rounds cancels the drift of other load, which -count runs do not.
+func BenchmarkMeteringRatio(b *testing.B) {
+	builds := []struct {
+		name string
+		wasm func(testing.TB) []byte
+	}{
+		{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
+		{"as", asColdchain},
+		{"wat", watColdchain},
+	}
+	for _, bl := range builds {
+		b.Run(bl.name, func(b *testing.B) {
+			_, plain := loadModule(b, bl.wasm(b), regOpts{trusted: true, unmetered: true})
+			_, metered := loadModule(b, bl.wasm(b), regOpts{dryRun: true})
+			ctx := context.Background()
+			evs := benchEvents(b, 1000)
+			create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
+			states := [2][]byte{}
+			for i, c := range []twin.Contract{plain, metered} {
+				out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))
+				if err != nil {
+					b.Fatal(err)
+				}
+				states[i] = out.State
+			}
+			round := func(i int, c twin.Contract, n int) time.Duration {
+				start := time.Now()
+				for j := range n {
+					out, err := c.Apply(ctx, twin.Call{Twin: "p", Seq: uint64(j), Time: t0}, states[i], evs[j%len(evs)])
+					if err != nil {
+						b.Fatal(err)
+					}
+					states[i] = out.State
+				}
+				return time.Since(start)
+			}
+			var ratios []float64
+			var plainT, meteredT time.Duration
+			for b.Loop() {
+				p := round(0, plain, 500)
+				m := round(1, metered, 500)
+				plainT += p
+				meteredT += m
+				ratios = append(ratios, float64(m)/float64(p))
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "metered/unmetered")
+			b.ReportMetric(float64(plainT.Nanoseconds())/float64(500*len(ratios)), "unmetered-ns/apply")
+			b.ReportMetric(float64(meteredT.Nanoseconds())/float64(500*len(ratios)), "metered-ns/apply")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }

@@ -99,10 +99,16 @@ func instrument(wasmBytes []byte) (_ []byte, declared uint64, _ error) {
 		Init: &wasm.ConstantExpression{Opcode: wasm.OpcodeI64Const, Data: leb128.EncodeInt64(initFuel)},
 	})
 	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeGlobal, Name: fuelExport, Index: fuel})
+	nImported := m.ImportFuncCount()
 	for i, c := range m.CodeSection {
-		body, err := meterBody(c.Body, fuel)
+		if int(m.FunctionSection[i]) >= len(m.TypeSection) {
+			return nil, 0, fmt.Errorf("%w: function %d: no such type", errFuelInstrument, int(nImported)+i)
+		}
+		t := uint32(len(m.TypeSection[m.FunctionSection[i]].Params) + len(c.LocalTypes))
+		c.LocalTypes = append(c.LocalTypes, wasm.ValueTypeI64)
+		body, err := meterBody(c.Body, fuel, t)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: function %d: %v", errFuelInstrument, int(m.ImportFuncCount())+i, err)
+			return nil, 0, fmt.Errorf("%w: function %d: %v", errFuelInstrument, int(nImported)+i, err)
 		}
 		c.Body = body
 	}
@@ -132,53 +138,112 @@ func insertSection(mod []byte, id, before wasm.SectionID, content []byte) []byte
 	return append(mod[:pos:pos], append(sec, mod[pos:]...)...)
 }
 
-// charge returns the instructions that take cost from the fuel global and
-// trap when it is exhausted.
-func charge(dst []byte, fuel uint32, cost int64) []byte {
-	g := leb128.EncodeUint32(fuel)
-	dst = append(dst, wasm.OpcodeGlobalGet)
-	dst = append(dst, g...)
-	dst = append(dst, wasm.OpcodeI64Const)
-	dst = append(dst, leb128.EncodeInt64(cost)...)
-	dst = append(dst, wasm.OpcodeI64Sub, wasm.OpcodeGlobalSet)
-	dst = append(dst, g...)
-	dst = append(dst, wasm.OpcodeGlobalGet)
-	dst = append(dst, g...)
-	return append(dst, wasm.OpcodeI64Const, 0, wasm.OpcodeI64LtS,
-		wasm.OpcodeIf, 0x40, wasm.OpcodeUnreachable, wasm.OpcodeEnd)
+// Code the instrumentation inserts. Inside a function the counter lives in
+// a local ($t, added to the function) and the global is the truth across
+// calls: the entry loads it, every exit (return, a branch to the function's
+// label, its end) and every call stores it, and a call reloads it after.
+// Loop heads, the hot spots, touch only the local.
+const (
+	insEntry  = iota // charge the function's cost, loading the global
+	insLoop          // charge a loop's cost, on the local
+	insStore         // local → global (before an exit or a call)
+	insReload        // global → local (after a call)
+)
+
+type insertion struct {
+	at     int // offset in the body the code goes before
+	kind   int
+	region int
+}
+
+// emit appends the code of one insertion.
+func emit(dst []byte, kind int, cost int64, fuel, t uint32) []byte {
+	g, l := leb128.EncodeUint32(fuel), leb128.EncodeUint32(t)
+	op := func(o byte, imm []byte) { dst = append(append(dst, o), imm...) }
+	switch kind {
+	case insEntry, insLoop:
+		if kind == insEntry {
+			op(wasm.OpcodeGlobalGet, g)
+		} else {
+			op(wasm.OpcodeLocalGet, l)
+		}
+		op(wasm.OpcodeI64Const, leb128.EncodeInt64(cost))
+		dst = append(dst, wasm.OpcodeI64Sub)
+		op(wasm.OpcodeLocalTee, l)
+		dst = append(dst, wasm.OpcodeI64Const, 0, wasm.OpcodeI64LtS, wasm.OpcodeIf, 0x40)
+		op(wasm.OpcodeLocalGet, l)
+		op(wasm.OpcodeGlobalSet, g)
+		dst = append(dst, wasm.OpcodeUnreachable, wasm.OpcodeEnd)
+	case insStore:
+		op(wasm.OpcodeLocalGet, l)
+		op(wasm.OpcodeGlobalSet, g)
+	case insReload:
+		op(wasm.OpcodeGlobalGet, g)
+		op(wasm.OpcodeLocalSet, l)
+	}
+	return dst
 }
 
 // meterBody returns a function body with charges at its entry and at the
-// head of each of its loops.
-func meterBody(body []byte, fuel uint32) ([]byte, error) {
-	// First pass: where each region (the body, each loop) starts in body
-	// and how many instructions it owns.
-	type region struct {
-		at   int // offset in body where its charge goes
-		cost int64
-	}
-	regions := []region{{at: 0}}
+// head of each of its loops; t is the index of the i64 local it may use.
+func meterBody(body []byte, fuel, t uint32) ([]byte, error) {
+	// First pass: the regions (the body, each loop) with the number of
+	// instructions each owns, and where code goes.
+	costs := []int64{0}
+	ins := []insertion{{at: 0, kind: insEntry, region: 0}}
 	open := []int{0} // regions enclosing the current instruction
 	var blocks []int // for each open block/loop/if: its region, or -1
 	r := bytes.NewReader(body)
 	for r.Len() > 0 {
+		at := len(body) - r.Len()
 		op, _ := r.ReadByte()
-		regions[open[len(open)-1]].cost++
-		if err := skipImmediates(r, op); err != nil {
-			return nil, err
+		costs[open[len(open)-1]]++
+		depth := uint32(len(blocks)) // a branch to this label leaves the function
+		var err error
+		switch op {
+		case wasm.OpcodeBr, wasm.OpcodeBrIf:
+			var l uint32
+			if l, _, err = leb128.DecodeUint32(r); err == nil && l == depth {
+				ins = append(ins, insertion{at: at, kind: insStore})
+			}
+		case wasm.OpcodeBrTable:
+			var n, l uint32
+			exits := false
+			if n, _, err = leb128.DecodeUint32(r); err == nil {
+				for i := uint32(0); i <= n && err == nil; i++ {
+					l, _, err = leb128.DecodeUint32(r)
+					exits = exits || l == depth
+				}
+			}
+			if exits {
+				ins = append(ins, insertion{at: at, kind: insStore})
+			}
+		case wasm.OpcodeReturn:
+			ins = append(ins, insertion{at: at, kind: insStore})
+		case wasm.OpcodeCall, wasm.OpcodeCallIndirect:
+			err = skipImmediates(r, op)
+			ins = append(ins, insertion{at: at, kind: insStore},
+				insertion{at: len(body) - r.Len(), kind: insReload})
+		default:
+			err = skipImmediates(r, op)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("at %d: %w", at, err)
 		}
 		switch op {
 		case wasm.OpcodeBlock, wasm.OpcodeIf:
 			blocks = append(blocks, -1)
 		case wasm.OpcodeLoop:
-			regions = append(regions, region{at: len(body) - r.Len()})
-			open = append(open, len(regions)-1)
-			blocks = append(blocks, len(regions)-1)
+			costs = append(costs, 0)
+			open = append(open, len(costs)-1)
+			blocks = append(blocks, len(costs)-1)
+			ins = append(ins, insertion{at: len(body) - r.Len(), kind: insLoop, region: len(costs) - 1})
 		case wasm.OpcodeEnd:
 			if len(blocks) == 0 { // the function's end
 				if r.Len() != 0 {
 					return nil, errors.New("code after the function's end")
 				}
+				ins = append(ins, insertion{at: at, kind: insStore})
 				break
 			}
 			if blocks[len(blocks)-1] >= 0 {
@@ -187,16 +252,17 @@ func meterBody(body []byte, fuel uint32) ([]byte, error) {
 			blocks = blocks[:len(blocks)-1]
 		}
 	}
-	if len(blocks) != 0 {
+	if len(blocks) != 0 || len(ins) < 2 {
 		return nil, errors.New("unbalanced blocks")
 	}
-	// Second pass: copy, inserting the charges.
-	out := make([]byte, 0, len(body)+len(regions)*24)
+	// Second pass: copy, inserting the code (in the order found: at one
+	// offset, a loop's charge comes before a call's store).
+	out := make([]byte, 0, len(body)+len(ins)*16)
 	prev := 0
-	for _, rg := range regions {
-		out = append(out, body[prev:rg.at]...)
-		out = charge(out, fuel, rg.cost)
-		prev = rg.at
+	for _, in := range ins {
+		out = append(out, body[prev:in.at]...)
+		out = emit(out, in.kind, costs[in.region], fuel, t)
+		prev = in.at
 	}
 	return append(out, body[prev:]...), nil
 }

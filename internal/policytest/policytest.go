@@ -67,11 +67,11 @@ type Config struct {
 	// Dir is where modules named by upgrade lines are read from.
 	Dir string
 	// Host configures the contract host; the zero value is the runtime's
-	// defaults (same limits as `custos run`).
+	// defaults (same limits as `custos run`: fuel, memory pages, output).
 	Host contracts.Config
 	// Trusted registers the module as the runtime registers its built-in
-	// policies (soft deadlines); the default is a deployment (validation,
-	// dry run, hard deadlines).
+	// policies; the default is a deployment (validation, dry run). Both
+	// are metered with the same fuel budget.
 	Trusted bool
 }
 
