@@ -38,21 +38,24 @@ func BenchmarkApplyColdchainWASM(b *testing.B) {
 	benchColdchain(b, c)
 }
 
+// coldchainBuilds are the coldchain contract's builds: the Go SDK (the
+// built-in module), AssemblyScript and hand-written WAT.
+var coldchainBuilds = []struct {
+	name string
+	wasm func(testing.TB) []byte
+}{
+	{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
+	{"as", asColdchain},
+	{"wat", watColdchain},
+}
+
 // BenchmarkApplyColdchainMetering compares, in one run, each coldchain
 // build unmetered (the module as it was before fuel: what a trusted
 // built-in call cost until fuel replaced deadlines) with the same build
 // deployed as an integrator's module (Host.Deploy: metered). The ratio
 // metered/unmetered is the cost of metering (docs/performance.md).
 func BenchmarkApplyColdchainMetering(b *testing.B) {
-	builds := []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
-		{"as", asColdchain},
-		{"wat", watColdchain},
-	}
-	for _, bl := range builds {
+	for _, bl := range coldchainBuilds {
 		for _, mode := range []struct {
 			name string
 			o    regOpts
@@ -200,15 +203,7 @@ func BenchmarkViewColdchainWASM(b *testing.B) {
 // median over rounds of metered/unmetered time. Alternating in short
 // rounds cancels the drift of other load, which -count runs do not.
 func BenchmarkMeteringRatio(b *testing.B) {
-	builds := []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
-		{"as", asColdchain},
-		{"wat", watColdchain},
-	}
-	for _, bl := range builds {
+	for _, bl := range coldchainBuilds {
 		b.Run(bl.name, func(b *testing.B) {
 			_, plain := loadModule(b, bl.wasm(b), regOpts{trusted: true, unmetered: true})
 			_, metered := loadModule(b, bl.wasm(b), regOpts{dryRun: true})
