@@ -330,6 +330,10 @@ func TestCompilationCache(t *testing.T) {
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("cache dir empty: %v", err)
 	}
+	sha := sha256.Sum256(testdata(t, "minimal"))
+	if _, err := os.Stat(filepath.Join(dir, instrumentVersion, twin.Hash(sha).Hex()+".wasm")); err != nil {
+		t.Fatalf("instrumented module not cached: %v", err)
+	}
 }
 
 func TestClosedHost(t *testing.T) {
