@@ -218,7 +218,9 @@ func meterBody(body []byte, fuel, t uint32) ([]byte, error) {
 			if exits {
 				ins = append(ins, insertion{at: at, kind: insStore})
 			}
-		case wasm.OpcodeReturn:
+		case wasm.OpcodeReturn, wasm.OpcodeUnreachable:
+			// unreachable: so that an explicit trap reports the fuel used
+			// up to it (other traps report it as of the last call or exit).
 			ins = append(ins, insertion{at: at, kind: insStore})
 		case wasm.OpcodeCall, wasm.OpcodeCallIndirect:
 			err = skipImmediates(r, op)

@@ -250,7 +250,7 @@ func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, o regOpts) 
 
 // instrumentVersion names the instrumentation in the on-disk cache: change
 // it with any change to instrument's output.
-const instrumentVersion = "fuel-v2"
+const instrumentVersion = "fuel-v3"
 
 // instrumented returns instrument(wasm), from CacheDir when an earlier
 // start left it there (re-encoding a 3.4 MB Go module takes ~0.2 s, as
