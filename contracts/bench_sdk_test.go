@@ -26,14 +26,10 @@ func asColdchain(tb testing.TB) []byte {
 	return b
 }
 
-func loadModule(tb testing.TB, wasm []byte, trusted bool) (*Host, twin.Contract) {
+func loadModule(tb testing.TB, wasm []byte, o regOpts) (*Host, twin.Contract) {
 	tb.Helper()
-	h := newTestHost(tb, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
-	register := h.Register
-	if trusted {
-		register = h.RegisterTrusted
-	}
-	ref, err := register(context.Background(), "cc", "1", wasm)
+	h := newTestHost(tb, Config{PoolSize: 1})
+	ref, err := h.register(context.Background(), "cc", "1", wasm, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,23 +41,23 @@ func loadModule(tb testing.TB, wasm []byte, trusted bool) (*Host, twin.Contract)
 }
 
 // BenchmarkApplyColdchainAS: the AssemblyScript build, registered as a
-// trusted module (as the Go build is in BenchmarkApplyColdchainWASM).
+// trusted (metered) module (as the Go build is in BenchmarkApplyColdchainWASM).
 func BenchmarkApplyColdchainAS(b *testing.B) {
-	_, c := loadModule(b, asColdchain(b), true)
+	_, c := loadModule(b, asColdchain(b), regOpts{trusted: true})
 	benchColdchain(b, c)
 }
 
-// BenchmarkApplyColdchainASInterruptible: the AssemblyScript build
-// deployed (hard deadline), as integrators' modules run.
-func BenchmarkApplyColdchainASInterruptible(b *testing.B) {
-	_, c := loadModule(b, asColdchain(b), false)
+// BenchmarkApplyColdchainASDeployed: the AssemblyScript build deployed,
+// as integrators' modules run.
+func BenchmarkApplyColdchainASDeployed(b *testing.B) {
+	_, c := loadModule(b, asColdchain(b), regOpts{})
 	benchColdchain(b, c)
 }
 
 // BenchmarkInstantiateColdchainAS: the cost of one more pooled instance of
 // the AssemblyScript build (BenchmarkInstantiateColdchain: the Go build).
 func BenchmarkInstantiateColdchainAS(b *testing.B) {
-	_, c := loadModule(b, asColdchain(b), true)
+	_, c := loadModule(b, asColdchain(b), regOpts{trusted: true})
 	m := c.(migratingModule).module
 	b.ReportAllocs()
 	for b.Loop() {
@@ -77,7 +73,7 @@ func BenchmarkInstantiateColdchainAS(b *testing.B) {
 // between calls (minimal runtime), so strings built for alerts and views
 // do not grow the instance's memory without bound.
 func TestAssemblyScriptMemoryBounded(t *testing.T) {
-	_, c := loadModule(t, asColdchain(t), true)
+	_, c := loadModule(t, asColdchain(t), regOpts{trusted: true})
 	ctx := context.Background()
 	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
 	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(t, create))
@@ -118,23 +114,32 @@ func TestAssemblyScriptMemoryBounded(t *testing.T) {
 	}
 }
 
+func watColdchain(tb testing.TB) []byte {
+	tb.Helper()
+	wasm, err := os.ReadFile("../wasm-policies/coldchain/wat/coldchain.wasm")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return wasm
+}
+
 // BenchmarkApplyColdchainWAT: the hand-written WebAssembly text build (no
-// SDK, no runtime), registered as a trusted module.
+// SDK, no runtime), registered as a trusted (metered) module.
 func BenchmarkApplyColdchainWAT(b *testing.B) {
 	wasm, err := os.ReadFile("../wasm-policies/coldchain/wat/coldchain.wasm")
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, c := loadModule(b, wasm, true)
+	_, c := loadModule(b, wasm, regOpts{trusted: true})
 	benchColdchain(b, c)
 }
 
-// BenchmarkApplyColdchainWATInterruptible: the WAT build deployed.
-func BenchmarkApplyColdchainWATInterruptible(b *testing.B) {
+// BenchmarkApplyColdchainWATDeployed: the WAT build deployed.
+func BenchmarkApplyColdchainWATDeployed(b *testing.B) {
 	wasm, err := os.ReadFile("../wasm-policies/coldchain/wat/coldchain.wasm")
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, c := loadModule(b, wasm, false)
+	_, c := loadModule(b, wasm, regOpts{})
 	benchColdchain(b, c)
 }

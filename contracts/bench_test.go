@@ -3,6 +3,7 @@ package contracts
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,25 +32,40 @@ func benchEvents(tb testing.TB, n int) [][]byte {
 }
 
 // BenchmarkApplyColdchainWASM: the built-in module as cmd/ registers it
-// (RegisterTrusted: soft deadline, no termination checks).
+// (RegisterTrusted, metered).
 func BenchmarkApplyColdchainWASM(b *testing.B) {
-	// A long deadline: this machine is shared, and a descheduled call must
-	// not fail the benchmark.
-	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	_, c := coldchain(b, Config{PoolSize: 1})
 	benchColdchain(b, c)
 }
 
-// BenchmarkApplyColdchainWASMInterruptible: the same bytes deployed as an
-// untrusted module (hard deadline: wazero termination checks + a goroutine
-// per call).
-func BenchmarkApplyColdchainWASMInterruptible(b *testing.B) {
-	h := newTestHost(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
-	ref, err := h.Register(context.Background(), "cc", "1", builtin.Coldchain().Wasm)
-	if err != nil {
-		b.Fatal(err)
+// coldchainBuilds are the coldchain contract's builds: the Go SDK (the
+// built-in module), AssemblyScript and hand-written WAT.
+var coldchainBuilds = []struct {
+	name string
+	wasm func(testing.TB) []byte
+}{
+	{"go", func(testing.TB) []byte { return builtin.Coldchain().Wasm }},
+	{"as", asColdchain},
+	{"wat", watColdchain},
+}
+
+// BenchmarkApplyColdchainMetering compares, in one run, each coldchain
+// build unmetered (the module as it was before fuel: what a trusted
+// built-in call cost until fuel replaced deadlines) with the same build
+// deployed as an integrator's module (Host.Deploy: metered). The ratio
+// metered/unmetered is the cost of metering (docs/performance.md).
+func BenchmarkApplyColdchainMetering(b *testing.B) {
+	for _, bl := range coldchainBuilds {
+		for _, mode := range []struct {
+			name string
+			o    regOpts
+		}{{"unmetered", regOpts{trusted: true, unmetered: true}}, {"deployed", regOpts{dryRun: true}}} {
+			b.Run(bl.name+"/"+mode.name, func(b *testing.B) {
+				_, c := loadModule(b, bl.wasm(b), mode.o)
+				benchColdchain(b, c)
+			})
+		}
 	}
-	c, _ := h.Contract(context.Background(), ref.SHA256)
-	benchColdchain(b, c)
 }
 
 func benchColdchain(b *testing.B, c twin.Contract) {
@@ -160,7 +176,7 @@ func BenchmarkGuestCall(b *testing.B) {
 // BenchmarkViewColdchainWASM: rendering the JSON view (custos_view), which
 // the runtime asks for when it publishes a changed twin.
 func BenchmarkViewColdchainWASM(b *testing.B) {
-	_, c := coldchain(b, Config{PoolSize: 1, CallTimeout: 10 * time.Second})
+	_, c := coldchain(b, Config{PoolSize: 1})
 	ctx := context.Background()
 	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
 	out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))
@@ -177,5 +193,56 @@ func BenchmarkViewColdchainWASM(b *testing.B) {
 		if _, err := c.View(ctx, twin.Call{Twin: "p", Seq: 10, Time: t0}, out.State); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkMeteringRatio measures the cost of metering robustly on a
+// shared machine: for each coldchain build it alternates rounds of 500
+// applies on the unmetered module (what a trusted built-in call cost
+// before fuel) and on the same build deployed (metered), and reports the
+// median over rounds of metered/unmetered time. Alternating in short
+// rounds cancels the drift of other load, which -count runs do not.
+func BenchmarkMeteringRatio(b *testing.B) {
+	for _, bl := range coldchainBuilds {
+		b.Run(bl.name, func(b *testing.B) {
+			_, plain := loadModule(b, bl.wasm(b), regOpts{trusted: true, unmetered: true})
+			_, metered := loadModule(b, bl.wasm(b), regOpts{dryRun: true})
+			ctx := context.Background()
+			evs := benchEvents(b, 1000)
+			create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", `{"excursion_budget_s":1e9}`, "", ""}}
+			states := [2][]byte{}
+			for i, c := range []twin.Contract{plain, metered} {
+				out, err := c.Init(ctx, twin.Call{Twin: "p", Time: t0}, encodeEvent(b, create))
+				if err != nil {
+					b.Fatal(err)
+				}
+				states[i] = out.State
+			}
+			round := func(i int, c twin.Contract, n int) time.Duration {
+				start := time.Now()
+				for j := range n {
+					out, err := c.Apply(ctx, twin.Call{Twin: "p", Seq: uint64(j), Time: t0}, states[i], evs[j%len(evs)])
+					if err != nil {
+						b.Fatal(err)
+					}
+					states[i] = out.State
+				}
+				return time.Since(start)
+			}
+			var ratios []float64
+			var plainT, meteredT time.Duration
+			for b.Loop() {
+				p := round(0, plain, 500)
+				m := round(1, metered, 500)
+				plainT += p
+				meteredT += m
+				ratios = append(ratios, float64(m)/float64(p))
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "metered/unmetered")
+			b.ReportMetric(float64(plainT.Nanoseconds())/float64(500*len(ratios)), "unmetered-ns/apply")
+			b.ReportMetric(float64(meteredT.Nanoseconds())/float64(500*len(ratios)), "metered-ns/apply")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }

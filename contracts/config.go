@@ -7,12 +7,17 @@ import (
 	"time"
 )
 
-// Defaults for zero Config fields.
+// Defaults for zero Config fields. `custos run` and `custos policy test`
+// use the same ones (wasm-policies/ABI.md §6).
 const (
 	DefaultMaxMemoryPages = 1024 // 64 MiB
-	DefaultCallTimeout    = 500 * time.Millisecond
+	DefaultFuel           = 100_000_000
+	DefaultWatchdog       = 30 * time.Second
 	DefaultMaxOutputBytes = 1 << 20
 	DefaultMaxModuleBytes = 16 << 20
+	// MaxFuel is the largest budget a Config or a module's custos.fuel
+	// section may ask for.
+	MaxFuel = 1 << 40
 )
 
 // Config configures a Host. Zero fields take the defaults; NewHost rejects
@@ -23,8 +28,14 @@ type Config struct {
 	// MaxMemoryPages caps each instance's linear memory (64 KiB pages,
 	// 1–65536). Growing past it fails the call with Kind "memory".
 	MaxMemoryPages uint32
-	// CallTimeout bounds each guest call (and instance initialisation).
-	CallTimeout time.Duration
+	// Fuel is the instruction budget of one guest call (see the package
+	// doc, "Fuel"), 1000 to MaxFuel; a module may carry its own in a
+	// custos.fuel section. Exhausting it fails the call with Kind "fuel".
+	Fuel uint64
+	// Watchdog is the wall-clock backstop: a call still running after it
+	// quarantines its module (Kind "quarantined" for every later call). It
+	// never decides the outcome of the call itself. At least 1 s.
+	Watchdog time.Duration
 	// MaxOutputBytes caps the encoded output of one call.
 	MaxOutputBytes int
 	// MaxModuleBytes caps the size of a module at Register.
@@ -33,14 +44,34 @@ type Config struct {
 	PoolSize int
 	// Logger receives instance lifecycle events (default slog.Default()).
 	Logger *slog.Logger
+	// OnCall, if set, is called after every guest call that ran (success
+	// or deterministic failure) with what it used. It must be fast and
+	// safe for concurrent use.
+	OnCall func(CallStats)
+	// OnQuarantine, if set, is called once when the watchdog quarantines a
+	// module.
+	OnQuarantine func(module string, reason string)
+}
+
+// CallStats describes one guest call.
+type CallStats struct {
+	Module string // sha256 hex
+	Entry  string // init, apply, view or migrate
+	Twin   string
+	Seq    uint64
+	Fuel   uint64 // fuel used (the budget when exhausted)
+	Kind   string // failure kind, "" on success
 }
 
 func (c Config) withDefaults() (Config, error) {
 	if c.MaxMemoryPages == 0 {
 		c.MaxMemoryPages = DefaultMaxMemoryPages
 	}
-	if c.CallTimeout == 0 {
-		c.CallTimeout = DefaultCallTimeout
+	if c.Fuel == 0 {
+		c.Fuel = DefaultFuel
+	}
+	if c.Watchdog == 0 {
+		c.Watchdog = DefaultWatchdog
 	}
 	if c.MaxOutputBytes == 0 {
 		c.MaxOutputBytes = DefaultMaxOutputBytes
@@ -57,8 +88,10 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.MaxMemoryPages > 65536:
 		return c, fmt.Errorf("%w: MaxMemoryPages %d over 65536", ErrInvalidConfig, c.MaxMemoryPages)
-	case c.CallTimeout < time.Millisecond:
-		return c, fmt.Errorf("%w: CallTimeout %v under 1ms", ErrInvalidConfig, c.CallTimeout)
+	case c.Fuel < 1000 || c.Fuel > MaxFuel:
+		return c, fmt.Errorf("%w: Fuel %d not in [1000, %d]", ErrInvalidConfig, c.Fuel, uint64(MaxFuel))
+	case c.Watchdog < time.Second:
+		return c, fmt.Errorf("%w: Watchdog %v under 1s", ErrInvalidConfig, c.Watchdog)
 	case c.MaxOutputBytes < 64 || c.MaxOutputBytes > 1<<30:
 		return c, fmt.Errorf("%w: MaxOutputBytes %d not in [64, 1GiB]", ErrInvalidConfig, c.MaxOutputBytes)
 	case c.MaxModuleBytes < 8 || c.MaxModuleBytes > 1<<30:

@@ -18,8 +18,8 @@
 //
 // State lives in the host, so any instance of a module serves any twin.
 // Each module has a pool of at most [Config.PoolSize] instances, created on
-// demand. A call that fails (trap, timeout, memory cap, bad output) discards
-// its instance; the next call gets a fresh one.
+// demand. A call that fails (trap, fuel, memory cap) discards its
+// instance; the next call gets a fresh one.
 //
 // # Determinism
 //
@@ -31,32 +31,42 @@
 // and stdout is discarded (stderr is kept in a small per-call buffer that
 // is quoted in trap errors).
 //
-// # Deadlines
+// # Fuel
 //
-// wazero can only interrupt guest code when the runtime is built with
-// WithCloseOnContextDone, and then it starts one goroutine per guest call
-// whatever the context. The host does not add a context.WithTimeout (and
-// its timer) per call: each instance owns a reusable context whose Done
-// channel a single watchdog goroutine closes when the instance's deadline
-// (Config.CallTimeout, or the caller's earlier ctx deadline) has passed.
-// The watchdog ticks every CallTimeout/10 (1 ms to 50 ms), so a runaway call
-// stops between CallTimeout and CallTimeout plus one tick. Instantiation
-// (including a Go guest's _initialize) gets max(10×CallTimeout, 10 s).
+// No wall clock decides a call. Each module is instrumented once, at
+// registration (decoded and re-encoded with github.com/tetratelabs/wabin):
+// a mutable i64 global exported as custos_fuel, and at every function
+// entry and loop head a charge of the instructions that function's or
+// loop's own body holds, trapping when the counter goes below zero. The
+// host sets the counter to the budget ([Config.Fuel], or the module's
+// custos.fuel section, see [WithFuel]) before each call, and a trap that
+// leaves it negative is Kind "fuel". Fuel bounds the instructions a call
+// runs (control only flows backwards to a loop head, which charges) and is
+// the same on every machine, so the verdict is too. Memory (a page cap in
+// the instance allocator) and output (a byte cap) are limits of the same
+// nature. wasm-policies/ABI.md §5–7 is the specification.
 //
-// Hard deadlines are expensive. wazero starts a goroutine per guest call
-// (BenchmarkGuestCall: ~1.3–3 µs with it, ~50–100 ns without, on 2 shared
-// cores), and its termination checks call out of the guest at every loop
-// iteration, which Go guests (whose functions are dispatch loops) pay
-// dearly: the coldchain apply costs ~4× more
-// (BenchmarkApplyColdchainGuestOnly). So:
+// Without a deadline, the runtime has no termination checks
+// (WithCloseOnContextDone off), which cost a goroutine per call and a call
+// out of the guest at every loop iteration (BenchmarkApplyColdchainGuestOnly:
+// ~4× for the Go coldchain). A charge is a few inline instructions at
+// function entries and loop heads; BenchmarkApplyColdchainMetering
+// compares each coldchain build metered and unmetered.
 //
-//   - the host makes one guest call per event: the input region that
-//     custos_alloc returned is reused for every call that fits in it (ABI
-//     v1 allows this), and custos_reset/custos_alloc run only when it must
-//     grow;
-//   - modules registered with [Host.RegisterTrusted] (the built-in
-//     policies, see [Host.RegisterBuiltins]) run in a second runtime without
-//     termination checks; their deadline is soft: an overrun is reported as
-//     a timeout when the call returns, but a call that never returns is not
-//     stopped. Modules from [Host.Register] always get hard deadlines.
+// # Watchdog
+//
+// A single goroutine ticks every min(Config.Watchdog/10, 1 s) and
+// quarantines the module of any call that has run longer than
+// Config.Watchdog: later calls fail with Kind "quarantined" (not a
+// deterministic verdict: the runtime dead-letters the event and records
+// nothing). The running call is not interrupted and ends with its own
+// verdict. [Host.Quarantined] reports it; Config.OnQuarantine is told.
+//
+// The host makes one guest call per event: the input region that
+// custos_alloc returned is reused for every call that fits in it (ABI v1
+// allows this), and custos_reset/custos_alloc run only when it must grow
+// (they are not charged to the call: whether they run depends on the
+// instance's history). Modules registered with [Host.RegisterTrusted] (the
+// built-in policies, see [Host.RegisterBuiltins]) are metered like the
+// others; only their views are not re-validated as JSON.
 package contracts

@@ -27,9 +27,10 @@ var (
 // Kinds of twin.ContractError produced by the host (see twin.Failure*).
 const (
 	KindTrap           = twin.FailureTrap
-	KindTimeout        = "timeout" // wall-clock deadline; being replaced by fuel (issue 11)
+	KindFuel           = twin.FailureFuel
 	KindMemory         = twin.FailureMemory
 	KindOutputTooLarge = twin.FailureOutputTooLarge
 	KindInvalidOutput  = twin.FailureInvalidOutput
 	KindInstantiate    = twin.FailureInstantiate
+	KindQuarantined    = twin.FailureQuarantined
 )

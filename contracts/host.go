@@ -3,8 +3,10 @@ package contracts
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,13 +26,11 @@ var _ twin.ContractHost = (*Host)(nil)
 // Host runs contract modules. It is safe for concurrent use.
 type Host struct {
 	cfg Config
-	// rt runs deployed modules with hard deadlines; trusted runs the
-	// built-in modules without wazero's termination checks (see
-	// RegisterTrusted). They must not share a compilation cache: wazero's
-	// cache key does not include the termination-check setting.
-	rt, trusted         wazero.Runtime
-	cache, trustedCache wazero.CompilationCache
-	epoch               time.Time // monotonic origin of instance deadlines
+	// rt runs every module, without wazero's termination checks: fuel
+	// (instrument) bounds each call instead of a wall-clock deadline.
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	epoch time.Time // monotonic origin of call start times
 
 	mu      sync.RWMutex
 	modules map[twin.Hash]*module
@@ -65,17 +65,8 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		live:    make(map[*instance]struct{}),
 		stop:    make(chan struct{}),
 	}
-	var err2 error
-	if h.rt, h.cache, err2 = newRuntime(ctx, cfg.CacheDir, true); err2 != nil {
-		return nil, err2
-	}
-	trustedDir := ""
-	if cfg.CacheDir != "" {
-		trustedDir = filepath.Join(cfg.CacheDir, "trusted")
-	}
-	if h.trusted, h.trustedCache, err2 = newRuntime(ctx, trustedDir, false); err2 != nil {
-		_ = h.rt.Close(ctx)
-		return nil, err2
+	if h.rt, h.cache, err = newRuntime(ctx, cfg.CacheDir); err != nil {
+		return nil, err
 	}
 	h.wg.Add(1)
 	go h.watch()
@@ -84,9 +75,8 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 
 // newRuntime returns a wazero runtime with WASI, and its compilation cache
 // (nil without a dir).
-func newRuntime(ctx context.Context, cacheDir string, interruptible bool) (wazero.Runtime, wazero.CompilationCache, error) {
+func newRuntime(ctx context.Context, cacheDir string) (wazero.Runtime, wazero.CompilationCache, error) {
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(interruptible).
 		// Memory is capped by the instance allocator (so that hitting the
 		// cap is reported as Kind "memory"), not by the runtime.
 		WithMemoryLimitPages(65536)
@@ -114,11 +104,9 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	close(h.stop)
 	h.wg.Wait()
-	err := errors.Join(h.rt.Close(ctx), h.trusted.Close(ctx))
-	for _, c := range []wazero.CompilationCache{h.cache, h.trustedCache} {
-		if c != nil {
-			err = errors.Join(err, c.Close(ctx))
-		}
+	err := h.rt.Close(ctx)
+	if h.cache != nil {
+		err = errors.Join(err, h.cache.Close(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("contract host: close: %w", err)
@@ -132,7 +120,7 @@ func (h *Host) Close(ctx context.Context) error {
 // name@version fail with ErrVersionExists. Invalid modules fail with an
 // error wrapping ErrInvalidModule.
 func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
-	return h.register(ctx, name, version, wasm, false, false)
+	return h.register(ctx, name, version, wasm, regOpts{})
 }
 
 // Deploy is Register for a module an integrator deploys while the runtime
@@ -140,23 +128,23 @@ func (h *Host) Register(ctx context.Context, name, version string, wasm []byte) 
 // module is filed, so a module that traps on its first events is refused.
 // Every failure wraps ErrInvalidModule (or ErrVersionExists) and says why.
 func (h *Host) Deploy(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
-	return h.register(ctx, name, version, wasm, false, true)
+	return h.register(ctx, name, version, wasm, regOpts{dryRun: true})
 }
 
 // RegisterTrusted is Register for modules that ship with the binary (the
-// built-in policies): they are compiled without wazero's termination
-// checks, which cost a Go guest several times its run time (every loop
-// iteration calls out to the host) plus a goroutine per call. Their
-// deadline is soft: a call that overruns it is reported as Kind "timeout"
-// and its instance discarded when it returns, but a call that never
-// returns is not stopped — the same trust as native Go code. Their views
-// are not re-validated as JSON. If the same
-// bytes are registered both ways, the first registration decides.
+// built-in policies): their views are not re-validated as JSON. They are
+// metered like every other module. If the same bytes are registered both
+// ways, the first registration decides.
 func (h *Host) RegisterTrusted(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
-	return h.register(ctx, name, version, wasm, true, false)
+	return h.register(ctx, name, version, wasm, regOpts{trusted: true})
 }
 
-func (h *Host) register(ctx context.Context, name, version string, wasm []byte, trusted, dryRun bool) (twin.ContractRef, error) {
+type regOpts struct {
+	trusted, dryRun bool
+	unmetered       bool // benchmarks only: the module as it was before fuel
+}
+
+func (h *Host) register(ctx context.Context, name, version string, wasm []byte, o regOpts) (twin.ContractRef, error) {
 	if h.closed.Load() {
 		return twin.ContractRef{}, ErrHostClosed
 	}
@@ -181,11 +169,11 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 	var m *module
 	if !compiled {
 		var err error
-		if m, err = h.load(ctx, ref.SHA256, wasm, trusted); err != nil {
+		if m, err = h.load(ctx, ref.SHA256, wasm, o); err != nil {
 			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
 		}
 	}
-	if dryRun {
+	if o.dryRun {
 		c := m
 		if c == nil {
 			h.mu.RLock()
@@ -221,17 +209,27 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 	h.nreg++
 	h.byName[name] = append(h.byName[name], registration{ref: ref, n: h.nreg})
 	h.order = append(h.order, ref)
-	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", trusted)
+	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted)
 	return ref, nil
 }
 
-// load compiles and validates a module and instantiates it once.
-func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, trusted bool) (*module, error) {
-	rt := h.rt
-	if trusted {
-		rt = h.trusted
+// load meters, compiles and validates a module and instantiates it once.
+func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, o regOpts) (*module, error) {
+	code, fuel := wasm, h.cfg.Fuel
+	if !o.unmetered {
+		var declared uint64
+		var err error
+		if code, declared, err = h.instrumented(sha, wasm); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+		}
+		if declared > MaxFuel {
+			return nil, fmt.Errorf("%w: %s section asks for %d fuel, over the cap of %d", ErrInvalidModule, fuelSection, declared, uint64(MaxFuel))
+		}
+		if declared > 0 {
+			fuel = declared
+		}
 	}
-	cm, err := rt.CompileModule(ctx, wasm)
+	cm, err := h.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
@@ -239,7 +237,7 @@ func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, trusted boo
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	m := newModule(h, rt, trusted, sha, cm)
+	m := newModule(h, o.trusted, sha, cm, int64(fuel))
 	inst, err := m.newInstance(ctx)
 	if err != nil {
 		m.close()
@@ -248,6 +246,38 @@ func (h *Host) load(ctx context.Context, sha twin.Hash, wasm []byte, trusted boo
 	m.sem <- struct{}{}
 	m.put(inst)
 	return m, nil
+}
+
+// instrumentVersion names the instrumentation in the on-disk cache: change
+// it with any change to instrument's output.
+const instrumentVersion = "fuel-v3"
+
+// instrumented returns instrument(wasm), from CacheDir when an earlier
+// start left it there (re-encoding a 3.4 MB Go module takes ~0.2 s, as
+// long as loading its machine code from the compilation cache).
+func (h *Host) instrumented(sha twin.Hash, wasm []byte) ([]byte, uint64, error) {
+	path := ""
+	if h.cfg.CacheDir != "" {
+		path = filepath.Join(h.cfg.CacheDir, instrumentVersion, sha.Hex()+".wasm")
+		if b, err := os.ReadFile(path); err == nil && len(b) > 8 {
+			return b[8:], binary.LittleEndian.Uint64(b), nil
+		}
+	}
+	code, declared, err := instrument(wasm)
+	if err != nil || path == "" {
+		return code, declared, err
+	}
+	b := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(code)), declared)
+	b = append(b, code...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+		if err := os.WriteFile(tmp, b, 0o644); err == nil {
+			if os.Rename(tmp, path) != nil {
+				_ = os.Remove(tmp)
+			}
+		}
+	}
+	return code, declared, nil
 }
 
 // lookup must be called with h.mu held.
@@ -300,11 +330,11 @@ func (h *Host) Policies() []twin.ContractRef {
 	return slices.Clone(h.order)
 }
 
-// watch is the deadline watchdog (see the package doc, "Deadlines").
+// watch is the wall-clock backstop (see the package doc, "Watchdog"): it
+// quarantines the module of any call running longer than Config.Watchdog.
 func (h *Host) watch() {
 	defer h.wg.Done()
-	tick := min(max(h.cfg.CallTimeout/10, time.Millisecond), 50*time.Millisecond)
-	t := time.NewTicker(tick)
+	t := time.NewTicker(min(h.cfg.Watchdog/10, time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -313,22 +343,48 @@ func (h *Host) watch() {
 		case <-t.C:
 		}
 		now := h.mono()
+		var stuck []*module
 		h.liveMu.Lock()
 		for inst := range h.live {
-			if d := inst.deadline.Load(); d > 0 && now >= d && inst.deadline.CompareAndSwap(d, -1) {
-				inst.timedOut.Store(true)
-				close(inst.done)
+			if s := inst.started.Load(); s > 0 && time.Duration(now-s) > h.cfg.Watchdog {
+				stuck = append(stuck, inst.m)
 			}
 		}
 		h.liveMu.Unlock()
+		for _, m := range stuck {
+			m.quarantine(fmt.Sprintf("a call ran longer than the %v watchdog", h.cfg.Watchdog))
+		}
 	}
 }
 
-// initTimeout bounds instantiation and _initialize: a Go guest's runtime
-// start takes milliseconds, far more than one event.
-func (h *Host) initTimeout() time.Duration { return max(10*h.cfg.CallTimeout, 10*time.Second) }
+// Quarantined returns why the module with the given sha256 is quarantined
+// ("" if it is not).
+func (h *Host) Quarantined(sha twin.Hash) string {
+	h.mu.RLock()
+	m := h.modules[sha]
+	h.mu.RUnlock()
+	if m == nil {
+		return ""
+	}
+	if r := m.quarantined.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
 
-func (h *Host) mono() int64 { return int64(time.Since(h.epoch)) }
+// Fuel returns the per-call fuel budget of the module with the given
+// sha256 (its custos.fuel section, else Config.Fuel), or 0 if it is not
+// loaded.
+func (h *Host) Fuel(sha twin.Hash) uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if m := h.modules[sha]; m != nil {
+		return uint64(m.fuel)
+	}
+	return 0
+}
+
+func (h *Host) mono() int64 { return int64(time.Since(h.epoch)) + 1 }
 
 func validName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {

@@ -113,7 +113,7 @@ func decodeMinimal(t testing.TB, b []byte) minimalState {
 }
 
 func TestIsolation(t *testing.T) {
-	h := newTestHost(t, Config{CallTimeout: 250 * time.Millisecond, MaxMemoryPages: 64, MaxOutputBytes: 64 << 10, PoolSize: 2})
+	h := newTestHost(t, Config{MaxMemoryPages: 64, MaxOutputBytes: 64 << 10, PoolSize: 2, Fuel: 1_000_000})
 	ctx := context.Background()
 	good := mustContract(t, h, "minimal")
 	ev := encodeEvent(t, reading(1, t0, 5))
@@ -122,7 +122,7 @@ func TestIsolation(t *testing.T) {
 		kind   string
 		detail string
 	}{
-		{"loop", KindTimeout, "deadline"},
+		{"loop", KindFuel, "fuel budget"},
 		{"grow", KindMemory, "64 pages"},
 		{"trap", KindTrap, "unreachable"},
 		{"bigout", KindOutputTooLarge, "200000 bytes"},
@@ -228,7 +228,7 @@ func TestValidation(t *testing.T) {
 		{"envimport", testdata(t, "envimport"), "forbidden import env.abort"},
 		{"fsimport", testdata(t, "fsimport"), "forbidden import wasi_snapshot_preview1.path_open"},
 		{"noapply", testdata(t, "noapply"), `missing export "custos_apply"`},
-		{"garbage", []byte("\x00asm not really"), "compile"},
+		{"garbage", []byte("\x00asm not really"), "decode"},
 		{"oversize", make([]byte, 5000), "over the cap of 4096"},
 	}
 	for _, tt := range tests {
@@ -309,7 +309,7 @@ func TestView(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	for _, cfg := range []Config{
-		{MaxMemoryPages: 70000}, {CallTimeout: time.Microsecond}, {MaxOutputBytes: 10}, {PoolSize: -1}, {MaxModuleBytes: -5},
+		{MaxMemoryPages: 70000}, {Fuel: 10}, {Watchdog: time.Millisecond}, {MaxOutputBytes: 10}, {PoolSize: -1}, {MaxModuleBytes: -5},
 	} {
 		if _, err := NewHost(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%+v: err = %v", cfg, err)
@@ -329,6 +329,10 @@ func TestCompilationCache(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("cache dir empty: %v", err)
+	}
+	sha := sha256.Sum256(testdata(t, "minimal"))
+	if _, err := os.Stat(filepath.Join(dir, instrumentVersion, twin.Hash(sha).Hex()+".wasm")); err != nil {
+		t.Fatalf("instrumented module not cached: %v", err)
 	}
 }
 
@@ -371,7 +375,7 @@ func TestTrustedModule(t *testing.T) {
 // TestHammer runs good and failing calls concurrently on small pools: every
 // good call succeeds and every bad call fails with its own kind.
 func TestHammer(t *testing.T) {
-	h := newTestHost(t, Config{PoolSize: 2, CallTimeout: 250 * time.Millisecond})
+	h := newTestHost(t, Config{PoolSize: 2})
 	ctx := context.Background()
 	good, trap, loop := mustContract(t, h, "minimal"), mustContract(t, h, "trap"), mustContract(t, h, "loop")
 	ev := encodeEvent(t, reading(1, t0, 5))
@@ -389,7 +393,7 @@ func TestHammer(t *testing.T) {
 				case i%10 == 3:
 					c, want = trap, KindTrap
 				case i%20 == 7 && g < 2:
-					c, want = loop, KindTimeout
+					c, want = loop, KindFuel
 				default:
 					c = good
 				}

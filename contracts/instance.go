@@ -39,38 +39,19 @@ type instance struct {
 	mono   int64
 	rng    rand.ChaCha8
 
-	// Deadline handling: deadline is the host-monotonic time after which the
-	// watchdog closes done (0 idle, -1 timed out).
-	deadline atomic.Int64
-	last     int64
-	timedOut atomic.Bool
-	done     chan struct{}
-	ctx      callCtx
+	// fuel is the instrumented module's counter (nil if unmetered).
+	fuel api.Global
+	// started is the host-monotonic time the current call started (0:
+	// idle), read by the watchdog.
+	started atomic.Int64
 
 	memExceeded atomic.Bool
 	stderr      tail
 }
 
-// callCtx is the context guest calls run under: its Done channel is the
-// instance's, closed by the watchdog. It carries no values.
-type callCtx struct{ done chan struct{} }
-
-func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c *callCtx) Done() <-chan struct{}       { return c.done }
-func (c *callCtx) Value(any) any               { return nil }
-func (c *callCtx) Err() error {
-	select {
-	case <-c.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
-}
-
 func (m *module) newInstance(ctx context.Context) (*instance, error) {
 	h := m.h
-	inst := &instance{m: m, done: make(chan struct{})}
-	inst.ctx.done = inst.done
+	inst := &instance{m: m}
 	// During _initialize the guest sees Unix time 1 ns (Go's runtime refuses
 	// a zero monotonic clock) and the random stream of ("", 0).
 	inst.now, inst.mono = 1, 1
@@ -86,16 +67,22 @@ func (m *module) newInstance(ctx context.Context) (*instance, error) {
 		WithStdout(io.Discard).
 		WithStderr(&inst.stderr)
 	ictx := experimental.WithMemoryAllocator(ctx, &allocator{inst: inst, limit: uint64(h.cfg.MaxMemoryPages) << 16})
-	ictx, cancel := context.WithTimeout(ictx, h.initTimeout())
-	defer cancel()
-	mod, err := m.rt.InstantiateModule(ictx, m.cm, mc)
+	mod, err := h.rt.InstantiateModule(ictx, m.cm, mc)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w%s", err, inst.stderr.quote())
 	}
 	inst.mod = mod
+	inst.fuel = mod.ExportedGlobal(fuelExport)
 	if f := mod.ExportedFunction("_initialize"); f != nil {
-		if _, err := f.Call(ictx); err != nil {
+		inst.setFuel(initFuel)
+		inst.started.Store(h.mono())
+		_, err := f.Call(ictx)
+		inst.started.Store(0)
+		if err != nil {
 			_ = mod.Close(context.Background())
+			if inst.fuelLeft() < 0 {
+				return nil, fmt.Errorf("_initialize: fuel budget of %d exhausted", initFuel)
+			}
 			return nil, fmt.Errorf("_initialize: %w%s", err, inst.stderr.quote())
 		}
 	}
@@ -121,32 +108,29 @@ func (inst *instance) close() {
 	_ = inst.mod.Close(context.Background())
 }
 
-// begin sets up the environment of a call and arms its deadline.
-func (inst *instance) begin(ctx context.Context, call twin.Call) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	h := inst.m.h
+// begin sets up the environment of a call.
+func (inst *instance) begin(call twin.Call) {
 	inst.now = call.Time.UnixNano()
 	inst.mono = inst.now
 	inst.twin, inst.seq, inst.seeded = call.Twin, call.Seq, false
 	inst.stderr.b = inst.stderr.b[:0]
 	inst.memExceeded.Store(false)
-	d := h.mono() + int64(h.cfg.CallTimeout)
-	if cd, ok := ctx.Deadline(); ok {
-		d = min(d, int64(cd.Sub(h.epoch)))
-	}
-	if d <= inst.last {
-		d = inst.last + 1
-	}
-	inst.last = d
-	inst.deadline.Store(d)
-	return nil
+	inst.started.Store(inst.m.h.mono())
 }
 
-// end disarms the deadline; it reports false if the watchdog fired.
-func (inst *instance) end() bool {
-	return inst.deadline.CompareAndSwap(inst.last, 0)
+// setFuel sets the instance's fuel counter.
+func (inst *instance) setFuel(n int64) {
+	if inst.fuel != nil {
+		inst.fuel.(api.MutableGlobal).Set(uint64(n))
+	}
+}
+
+// fuelLeft returns the instance's fuel counter (negative: exhausted).
+func (inst *instance) fuelLeft() int64 {
+	if inst.fuel == nil {
+		return inst.m.fuel
+	}
+	return int64(inst.fuel.Get())
 }
 
 func (inst *instance) walltime() (int64, int32) {

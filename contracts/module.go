@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 
@@ -14,13 +15,16 @@ import (
 // implements twin.Contract.
 type module struct {
 	h       *Host
-	rt      wazero.Runtime
 	trusted bool // registered with RegisterTrusted
 	sha     twin.Hash
 	hex     string
 	cm      wazero.CompiledModule
+	fuel    int64          // per-call budget
 	pool    chan *instance // idle instances
 	sem     chan struct{}  // one token per live instance
+	// quarantined is set (with the reason) by the watchdog; calls then
+	// fail with Kind "quarantined".
+	quarantined atomic.Pointer[string]
 	// handle is what Host.Contract returns: the module itself, or a
 	// migratingModule when it exports custos_migrate (so that the runtime's
 	// type assertion on twin.Migrator tells the two apart).
@@ -41,9 +45,9 @@ func (m migratingModule) Migrate(ctx context.Context, call twin.Call, state, eve
 	return m.call(ctx, call, opMigrate, state, event)
 }
 
-func newModule(h *Host, rt wazero.Runtime, trusted bool, sha twin.Hash, cm wazero.CompiledModule) *module {
+func newModule(h *Host, trusted bool, sha twin.Hash, cm wazero.CompiledModule, fuel int64) *module {
 	m := &module{
-		h: h, rt: rt, trusted: trusted, sha: sha, hex: sha.Hex(), cm: cm,
+		h: h, trusted: trusted, sha: sha, hex: sha.Hex(), cm: cm, fuel: fuel,
 		pool: make(chan *instance, h.cfg.PoolSize),
 		sem:  make(chan struct{}, h.cfg.PoolSize),
 	}
@@ -52,6 +56,17 @@ func newModule(h *Host, rt wazero.Runtime, trusted bool, sha twin.Hash, cm wazer
 		m.handle = migratingModule{m}
 	}
 	return m
+}
+
+// quarantine refuses every later call of m (see the package doc,
+// "Watchdog").
+func (m *module) quarantine(reason string) {
+	if m.quarantined.CompareAndSwap(nil, &reason) {
+		m.h.cfg.Logger.Error("contract module quarantined", "module", m.hex, "reason", reason)
+		if f := m.h.cfg.OnQuarantine; f != nil {
+			f(m.hex, reason)
+		}
+	}
 }
 
 func (m *module) close() {
@@ -109,6 +124,8 @@ const (
 	opMigrate
 )
 
+func (o op) String() string { return [...]string{"init", "apply", "view", "migrate"}[o] }
+
 // Init implements twin.Contract.
 func (m *module) Init(ctx context.Context, call twin.Call, event []byte) (twin.Output, error) {
 	return m.call(ctx, call, opInit, nil, event)
@@ -133,6 +150,9 @@ func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []
 	if m.h.closed.Load() {
 		return twin.Output{}, ErrHostClosed
 	}
+	if r := m.quarantined.Load(); r != nil {
+		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: KindQuarantined, Err: errors.New(*r)}
+	}
 	inst, err := m.get(ctx, call)
 	if err != nil {
 		return twin.Output{}, err
@@ -141,25 +161,33 @@ func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []
 		m.put(inst)
 		return twin.Output{}, errNoExport
 	}
-	if err := inst.begin(ctx, call); err != nil {
+	if err := ctx.Err(); err != nil {
 		m.put(inst)
 		return twin.Output{}, fmt.Errorf("contract %s: %w", m.hex[:12], err)
 	}
+	inst.begin(call)
 	buf, kind, gerr := inst.run(o, state, event)
-	if !inst.end() {
-		kind, gerr = KindTimeout, fmt.Errorf("call exceeded its deadline (%v)", m.h.cfg.CallTimeout)
-	}
+	inst.started.Store(0)
+	used := m.fuel - inst.fuelLeft()
 	switch kind {
 	case "":
 		m.put(inst)
 	case KindOutputTooLarge, KindInvalidOutput:
 		m.put(inst) // the instance itself is sound
 	default:
-		if kind == KindTrap && inst.memExceeded.Load() {
+		switch {
+		case used > m.fuel:
+			used = m.fuel
+			kind = KindFuel
+			gerr = fmt.Errorf("fuel budget of %d exhausted: %w", m.fuel, gerr)
+		case inst.memExceeded.Load():
 			kind = KindMemory
 			gerr = fmt.Errorf("linear memory cap of %d pages reached: %w", m.h.cfg.MaxMemoryPages, gerr)
 		}
 		m.discard(inst)
+	}
+	if f := m.h.cfg.OnCall; f != nil {
+		f(CallStats{Module: m.hex, Entry: o.String(), Twin: call.Twin, Seq: call.Seq, Fuel: uint64(max(used, 0)), Kind: kind})
 	}
 	if gerr != nil {
 		return twin.Output{}, &twin.ContractError{Module: m.hex, Twin: call.Twin, Seq: call.Seq, Kind: kind, Err: gerr}
@@ -173,10 +201,13 @@ func (m *module) call(ctx context.Context, call twin.Call, o op, state, event []
 
 // run performs the ABI v1 call protocol and returns a copy of the output.
 func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
-	ctx := &inst.ctx
+	ctx := context.Background()
 	s := inst.stack[:]
 	total := len(state) + len(event)
 	if uint64(total) > uint64(inst.inCap) {
+		// Growing the input region depends on the instance's history, not
+		// only on this call: it does not count against the call's budget.
+		inst.setFuel(initFuel)
 		// ABI v1: a region from custos_alloc is the host's until the next
 		// custos_reset, so one region serves every call that fits in it.
 		if err := inst.reset.CallWithStack(ctx, s); err != nil {
@@ -220,6 +251,7 @@ func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
 		fn, name = inst.view, "custos_view"
 		s[0], s[1] = uint64(ptr), uint64(len(state))
 	}
+	inst.setFuel(inst.m.fuel)
 	if err := fn.CallWithStack(ctx, s); err != nil {
 		return nil, KindTrap, inst.trap(name, err)
 	}
@@ -235,8 +267,5 @@ func (inst *instance) run(o op, state, event []byte) ([]byte, string, error) {
 }
 
 func (inst *instance) trap(fn string, err error) error {
-	if inst.timedOut.Load() {
-		return fmt.Errorf("%s: %w", fn, err)
-	}
 	return fmt.Errorf("%s: %w%s", fn, err, inst.stderr.quote())
 }

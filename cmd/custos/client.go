@@ -45,6 +45,7 @@ Usage:
   custos twin event ID '{"type":"custody","to":"carrier-1"}'
       types: custody {to}, status {status}, close, aggregate {children}, disaggregate {children}
   custos twin upgrade ID --version V [--policy P]   move a twin to another policy version (custos_migrate)
+  custos twin replay ID [--module M.wasm]...   re-execute the twin's events and recompute every digest (an auditor's check)
 `
 
 func twinCmd(args []string) {
@@ -55,6 +56,10 @@ func twinCmd(args []string) {
 	sub, args := args[0], args[1:]
 	if sub == "upgrade" {
 		twinUpgradeCmd(args) // cmd/custos/policy.go
+		return
+	}
+	if sub == "replay" {
+		twinReplayCmd(args) // cmd/custos/replay.go
 		return
 	}
 	fs := newFlags("twin "+sub, twinUsage)

@@ -57,6 +57,16 @@ func (fs *flagSet) Int(name string, def int, usage string) *int {
 	return fs.FlagSet.Int(name, v, usage)
 }
 
+func (fs *flagSet) Uint64(name string, def uint64, usage string) *uint64 {
+	v := def
+	if s := env(name, ""); s != "" {
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			fatalf("environment %s: %q is not an unsigned integer", envName(name), s)
+		}
+	}
+	return fs.FlagSet.Uint64(name, v, usage)
+}
+
 func (fs *flagSet) Bool(name string, def bool, usage string) *bool {
 	v := def
 	if s := env(name, ""); s != "" {

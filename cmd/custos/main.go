@@ -32,6 +32,7 @@ Usage:
   custos twin watch ID                   live terminal view of a twin
   custos sim                             simulate a cold-chain fleet (fills the dashboard)
   custos twin proof ID --seq N           a proof bundle for a twin's state at seq
+  custos twin replay ID                  re-execute a twin's events, recompute every digest
   custos verify proof.json --rpc URL     check a proof bundle against the chain alone
   custos anchor deploy|status            the TwinAnchor contract and anchoring progress
   custos bench                           measure ingest against raw JetStream

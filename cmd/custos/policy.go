@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/policytest"
 	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
@@ -22,13 +23,15 @@ custos policy — contract modules (WebAssembly policies).
 
 Usage:
   custos policy list                       names, versions, sha256 and twins on each
-  custos policy deploy MODULE.wasm --name N --version V
+  custos policy deploy MODULE.wasm --name N --version V [--fuel F]
                                            validate (exports, imports, size, dry run),
                                            store and register a module on a running custos
   custos policy test MODULE.wasm --params p.json --events e.jsonl [--expect x.jsonl]
                                            run a contract offline exactly as the runtime
                                            does and print (or check) what each event did;
-                                           MODULE may be builtin:coldchain
+                                           MODULE may be builtin:coldchain; same limit
+                                           flags and defaults as custos run
+                                           (--contract-fuel, --contract-memory-pages, …)
 Events file (JSON Lines): readings as on custos.telemetry.<twin>, {"command":{…}},
 {"upgrade":{"module":"v2.wasm","version":"2.0.0"}}, {"advance":"RFC3339"}.
 See docs/authoring.md.
@@ -61,6 +64,7 @@ func policyDeploy(args []string) {
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	name := fs.String("name", "", "policy name")
 	ver := fs.String("version", "", "policy version (semantic, e.g. 1.2.0)")
+	fuel := fs.Uint64("fuel", 0, "declare this per-call fuel budget in the module (a custos.fuel section, see ABI.md §6) instead of the runtime's --contract-fuel; the module deployed is then another sha256")
 	pos := fs.positional(args)
 	if len(pos) != 1 || *name == "" || *ver == "" {
 		fatalf("policy deploy: want MODULE.wasm --name N --version V")
@@ -68,6 +72,11 @@ func policyDeploy(args []string) {
 	wasm, err := os.ReadFile(pos[0])
 	if err != nil {
 		fatalf("policy deploy: %v", err)
+	}
+	if *fuel != 0 {
+		if wasm, err = contracts.WithFuel(wasm, *fuel); err != nil {
+			fatalf("policy deploy: --fuel: %v", err)
+		}
 	}
 	q := url.Values{"name": {*name}, "version": {*ver}}
 	rawAPI(*base, "POST", "/v1/policies?"+q.Encode(), "application/wasm", wasm)
@@ -141,12 +150,13 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 	custodian := fs.String("custodian", "", "first custodian")
 	name := fs.String("name", "policy", "policy name")
 	ver := fs.String("version", "0.0.0-test", "policy version")
+	lim := addContractLimitFlags(fs)
 	pos := fs.positional(args)
 	if len(pos) != 1 || *events == "" {
 		fmt.Fprintln(stderr, "custos policy test: want MODULE.wasm --events e.jsonl [--params p.json] [--expect x.jsonl]")
 		return 2
 	}
-	cfg := policytest.Config{Name: *name, Version: *ver, Twin: *twinID, Kind: *kind, Custodian: *custodian}
+	cfg := policytest.Config{Name: *name, Version: *ver, Twin: *twinID, Kind: *kind, Custodian: *custodian, Host: lim.config()}
 	if b, ok := strings.CutPrefix(pos[0], "builtin:"); ok {
 		found := false
 		for _, p := range builtin.Policies() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,5 +48,39 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 	if code := policyTest([]string{"x.wasm"}, &out, &errb); code != 2 {
 		t.Fatalf("missing --events: exit %d", code)
+	}
+}
+
+// TestPolicyTestLimits: `custos policy test` takes the runtime's limit
+// flags and prints the fuel and failure kind of each event.
+func TestPolicyTestLimits(t *testing.T) {
+	events := filepath.Join(t.TempDir(), "e.jsonl")
+	os.WriteFile(events, []byte(`{"ts":"2026-11-25T10:00:00Z","type":"temperature","value":2010}
+{"ts":"2026-11-25T10:01:00Z","type":"temperature","value":1002}
+`), 0o644)
+	run := func(extra ...string) []map[string]any {
+		var out, errb bytes.Buffer
+		args := append([]string{"../../contracts/testdata/misbehave.wasm", "--events", events}, extra...)
+		if code := policyTest(args, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var lines []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, m)
+		}
+		return lines
+	}
+	// Defaults: the 10,000-iteration loop fits, the memory bomb hits 1024 pages.
+	def := run()
+	if def[1]["failure"] != nil || def[1]["fuel"].(float64) < 10000 || def[2]["failure"] != "memory" {
+		t.Fatalf("defaults: %v", def)
+	}
+	small := run("--contract-fuel", "50000")
+	if small[1]["failure"] != "fuel" || small[1]["fuel"].(float64) != 50000 {
+		t.Fatalf("--contract-fuel 50000: %v", small)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/app"
 )
 
@@ -36,9 +37,7 @@ func runCmd(args []string) {
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
 	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
-	ctimeout := fs.Duration("contract-timeout", 100*time.Millisecond, "deadline for one contract call")
-	cmaxout := fs.Int("contract-max-output", 0, "largest contract output in bytes (default: the host's, 1 MiB)")
-	cpages := fs.Int("contract-memory-pages", 0, "memory cap per contract instance in 64 KiB pages (default: the host's)")
+	lim := addContractLimitFlags(fs)
 	chain := addChainFlags(fs, true)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -65,7 +64,7 @@ func runCmd(args []string) {
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
-		ContractTimeout: *ctimeout, ContractPages: uint32(*cpages), ContractMaxOutput: *cmaxout, Anchor: chain.config(), Logger: log,
+		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
 	})
 	if err != nil {
 		fatalf("start: %v", err)
@@ -108,4 +107,27 @@ Stop with Ctrl-C.
 	<-ctx.Done()
 	log.Info("stopping")
 	a.Close()
+}
+
+// contractLimits are the contract host's limits, as flags shared by
+// `custos run` and `custos policy test` (same names, same defaults), so
+// that a test runs a contract under the limits the runtime applies.
+type contractLimits struct {
+	fuel     *uint64
+	watchdog *time.Duration
+	maxOut   *int
+	pages    *int
+}
+
+func addContractLimitFlags(fs *flagSet) contractLimits {
+	return contractLimits{
+		fuel:     fs.Uint64("contract-fuel", contracts.DefaultFuel, "fuel (metered WebAssembly instructions) per contract call; a module's custos.fuel section overrides it"),
+		watchdog: fs.Duration("contract-watchdog", contracts.DefaultWatchdog, "wall-clock backstop: a contract call running longer quarantines its module (never decides an event)"),
+		maxOut:   fs.Int("contract-max-output", contracts.DefaultMaxOutputBytes, "largest contract output in bytes"),
+		pages:    fs.Int("contract-memory-pages", contracts.DefaultMaxMemoryPages, "memory cap per contract instance in 64 KiB pages"),
+	}
+}
+
+func (l contractLimits) config() contracts.Config {
+	return contracts.Config{Fuel: *l.fuel, Watchdog: *l.watchdog, MaxOutputBytes: *l.maxOut, MaxMemoryPages: uint32(*l.pages)}
 }

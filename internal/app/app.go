@@ -50,8 +50,12 @@ type Config struct {
 	Shards          int
 	BatchSize       int
 	MaxMessageBytes int
-	ContractTimeout time.Duration
-	ContractPages   uint32
+	// ContractFuel is the per-call fuel budget (0: contracts.DefaultFuel).
+	ContractFuel uint64
+	// ContractWatchdog is the wall-clock backstop that quarantines a
+	// module (0: contracts.DefaultWatchdog).
+	ContractWatchdog time.Duration
+	ContractPages    uint32
 	// ContractMaxOutput caps one contract output in bytes (0: the host's default).
 	ContractMaxOutput int
 	// CacheDir keeps compiled contracts between starts (default Data/wazero-cache).
@@ -168,10 +172,15 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	// Contracts.
 	a.Host, err = contracts.NewHost(ctx, contracts.Config{
 		CacheDir:       cfg.CacheDir,
-		CallTimeout:    cfg.ContractTimeout,
+		Fuel:           cfg.ContractFuel,
+		Watchdog:       cfg.ContractWatchdog,
 		MaxMemoryPages: cfg.ContractPages,
 		MaxOutputBytes: cfg.ContractMaxOutput,
 		Logger:         cfg.Logger,
+		OnCall: func(c contracts.CallStats) {
+			a.Metrics.ContractFuel.WithLabelValues(c.Entry).Observe(float64(c.Fuel))
+		},
+		OnQuarantine: func(string, string) { a.Metrics.ContractQuarantines.Inc() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("contract host: %w", err)

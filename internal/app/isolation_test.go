@@ -21,14 +21,14 @@ import (
 func TestBadContractsAreIsolated(t *testing.T) {
 	a, err := app.Start(context.Background(), app.Config{
 		Data: t.TempDir(), NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Logger: quietLogger(), CacheDir: testCache(),
-		ContractTimeout: 200 * time.Millisecond, ContractPages: 64, ContractMaxOutput: 64 << 10,
+		ContractPages: 64, ContractMaxOutput: 64 << 10,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	ctx := context.Background()
-	bad := map[string]string{"loop": "timeout", "grow": "memory", "trap": "trap", "bigout": "output_too_large"}
+	bad := map[string]string{"loop": "fuel", "grow": "memory", "trap": "trap", "bigout": "output_too_large"}
 	for name := range bad {
 		wasm, err := os.ReadFile("../../contracts/testdata/" + name + ".wasm")
 		if err != nil {

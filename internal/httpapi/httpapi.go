@@ -80,6 +80,11 @@ type Config struct {
 	// ListPolicies, if set, answers GET /v1/policies (with twin counts);
 	// otherwise Policies.Policies() does.
 	ListPolicies func(ctx context.Context) (any, error)
+	// Module returns the bytes of a registered module (built-in or
+	// deployed) by sha256, for GET /v1/policies/{sha256} (an auditor's
+	// replay needs them). Errors wrapping twin.ErrUnknownPolicy answer
+	// 404. Nil: 501.
+	Module func(ctx context.Context, sha twin.Hash) ([]byte, error)
 	// Upgrade resolves an upgrade request (policy "" = the twin's current
 	// one, version "" = newest) to the command that moves the twin to that
 	// module. Nil: upgrades answer 501.
@@ -123,6 +128,7 @@ func New(cfg Config) *Server {
 	s.handle("GET /v1/alerts", s.allAlerts)
 	s.handle("GET /v1/policies", s.policies)
 	s.handle("POST /v1/policies", s.deploy)
+	s.handle("GET /v1/policies/{sha256}", s.module)
 	s.handle("GET /v1/anchors", s.anchors)
 	s.handle("POST /v1/verify", s.verify)
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
@@ -599,6 +605,29 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, id string, raw 
 		return
 	}
 	s.command(w, r, id, cmd, http.StatusOK)
+}
+
+// module serves GET /v1/policies/{sha256}: the module's bytes.
+func (s *Server) module(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Module == nil {
+		writeError(w, http.StatusNotImplemented, "modules_disabled", "this runtime does not serve modules")
+		return
+	}
+	var sha twin.Hash
+	if err := sha.UnmarshalText([]byte(r.PathValue("sha256"))); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_path", "want GET /v1/policies/{sha256} with 64 hex digits")
+		return
+	}
+	wasm, err := s.cfg.Module(r.Context(), sha)
+	switch {
+	case errors.Is(err, twin.ErrUnknownPolicy):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "module_unavailable", err.Error())
+	default:
+		w.Header().Set("Content-Type", "application/wasm")
+		_, _ = w.Write(wasm)
+	}
 }
 
 // deploy serves POST /v1/policies?name=&version= with the wasm as body.

@@ -128,6 +128,9 @@ type HistoryEntry struct {
 	twin.Record
 	Kind  string     `json:"kind"`
 	Event twin.Event `json:"event"`
+	// EventRaw is the canonical event encoding (ABI §3), base64, with
+	// ?raw=1: what event_hash hashes and the contract was called with.
+	EventRaw []byte `json:"event_raw,omitempty"`
 }
 
 // HistoryPage is the body of GET /v1/twins/{id}/history and
@@ -187,6 +190,7 @@ func (s *Server) historyQuery(w http.ResponseWriter, r *http.Request, kinds map[
 		s.storeError(w, "twin "+id, err)
 		return
 	}
+	raw := r.URL.Query().Get("raw") == "1"
 	resp := HistoryPage{Twin: id, Records: make([]HistoryEntry, 0, min(limit, 256))}
 	hq := twin.HistoryQuery{Twin: id, AfterSeq: win.after, From: from, To: to, Limit: limit}
 	if kinds != nil {
@@ -210,7 +214,11 @@ func (s *Server) historyQuery(w http.ResponseWriter, r *http.Request, kinds map[
 			if err := e.UnmarshalBinary(rec.Event); err != nil {
 				s.log.Warn("history: bad event encoding", "twin", id, "seq", rec.Seq, "err", err)
 			}
-			resp.Records = append(resp.Records, HistoryEntry{Record: rec, Kind: rec.Kind.String(), Event: e})
+			he := HistoryEntry{Record: rec, Kind: rec.Kind.String(), Event: e}
+			if raw {
+				he.EventRaw = rec.Event
+			}
+			resp.Records = append(resp.Records, he)
 			if len(resp.Records) == limit {
 				full = true
 				break

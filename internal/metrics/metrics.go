@@ -23,6 +23,11 @@ type Metrics struct {
 	// ContractSeconds is the latency of contract calls (init, apply or
 	// view), observed by InstrumentContracts (apply and view sampled).
 	ContractSeconds *prometheus.HistogramVec
+	// ContractFuel is the fuel (metered instructions) each contract call
+	// used, by entry point (init, apply, view, migrate).
+	ContractFuel *prometheus.HistogramVec
+	// ContractQuarantines counts modules quarantined by the watchdog.
+	ContractQuarantines prometheus.Counter
 	// StoreSeconds is the latency of store operations, observed by
 	// InstrumentStore.
 	StoreSeconds *prometheus.HistogramVec
@@ -64,6 +69,11 @@ func New() *Metrics {
 	m.ContractSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "custos_contract_call_seconds", Help: "Latency of contract calls (init, apply, view); apply and view are sampled 1 in 8.",
 		Buckets: prometheus.ExponentialBuckets(1e-6, 3, 12)}, []string{"call"})
+	m.ContractFuel = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "custos_contract_fuel", Help: "Fuel (metered WebAssembly instructions) used by each contract call, by entry point.",
+		Buckets: prometheus.ExponentialBuckets(100, 4, 12)}, []string{"call"})
+	m.ContractQuarantines = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "custos_contract_quarantines_total", Help: "Contract modules quarantined by the wall-clock watchdog."})
 	m.StoreSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "custos_store_seconds", Help: "Latency of store operations (commit, twin, twins, history, alerts).",
 		Buckets: prometheus.ExponentialBuckets(1e-5, 3, 12)}, []string{"op"})
@@ -75,7 +85,7 @@ func New() *Metrics {
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
 	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors,
-		m.ContractSeconds, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
+		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }
 

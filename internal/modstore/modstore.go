@@ -29,6 +29,7 @@ import (
 
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
 
 // Bucket is the JetStream object store bucket of deployed modules.
@@ -195,6 +196,26 @@ type Policy struct {
 	SHA256  twin.Hash `json:"sha256"`
 	// Twins is the number of twins running this module (-1 if not counted).
 	Twins int `json:"twins"`
+	// Fuel is the module's per-call fuel budget.
+	Fuel uint64 `json:"fuel"`
+	// Quarantined, if set, says why the watchdog quarantined the module:
+	// its calls fail (dead-lettered, kind "quarantined") until a restart.
+	Quarantined string `json:"quarantined,omitempty"`
+}
+
+// ModuleBytes returns the bytes of a registered module: a built-in one or
+// one from the Store. An unknown sha256 is an error wrapping
+// twin.ErrUnknownPolicy.
+func (d *Deployer) ModuleBytes(ctx context.Context, sha twin.Hash) ([]byte, error) {
+	for _, p := range builtin.Policies() {
+		if sha256.Sum256(p.Wasm) == sha {
+			return p.Wasm, nil
+		}
+	}
+	if _, err := d.Host.Contract(ctx, sha); err != nil {
+		return nil, err
+	}
+	return d.Modules.Module(ctx, sha)
 }
 
 // List returns every registered module (built-in and deployed) in
@@ -212,7 +233,8 @@ func (d *Deployer) List(ctx context.Context) ([]Policy, error) {
 		if counts != nil {
 			n = counts[ref.SHA256]
 		}
-		out = append(out, Policy{Name: ref.Name, Version: ref.Version, SHA256: ref.SHA256, Twins: n})
+		out = append(out, Policy{Name: ref.Name, Version: ref.Version, SHA256: ref.SHA256, Twins: n,
+			Fuel: d.Host.Fuel(ref.SHA256), Quarantined: d.Host.Quarantined(ref.SHA256)})
 	}
 	return out, nil
 }

@@ -102,7 +102,7 @@ func TestDeployRefusesInvalidModules(t *testing.T) {
 		{"trap", read(t, "../../contracts/testdata/trap.wasm"), "dry run: custos_apply on reading event (seq 2) failed: trap"},
 		{"env import", read(t, "../../contracts/testdata/envimport.wasm"), "forbidden import env.abort"},
 		{"no apply", read(t, "../../contracts/testdata/noapply.wasm"), `missing export "custos_apply"`},
-		{"garbage", []byte("\x00asm\x01\x00\x00\x00garbage"), "compile"},
+		{"garbage", []byte("\x00asm\x01\x00\x00\x00garbage"), "decode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

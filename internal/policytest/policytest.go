@@ -44,6 +44,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/custos-dev/custos/contracts"
@@ -66,11 +67,11 @@ type Config struct {
 	// Dir is where modules named by upgrade lines are read from.
 	Dir string
 	// Host configures the contract host; the zero value is the runtime's
-	// defaults (same limits as `custos run`).
+	// defaults (same limits as `custos run`: fuel, memory pages, output).
 	Host contracts.Config
 	// Trusted registers the module as the runtime registers its built-in
-	// policies (soft deadlines); the default is a deployment (validation,
-	// dry run, hard deadlines).
+	// policies; the default is a deployment (validation, dry run). Both
+	// are metered with the same fuel budget.
 	Trusted bool
 }
 
@@ -86,6 +87,11 @@ type Line struct {
 	Status    string          `json:"status"`
 	Alerts    []Alert         `json:"alerts,omitempty"`
 	View      json.RawMessage `json:"view,omitempty"`
+	// Fuel is the fuel the event's contract calls used (views excluded).
+	Fuel uint64 `json:"fuel,omitempty"`
+	// Failure is the kind of a contract failure (twin.Failure*: fuel,
+	// memory, trap, …), if the contract failed on the event.
+	Failure string `json:"failure,omitempty"`
 	// Error says why the event was not applied (reason: detail).
 	Error string `json:"error,omitempty"`
 }
@@ -126,7 +132,21 @@ func Run(ctx context.Context, cfg Config, events io.Reader) ([]Line, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, err := contracts.NewHost(ctx, cfg.Host)
+	r := &runner{cfg: cfg}
+	hostCfg := cfg.Host
+	onCall := hostCfg.OnCall
+	hostCfg.OnCall = func(c contracts.CallStats) {
+		if c.Entry != "view" {
+			r.fuel.Add(c.Fuel)
+		}
+		if c.Kind != "" {
+			r.kind.Store(&c.Kind)
+		}
+		if onCall != nil {
+			onCall(c)
+		}
+	}
+	host, err := contracts.NewHost(ctx, hostCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +164,7 @@ func Run(ctx context.Context, cfg Config, events io.Reader) ([]Line, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, rt: rt, st: st, host: host}
+	r.rt, r.st, r.host = rt, st, host
 	start := cfg.Start
 	if start.IsZero() {
 		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -183,6 +203,8 @@ type runner struct {
 	seq  uint64 // input stream sequence
 	last time.Time
 	out  []Line
+	fuel atomic.Uint64          // fuel used by the current input's calls
+	kind atomic.Pointer[string] // failure kind of its last failed call
 }
 
 // eventLine is one parsed line of the events file.
@@ -351,16 +373,24 @@ func (r *runner) process(ctx context.Context, n int, in twin.Input) error {
 	if e.Kind == twin.KindReading {
 		l.Type = e.Type.String()
 	}
+	r.fuel.Store(0)
+	r.kind.Store(nil)
 	out, err := r.rt.Process(ctx, []twin.Input{in})
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n, err)
 	}
+	l.Fuel = r.fuel.Load()
 	res := out.Results[0]
 	switch {
 	case res.Err != nil:
 		l.Error = res.Err.Error()
 	case len(res.Failed) > 0:
 		l.Error = res.Failed[0].Err.Error()
+	}
+	if l.Error != "" {
+		if k := r.kind.Load(); k != nil {
+			l.Failure = *k
+		}
 	}
 	if !res.Duplicate && e.Time.After(r.last) && l.Error == "" {
 		r.last = e.Time
