@@ -92,6 +92,8 @@ type Message struct {
 	Data    []byte
 	// Readings in Data (0 for commands).
 	Readings int
+	// Create: the message creates its twin.
+	Create bool
 }
 
 // Refusal is a sensor report that was not captured.
@@ -558,6 +560,7 @@ func (b *builder) command(id string, c *twin.Command) error {
 	b.add(id, "custos.command."+id, data, 0)
 	if c.Type == "create" {
 		b.created[id] = true
+		b.plan.Messages[len(b.plan.Messages)-1].Create = true
 	}
 	return nil
 }

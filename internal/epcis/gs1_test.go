@@ -30,11 +30,11 @@ func TestParseKey(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"", "urn:epc:id:sgtin:0614141.12345.400", // 12 digits
-		"urn:epc:id:sgln:0614141.12345.0",                // locations name no twin
-		"https://id.gs1.org/01/10614141123450/21/400",    // wrong check digit
-		"https://id.gs1.org/01/10614141123459",           // a class, not an instance
-		"https://id.gs1.org/00/106141412345678907",       // wrong check digit
-		"urn:epc:id:sgtin:0614141.112345.a b",            // space in serial
+		"urn:epc:id:sgln:0614141.12345.0",                       // locations name no twin
+		"https://id.gs1.org/01/10614141123450/21/400",           // wrong check digit
+		"https://id.gs1.org/01/10614141123459",                  // a class, not an instance
+		"https://id.gs1.org/00/106141412345678907",              // wrong check digit
+		"urn:epc:id:sgtin:0614141.112345.a b",                   // space in serial
 		"urn:epc:id:sgtin:0614141.112345.123456789012345678901", // 21 chars
 		"urn:custos:twin:bad id", "mailto:x@y", "https://example.com/nothing",
 	} {
