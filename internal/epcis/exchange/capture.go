@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/internal/epcis"
 	"github.com/custos-dev/custos/twin"
 )
@@ -129,6 +131,10 @@ func (x *Exchange) Capture(ctx context.Context, data []byte, allow func(id strin
 	if err := x.put(ctx, plan.Mappings); err != nil {
 		return nil, err
 	}
+	dlqFrom, err := x.lastSeq(ctx, bus.StreamDLQ)
+	if err != nil {
+		return nil, err
+	}
 	type sent struct {
 		msg int
 		f   jetstream.PubAckFuture
@@ -148,10 +154,6 @@ func (x *Exchange) Capture(ctx context.Context, data []byte, allow func(id strin
 		futures = append(futures, sent{i, f})
 		job.Messages++
 		job.Readings += m.Readings
-	}
-	type waitFor struct {
-		msg int
-		seq uint64
 	}
 	var waits []waitFor
 	for _, s := range futures {
@@ -200,34 +202,9 @@ func (x *Exchange) Capture(ctx context.Context, data []byte, allow func(id strin
 			case <-ctx.Done():
 			}
 		}()
-		var errs []JobError
-		applied := 0
-		for _, w := range waits {
-			m := &plan.Messages[w.msg]
-			ev := plan.Events[m.Event]
-			res, err := x.cfg.Runtime.Wait(ctx, w.seq)
-			if err != nil {
-				errs = append(errs, JobError{Event: ev.Index, EventID: ev.ID, Twin: m.Twin, Reason: "pending",
-					Detail: fmt.Sprintf("input %d not applied within %s", w.seq, x.cfg.JobTimeout)})
-				break
-			}
-			applied++
-			if res.Err != nil {
-				errs = append(errs, JobError{Event: ev.Index, EventID: ev.ID, Twin: m.Twin, Reason: string(res.Err.Reason), Detail: res.Err.Detail})
-			}
-			for _, f := range res.Failed {
-				errs = append(errs, JobError{Event: ev.Index, EventID: ev.ID, Twin: m.Twin, Reason: string(f.Err.Reason),
-					Detail: fmt.Sprintf("%s (event %d of the input)", f.Err.Detail, f.Index)})
-			}
-			if applied%256 == 0 {
-				x.mu.Lock()
-				job.Applied = applied
-				x.mu.Unlock()
-			}
-		}
+		errs := x.follow(ctx, job, plan, waits, dlqFrom)
 		x.mu.Lock()
 		now := time.Now().UTC()
-		job.Applied = applied
 		job.Errors = append(job.Errors, errs...)
 		job.Running, job.FinishedAt = false, &now
 		job.Success = len(job.Errors) == 0
@@ -235,6 +212,120 @@ func (x *Exchange) Capture(ctx context.Context, data []byte, allow func(id strin
 		close(job.done)
 	}()
 	return x.snapshot(job), nil
+}
+
+// waitFor is a published input message of a capture: its index in the
+// plan and its input stream sequence.
+type waitFor struct {
+	msg int
+	seq uint64
+}
+
+// follow waits until the runtime has processed every input of a capture
+// (the runtime's consumer acknowledges in order, after the durable
+// commit) and collects what was refused: commands from the runtime's
+// results, readings from the dead letters that name their input sequence.
+func (x *Exchange) follow(ctx context.Context, job *Job, plan *epcis.Plan, waits []waitFor, dlqFrom uint64) []JobError {
+	var errs []JobError
+	if len(waits) == 0 {
+		return nil
+	}
+	bySeq := make(map[uint64]waitFor, len(waits))
+	last := uint64(0)
+	for _, w := range waits {
+		bySeq[w.seq] = w
+		last = max(last, w.seq)
+	}
+	fail := func(w waitFor, reason, detail string) {
+		m := &plan.Messages[w.msg]
+		ev := plan.Events[m.Event]
+		errs = append(errs, JobError{Event: ev.Index, EventID: ev.ID, Twin: m.Twin, Reason: reason, Detail: detail})
+	}
+	cons, err := x.cfg.JS.Consumer(ctx, bus.StreamInput, bus.Consumer)
+	for err == nil {
+		var info *jetstream.ConsumerInfo
+		if info, err = cons.Info(ctx); err != nil {
+			break
+		}
+		floor := info.AckFloor.Stream
+		n := 0
+		for _, w := range waits {
+			if w.seq <= floor {
+				n++
+			}
+		}
+		x.mu.Lock()
+		job.Applied = n
+		x.mu.Unlock()
+		if floor >= last {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		fail(waits[len(waits)-1], "pending", fmt.Sprintf("inputs up to %d not confirmed processed: %v", last, err))
+		return errs
+	}
+	for _, w := range waits {
+		if plan.Messages[w.msg].Readings > 0 {
+			continue
+		}
+		res, err := x.cfg.Runtime.Wait(ctx, w.seq)
+		if err != nil {
+			fail(w, "pending", fmt.Sprintf("input %d: no result: %v", w.seq, err))
+			continue
+		}
+		if res.Err != nil {
+			fail(w, string(res.Err.Reason), res.Err.Detail)
+		}
+		for _, f := range res.Failed {
+			fail(w, string(f.Err.Reason), f.Err.Detail)
+		}
+	}
+	// Readings refused by the runtime or their contract are dead letters
+	// carrying the input's sequence.
+	dlqTo, err := x.lastSeq(ctx, bus.StreamDLQ)
+	if err != nil {
+		fail(waits[0], "unknown", "dead letters unreadable: "+err.Error())
+		return errs
+	}
+	if dlqTo > dlqFrom {
+		st, err := x.cfg.JS.Stream(ctx, bus.StreamDLQ)
+		for seq := dlqFrom + 1; err == nil && seq <= dlqTo; seq++ {
+			m, gerr := st.GetMsg(ctx, seq)
+			if gerr != nil {
+				continue // deleted or expired
+			}
+			in, perr := strconv.ParseUint(m.Header.Get(bus.HeaderSeq), 10, 64)
+			w, ok := bySeq[in]
+			if perr != nil || !ok || plan.Messages[w.msg].Readings == 0 {
+				continue
+			}
+			detail := m.Header.Get(bus.HeaderError)
+			if i := m.Header.Get(bus.HeaderIndex); i != "" {
+				detail = "reading " + i + " of the message: " + detail
+			}
+			fail(w, m.Header.Get(bus.HeaderReason), detail)
+		}
+	}
+	return errs
+}
+
+// lastSeq is the last sequence of a stream.
+func (x *Exchange) lastSeq(ctx context.Context, stream string) (uint64, error) {
+	st, err := x.cfg.JS.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return info.State.LastSeq, nil
 }
 
 func (x *Exchange) remember(j *Job) {
