@@ -84,6 +84,13 @@ func (h *Hasher) Sum(b []byte) Hash {
 
 // Next computes the next link of a twin's digest chain; see [NextDigest].
 func (h *Hasher) Next(prev Hash, twin string, seq uint64, eventHash, stateHash, module Hash) Hash {
+	return h.NextFailure(prev, twin, seq, eventHash, stateHash, module, "")
+}
+
+// NextFailure computes the next link of a twin's digest chain for a record
+// with the given failure kind ("" for an applied event); see
+// [NextFailureDigest].
+func (h *Hasher) NextFailure(prev Hash, twin string, seq uint64, eventHash, stateHash, module Hash, failure string) Hash {
 	b := h.buf[:0]
 	b = append(b, prev[:]...)
 	b = append(b, twin...)
@@ -91,8 +98,15 @@ func (h *Hasher) Next(prev Hash, twin string, seq uint64, eventHash, stateHash, 
 	b = append(b, eventHash[:]...)
 	b = append(b, stateHash[:]...)
 	b = append(b, module[:]...)
+	b = append(b, failure...)
 	h.buf = b
 	return h.Sum(b)
+}
+
+// Link computes the digest link of r from the previous digest: NextDigest
+// for an applied event, NextFailureDigest for a failure record.
+func (r *Record) Link(prev Hash) Hash {
+	return NextFailureDigest(prev, r.Twin, r.Seq, r.EventHash, r.StateHash, r.Module, r.Failure)
 }
 
 // NextDigest returns
@@ -106,4 +120,19 @@ func (h *Hasher) Next(prev Hash, twin string, seq uint64, eventHash, stateHash, 
 // with twin a string and seq a uint64. The chain starts from the zero hash.
 func NextDigest(prev Hash, twin string, seq uint64, eventHash, stateHash, module Hash) Hash {
 	return NewHasher().Next(prev, twin, seq, eventHash, stateHash, module)
+}
+
+// NextFailureDigest returns the digest link of a failure record:
+//
+//	keccak256(prev ‖ twin ‖ uint64be(seq) ‖ eventHash ‖ stateHash ‖ module ‖ failure)
+//
+// where failure is the ASCII failure kind (FailureFuel, FailureTrap, …) and
+// stateHash the keccak256 of the twin's unchanged state. In Solidity,
+// keccak256(abi.encodePacked(prev, twin, seq, eventHash, stateHash, module,
+// failure)) with failure a string. With failure "" it is [NextDigest]: an
+// applied event appends nothing, so digests of chains without failures are
+// unchanged. The failure kind is never empty, so for one twin the preimage
+// of a failure record is always longer than that of an applied event.
+func NextFailureDigest(prev Hash, twin string, seq uint64, eventHash, stateHash, module Hash, failure string) Hash {
+	return NewHasher().NextFailure(prev, twin, seq, eventHash, stateHash, module, failure)
 }

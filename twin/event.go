@@ -86,10 +86,11 @@ func ParseReadingType(s string) (ReadingType, bool) {
 // Event is one thing that happened to a twin. Which fields are meaningful
 // depends on Kind; see wasm-policies/ABI.md for the table.
 type Event struct {
-	Kind EventKind
-	Type ReadingType // KindReading only
-	Time time.Time   // when it happened (event time; the contract's only clock)
-	Seq  uint64      // the twin sequence number this event gets when applied
+	Kind  EventKind
+	Type  ReadingType // KindReading only
+	Flags uint16      // EventFlag* bits, set by the runtime when applied
+	Time  time.Time   // when it happened (event time; the contract's only clock)
+	Seq   uint64      // the twin sequence number this event gets when applied
 
 	Value  float64 // reading value (latitude for location)
 	Value2 float64 // longitude for location readings
@@ -97,7 +98,7 @@ type Event struct {
 	// Fields holds the variable-length fields of the event, in the order the
 	// ABI defines for its kind:
 	//   reading:      [sensor, unit]
-	//   timer:        [name]
+	//   timer:        [name, clock] (clock "event" or "processing")
 	//   create:       [kind, params JSON, custodian, parent]
 	//   custody:      [from, to]
 	//   status:       [status]
@@ -115,6 +116,25 @@ func (e *Event) Field(i int) string {
 	return ""
 }
 
+// Event flags (the u16 at offset 2 of the encoding). Bits other than these
+// are zero.
+const (
+	// EventLate: the event's time was earlier than the twin's event-time
+	// watermark when it was applied.
+	EventLate uint16 = 0x0001
+
+	eventFlagsKnown = EventLate
+)
+
+// Clocks of a timer event (its second field).
+const (
+	ClockEvent      = "event"
+	ClockProcessing = "processing"
+)
+
+// Late reports whether the LATE flag is set.
+func (e *Event) Late() bool { return e.Flags&EventLate != 0 }
+
 // eventHeaderLen is the size of the fixed part of an encoded event.
 const eventHeaderLen = 40
 
@@ -123,11 +143,12 @@ const MaxEncodedEvent = 1 << 20
 
 // AppendBinary appends the canonical ABI v1 encoding of e to b.
 //
-// Layout (little-endian): kind u8, type u8, reserved u16 (0), nfields u32,
+// Layout (little-endian): kind u8, type u8, flags u16, nfields u32,
 // time i64 (Unix ns), seq u64, value f64, value2 f64, then nfields times
 // (len u32, bytes).
 func (e *Event) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, byte(e.Kind), byte(e.Type), 0, 0)
+	b = append(b, byte(e.Kind), byte(e.Type))
+	b = binary.LittleEndian.AppendUint16(b, e.Flags)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Fields)))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	b = binary.LittleEndian.AppendUint64(b, e.Seq)
@@ -161,8 +182,9 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	if len(b) < eventHeaderLen {
 		return errShortEvent
 	}
-	if b[2] != 0 || b[3] != 0 {
-		return errors.New("event encoding: reserved bytes not zero")
+	e.Flags = binary.LittleEndian.Uint16(b[2:])
+	if e.Flags&^eventFlagsKnown != 0 {
+		return fmt.Errorf("event encoding: unknown flags %#04x", e.Flags)
 	}
 	e.Kind = EventKind(b[0])
 	e.Type = ReadingType(b[1])
@@ -198,6 +220,9 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 // The canonical form is the binary encoding; this is only a view of it.
 func (e Event) MarshalJSON() ([]byte, error) {
 	v := map[string]any{"kind": e.Kind.String(), "ts": e.Time.UTC().Format(time.RFC3339Nano), "seq": e.Seq}
+	if e.Late() {
+		v["late"] = true
+	}
 	switch e.Kind {
 	case KindReading:
 		v["type"] = e.Type.String()
@@ -212,6 +237,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		}
 	case KindTimer:
 		v["name"] = e.Field(0)
+		if c := e.Field(1); c != "" {
+			v["clock"] = c
+		}
 	case KindCreate:
 		v["twin_kind"] = e.Field(0)
 		v["params"] = jsonRaw(e.Field(1))

@@ -65,6 +65,20 @@ func (t *Twin) AppendJSON(b []byte) []byte {
 	b = appendJSONTime(b, t.Created)
 	b = append(b, `,"updated":`...)
 	b = appendJSONTime(b, t.Updated)
+	b = append(b, `,"watermark":`...)
+	b = appendJSONTime(b, t.Watermark)
+	if !t.LastReading.IsZero() {
+		b = append(b, `,"last_reading":`...)
+		b = appendJSONTime(b, t.LastReading)
+	}
+	if t.Lag != 0 {
+		b = append(b, `,"lag_ns":`...)
+		b = strconv.AppendInt(b, int64(t.Lag), 10)
+	}
+	if t.Lateness != 0 {
+		b = append(b, `,"lateness_ns":`...)
+		b = strconv.AppendInt(b, int64(t.Lateness), 10)
+	}
 	return append(b, '}')
 }
 

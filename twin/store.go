@@ -50,6 +50,16 @@ type TwinQuery struct {
 	Status    string
 	Kind      string
 	Custodian string
+	// StaleBefore, if set, keeps only twins whose data is older: their
+	// DataTime is before it (e.g. now − 3 h for "no data for 3 hours").
+	StaleBefore time.Time
+}
+
+// Match reports whether t passes the filters of q other than After and Limit.
+func (q *TwinQuery) Match(t *Twin) bool {
+	return (q.Status == "" || t.Status == q.Status) && (q.Kind == "" || t.Kind == q.Kind) &&
+		(q.Custodian == "" || t.Custodian == q.Custodian) &&
+		(q.StaleBefore.IsZero() || t.DataTime().Before(q.StaleBefore))
 }
 
 // HistoryQuery selects history records of one twin.

@@ -748,7 +748,7 @@ func (b *Bus) PublishCommand(ctx context.Context, id string, cmd *twin.Command) 
 
 // FireTimer publishes a due timer into the input stream (a twin.TimerSink).
 func (b *Bus) FireTimer(ctx context.Context, id string, t twin.Timer) error {
-	data, err := json.Marshal(twin.TimerFired(t))
+	data, err := json.Marshal(twin.TimerFired{Name: t.Name, At: t.At})
 	if err != nil {
 		return err
 	}

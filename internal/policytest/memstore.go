@@ -51,7 +51,7 @@ func (s *memStore) Twins(_ context.Context, q twin.TwinQuery) ([]*twin.Twin, err
 	var out []*twin.Twin
 	for _, id := range ids {
 		t := s.twins[id]
-		if (q.Status != "" && t.Status != q.Status) || (q.Kind != "" && t.Kind != q.Kind) || (q.Custodian != "" && t.Custodian != q.Custodian) {
+		if !q.Match(t) {
 			continue
 		}
 		out = append(out, t.Clone())

@@ -32,12 +32,30 @@ import (
 //	hash event, hash state, hash module, hash digest,
 //	the canonical event encoding (the rest of the value)
 //
+// Snapshot v2 (written since event time): v1 with the version byte 2,
+// each timer as (str name, time at, u8 clock: 0 event, 1 processing), and
+// after the timers:
+//
+//	time watermark, time last reading, varint lag ns, varint lateness ns,
+//	bytes buffered events (twin.AppendBuffered)
+//
+// Record v2 (twin and seq are in the key):
+//
+//	u8 2, uvarint stream seq, time, time record time, u8 kind, u8 flags
+//	(bit 0: late), str failure, str failure detail,
+//	hash event, hash state, hash module, hash digest,
+//	the canonical event encoding (the rest of the value)
+//
 // Alert v1 (twin and N are in the key):
 //
 //	u8 1, uvarint seq, time, str severity, str code, str message
+//
+// Decoders read v1 and v2; encoders write v2.
 const (
 	snapshotV1 = 1
+	snapshotV2 = 2
 	recordV1   = 1
+	recordV2   = 2
 	alertV1    = 1
 )
 
@@ -61,9 +79,9 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixNano())
 }
 
-// appendSnapshot appends the v1 encoding of t (without its id) to b.
+// appendSnapshot appends the v2 encoding of t (without its id) to b.
 func appendSnapshot(b []byte, t *twin.Twin) []byte {
-	b = append(b, snapshotV1)
+	b = append(b, snapshotV2)
 	b = appendStr(b, t.Status)
 	b = appendStr(b, t.Kind)
 	b = appendStr(b, t.Custodian)
@@ -88,8 +106,23 @@ func appendSnapshot(b []byte, t *twin.Twin) []byte {
 	for _, tm := range t.Timers {
 		b = appendStr(b, tm.Name)
 		b = appendTime(b, tm.At)
+		b = appendBool(b, tm.Processing)
 	}
-	return b
+	b = appendTime(b, t.Watermark)
+	b = appendTime(b, t.LastReading)
+	b = binary.AppendVarint(b, int64(t.Lag))
+	b = binary.AppendVarint(b, int64(t.Lateness))
+	if len(t.Buffered) == 0 {
+		return append(b, 0) // empty bytes
+	}
+	return appendBytes(b, twin.AppendBuffered(nil, t.Buffered))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // reader decodes values; the first error sticks and later reads return
@@ -212,6 +245,30 @@ func (r *reader) time(what string) time.Time {
 	}
 }
 
+func (r *reader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(what + " bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bool(what string) bool {
+	switch r.byte1(what) {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail(what + " bad bool")
+	return false
+}
+
 func (r *reader) count(what string) int {
 	n := r.uvarint(what)
 	// Every element takes at least one byte.
@@ -235,7 +292,7 @@ type indexed struct{ status, kind, custodian string }
 // decodeIndexed reads only the indexed fields of an encoded snapshot.
 func decodeIndexed(b []byte) (indexed, error) {
 	r := reader{b: b}
-	if v := r.byte1("snapshot version"); r.err == nil && v != snapshotV1 {
+	if v := r.byte1("snapshot version"); r.err == nil && v != snapshotV1 && v != snapshotV2 {
 		return indexed{}, fmt.Errorf("%w: snapshot version %d", ErrCorrupt, v)
 	}
 	x := indexed{status: r.str("status"), kind: r.str("kind"), custodian: r.str("custodian")}
@@ -246,7 +303,8 @@ func decodeIndexed(b []byte) (indexed, error) {
 // returns an error wrapping ErrCorrupt if b is not a valid encoding.
 func decodeSnapshot(id string, b []byte) (*twin.Twin, error) {
 	r := newShared(b)
-	if v := r.byte1("snapshot version"); r.err == nil && v != snapshotV1 {
+	v := r.byte1("snapshot version")
+	if r.err == nil && v != snapshotV1 && v != snapshotV2 {
 		return nil, fmt.Errorf("%w: snapshot version %d", ErrCorrupt, v)
 	}
 	t := &twin.Twin{ID: id}
@@ -276,6 +334,22 @@ func decodeSnapshot(id string, b []byte) (*twin.Twin, error) {
 		t.Timers = make([]twin.Timer, n)
 		for i := range t.Timers {
 			t.Timers[i] = twin.Timer{Name: r.str("timer name"), At: r.time("timer at")}
+			if v == snapshotV2 {
+				t.Timers[i].Processing = r.bool("timer clock")
+			}
+		}
+	}
+	if v == snapshotV2 {
+		t.Watermark = r.time("watermark")
+		t.LastReading = r.time("last reading")
+		t.Lag = time.Duration(r.varint("lag"))
+		t.Lateness = time.Duration(r.varint("lateness"))
+		if buf := r.bytes("buffered"); r.err == nil && len(buf) > 0 {
+			bs, err := twin.ParseBuffered(buf)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			t.Buffered = bs
 		}
 	}
 	if err := r.done("snapshot"); err != nil {
@@ -285,10 +359,14 @@ func decodeSnapshot(id string, b []byte) (*twin.Twin, error) {
 }
 
 func appendRecord(b []byte, rec *twin.Record) []byte {
-	b = append(b, recordV1)
+	b = append(b, recordV2)
 	b = binary.AppendUvarint(b, rec.StreamSeq)
 	b = appendTime(b, rec.Time)
+	b = appendTime(b, rec.RecordTime)
 	b = append(b, byte(rec.Kind))
+	b = appendBool(b, rec.Late)
+	b = appendStr(b, rec.Failure)
+	b = appendStr(b, rec.FailureDetail)
 	b = append(b, rec.EventHash[:]...)
 	b = append(b, rec.StateHash[:]...)
 	b = append(b, rec.Module[:]...)
@@ -298,13 +376,22 @@ func appendRecord(b []byte, rec *twin.Record) []byte {
 
 func decodeRecord(id string, seq uint64, b []byte) (twin.Record, error) {
 	r := reader{b: b}
-	if v := r.byte1("record version"); r.err == nil && v != recordV1 {
+	v := r.byte1("record version")
+	if r.err == nil && v != recordV1 && v != recordV2 {
 		return twin.Record{}, fmt.Errorf("%w: record version %d", ErrCorrupt, v)
 	}
 	rec := twin.Record{Twin: id, Seq: seq}
 	rec.StreamSeq = r.uvarint("stream seq")
 	rec.Time = r.time("time")
+	if v == recordV2 {
+		rec.RecordTime = r.time("record time")
+	}
 	rec.Kind = twin.EventKind(r.byte1("kind"))
+	if v == recordV2 {
+		rec.Late = r.bool("late")
+		rec.Failure = r.str("failure")
+		rec.FailureDetail = r.str("failure detail")
+	}
 	rec.EventHash = r.hash("event hash")
 	rec.StateHash = r.hash("state hash")
 	rec.Module = r.hash("module")

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -21,6 +22,13 @@ func sampleSnapshots() []*twin.Twin {
 			Seq: 1 << 40, View: json.RawMessage(`{"ok":true}`), Digest: twin.Keccak256([]byte("d")),
 			Alerts: 3, Created: at, Updated: at.Add(time.Hour), State: []byte{0, 1, 2, 255},
 			StreamSeq: 99, Timers: []twin.Timer{{Name: "silence", At: at.Add(15 * time.Minute)}, {Name: "zero"}},
+		},
+		{
+			ID: "event-time", Status: twin.StatusCreated, Created: at, Updated: at, Watermark: at.Add(time.Minute),
+			LastReading: at, Lag: 4 * 24 * time.Hour, Lateness: 10 * time.Minute,
+			Timers: []twin.Timer{{Name: "no_data", At: at.Add(time.Hour), Processing: true}, {Name: "budget", At: at.Add(2 * time.Hour)}},
+			Buffered: []twin.Buffered{{StreamSeq: 12, Event: twin.Event{Kind: twin.KindReading, Type: twin.TypeShock,
+				Time: at.Add(30 * time.Second), Value: 3.5, Fields: []string{"acc", "g"}}}},
 		},
 		{ID: "old", Created: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC), Updated: time.Unix(0, 0).UTC()},
 	}
@@ -208,5 +216,40 @@ func TestDecodedFieldsIndependent(t *testing.T) {
 	got.Params, got.View, got.State = want.Params, want.View, want.State
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields changed each other:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDecodeV1 reads values written before event time (snapshot and record
+// v1): the new fields come back zero.
+func TestDecodeV1(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	want := &twin.Twin{ID: "v1", Status: twin.StatusCreated, Kind: "pallet", Created: at, Updated: at, Seq: 3}
+	v2 := appendSnapshot(nil, want)
+	// v2 without timers = v1 + watermark, last reading, lag, lateness, buffered (5 zero bytes).
+	v1 := append([]byte{snapshotV1}, v2[1:len(v2)-5]...)
+	got, err := decodeSnapshot("v1", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("v1 snapshot:\n got %+v\nwant %+v", got, want)
+	}
+	rec := twin.Record{Twin: "v1", Seq: 3, StreamSeq: 5, Time: at, Kind: twin.KindReading,
+		Event: []byte("event"), Digest: twin.Keccak256([]byte("d"))}
+	b := []byte{recordV1}
+	b = binary.AppendUvarint(b, rec.StreamSeq)
+	b = appendTime(b, rec.Time)
+	b = append(b, byte(rec.Kind))
+	b = append(b, rec.EventHash[:]...)
+	b = append(b, rec.StateHash[:]...)
+	b = append(b, rec.Module[:]...)
+	b = append(b, rec.Digest[:]...)
+	b = append(b, rec.Event...)
+	gotRec, err := decodeRecord("v1", 3, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotRec, rec) {
+		t.Fatalf("v1 record:\n got %+v\nwant %+v", gotRec, rec)
 	}
 }

@@ -461,8 +461,7 @@ func (db *DB) twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error)
 		}
 		// Checks every filter, the scanned one too, so that a stale index
 		// entry could never list a twin under a value it no longer has.
-		if (q.Status != "" && t.Status != q.Status) || (q.Kind != "" && t.Kind != q.Kind) ||
-			(q.Custodian != "" && t.Custodian != q.Custodian) {
+		if !q.Match(t) {
 			continue
 		}
 		out = append(out, t)

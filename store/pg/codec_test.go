@@ -58,6 +58,7 @@ func TestTimersCodec(t *testing.T) {
 		{"none", nil},
 		{"one", []twin.Timer{{Name: "silence", At: t0}}},
 		{"zero time", []twin.Timer{{Name: "cancel"}}},
+		{"processing", []twin.Timer{{Name: "no_data", At: t0, Processing: true}, {Name: "excursion", At: t0.Add(1)}}},
 		{"unix epoch", []twin.Timer{{Name: "epoch", At: time.Unix(0, 0).UTC()}}},
 		{"escapes", []twin.Timer{{Name: "a\"b\\c\n\u00e9\u2028", At: t0.Add(1)}, {Name: "", At: t0.Add(-time.Hour)}}},
 	}

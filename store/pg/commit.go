@@ -26,14 +26,18 @@ import (
 const (
 	upsertTwinsSQL = `INSERT INTO twins (id, kind, contract_name, contract_version, contract_sha256,
 	params, parent, children, custodian, status, seq, view, digest, alerts,
-	created_ns, updated_ns, state, stream_seq, timers)
+	created_ns, updated_ns, state, stream_seq, timers,
+	watermark_ns, last_reading_ns, lag_ns, lateness_ns, buffered)
 SELECT id, kind, cname, cversion, csha, params, parent, string_to_array(children, ','),
-	custodian, status, seq, view, digest, alerts, created_ns, updated_ns, state, stream_seq, timers::jsonb
+	custodian, status, seq, view, digest, alerts, created_ns, updated_ns, state, stream_seq, timers::jsonb,
+	watermark_ns, last_reading_ns, lag_ns, lateness_ns, buffered
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::text[],
 	$8::text[], $9::text[], $10::text[], $11::int8[], $12::bytea[], $13::bytea[], $14::int8[],
-	$15::int8[], $16::int8[], $17::bytea[], $18::int8[], $19::text[])
+	$15::int8[], $16::int8[], $17::bytea[], $18::int8[], $19::text[],
+	$20::int8[], $21::int8[], $22::int8[], $23::int8[], $24::bytea[])
 	AS u(id, kind, cname, cversion, csha, params, parent, children, custodian, status, seq, view,
-	digest, alerts, created_ns, updated_ns, state, stream_seq, timers)
+	digest, alerts, created_ns, updated_ns, state, stream_seq, timers,
+	watermark_ns, last_reading_ns, lag_ns, lateness_ns, buffered)
 ON CONFLICT (id) DO UPDATE SET
 	kind = EXCLUDED.kind, contract_name = EXCLUDED.contract_name,
 	contract_version = EXCLUDED.contract_version, contract_sha256 = EXCLUDED.contract_sha256,
@@ -41,15 +45,20 @@ ON CONFLICT (id) DO UPDATE SET
 	custodian = EXCLUDED.custodian, status = EXCLUDED.status, seq = EXCLUDED.seq,
 	view = EXCLUDED.view, digest = EXCLUDED.digest, alerts = EXCLUDED.alerts,
 	created_ns = EXCLUDED.created_ns, updated_ns = EXCLUDED.updated_ns, state = EXCLUDED.state,
-	stream_seq = EXCLUDED.stream_seq, timers = EXCLUDED.timers, written_at = now()`
+	stream_seq = EXCLUDED.stream_seq, timers = EXCLUDED.timers,
+	watermark_ns = EXCLUDED.watermark_ns, last_reading_ns = EXCLUDED.last_reading_ns,
+	lag_ns = EXCLUDED.lag_ns, lateness_ns = EXCLUDED.lateness_ns, buffered = EXCLUDED.buffered,
+	written_at = now()`
 
-	insertHistorySQL = `INSERT INTO history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest)
+	insertHistorySQL = `INSERT INTO history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest,
+	record_ns, late, failure, failure_detail)
 SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int2[], $6::bytea[],
-	$7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[])
+	$7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::int8[], $12::bool[], $13::text[], $14::text[])
 ON CONFLICT (twin, seq) DO UPDATE SET
 	stream_seq = EXCLUDED.stream_seq, ts = EXCLUDED.ts, kind = EXCLUDED.kind, event = EXCLUDED.event,
 	event_hash = EXCLUDED.event_hash, state_hash = EXCLUDED.state_hash, module = EXCLUDED.module,
-	digest = EXCLUDED.digest`
+	digest = EXCLUDED.digest, record_ns = EXCLUDED.record_ns, late = EXCLUDED.late,
+	failure = EXCLUDED.failure, failure_detail = EXCLUDED.failure_detail`
 
 	insertAlertsSQL = `INSERT INTO alerts (twin, n, seq, severity, code, message, ts)
 SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[])
@@ -126,7 +135,7 @@ func queueTwinsAlerts(batch *pgx.Batch, b *twin.Batch, s *scratch) {
 		t := &s.twins
 		batch.Queue(upsertTwinsSQL, t.id, t.kind, t.cname, t.cversion, t.csha, t.params, t.parent,
 			t.children, t.custodian, t.status, t.seq, t.view, t.digest, t.alerts, t.created, t.updated,
-			t.state, t.streamSeq, t.timers)
+			t.state, t.streamSeq, t.timers, t.watermark, t.lastReading, t.lag, t.lateness, t.buffered)
 	}
 	if len(b.Alerts) > 0 {
 		a := &s.alerts
@@ -143,7 +152,7 @@ func (db *DB) commitUpsert(ctx context.Context, b *twin.Batch, s *scratch) error
 		h := &s.history
 		h.fill(b.Records, s, true)
 		batch.Queue(insertHistorySQL, h.twin, h.seq, h.streamSeq, h.ts, h.kind, h.event,
-			h.eventHash, h.stateHash, h.module, h.digest)
+			h.eventHash, h.stateHash, h.module, h.digest, h.recordTS, h.late, h.failure, h.failureDetail)
 	}
 	// Without explicit BEGIN, pgx sends the queued statements followed by a
 	// single Sync: PostgreSQL runs them as one implicit transaction that
@@ -186,7 +195,8 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	tx.Rollback(ctx) // the error that made us roll back is the one to report
 }
 
-const copyHistorySQL = `COPY history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest) FROM STDIN (FORMAT binary)`
+const copyHistorySQL = `COPY history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest,
+	record_ns, late, failure, failure_detail) FROM STDIN (FORMAT binary)`
 
 // appendHistoryCopy appends rs to b in PostgreSQL's binary COPY format, in
 // the column order of copyHistorySQL. Encoding by hand costs no allocation
@@ -197,15 +207,11 @@ func appendHistoryCopy(b []byte, rs []twin.Record) []byte {
 	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
 	for i := range rs {
 		r := &rs[i]
-		b = binary.BigEndian.AppendUint16(b, 10) // fields in the row
+		b = binary.BigEndian.AppendUint16(b, 14) // fields in the row
 		b = copyField(b, []byte(r.Twin))
 		b = copyInt8(b, r.Seq)
 		b = copyInt8(b, r.StreamSeq)
-		if r.Time.IsZero() {
-			b = binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
-		} else {
-			b = copyInt8(b, uint64(r.Time.UnixNano()))
-		}
+		b = copyTime(b, r.Time)
 		b = binary.BigEndian.AppendUint32(b, 2)
 		b = binary.BigEndian.AppendUint16(b, uint16(r.Kind))
 		b = copyField(b, r.Event)
@@ -213,8 +219,25 @@ func appendHistoryCopy(b []byte, rs []twin.Record) []byte {
 		b = copyField(b, r.StateHash[:])
 		b = copyField(b, r.Module[:])
 		b = copyField(b, r.Digest[:])
+		b = copyTime(b, r.RecordTime)
+		b = binary.BigEndian.AppendUint32(b, 1)
+		if r.Late {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = copyField(b, []byte(r.Failure))
+		b = copyField(b, []byte(r.FailureDetail))
 	}
 	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
+}
+
+// copyTime appends t as Unix nanoseconds, NULL for the zero time.
+func copyTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+	}
+	return copyInt8(b, uint64(t.UnixNano()))
 }
 
 func copyField(b, v []byte) []byte {
@@ -282,9 +305,9 @@ func (s *scratch) reset() {
 type twinCols struct {
 	id, kind, cname, cversion, parent, custodian, status []string
 	children, timers                                     []pgtype.Text
-	csha, params, view, digest, state                    [][]byte
-	seq, alerts, streamSeq                               []int64
-	created, updated                                     []pgtype.Int8
+	csha, params, view, digest, state, buffered          [][]byte
+	seq, alerts, streamSeq, lag, lateness                []int64
+	created, updated, watermark, lastReading             []pgtype.Int8
 }
 
 func (c *twinCols) reset() {
@@ -293,9 +316,10 @@ func (c *twinCols) reset() {
 		parent: c.parent[:0], custodian: c.custodian[:0], status: c.status[:0],
 		children: c.children[:0], timers: c.timers[:0],
 		csha: clearBytes(c.csha), params: clearBytes(c.params), view: clearBytes(c.view),
-		digest: clearBytes(c.digest), state: clearBytes(c.state),
+		digest: clearBytes(c.digest), state: clearBytes(c.state), buffered: clearBytes(c.buffered),
 		seq: c.seq[:0], alerts: c.alerts[:0], streamSeq: c.streamSeq[:0],
-		created: c.created[:0], updated: c.updated[:0],
+		lag: c.lag[:0], lateness: c.lateness[:0],
+		created: c.created[:0], updated: c.updated[:0], watermark: c.watermark[:0], lastReading: c.lastReading[:0],
 	}
 }
 
@@ -347,14 +371,24 @@ func (c *twinCols) fill(ts []*twin.Twin, s *scratch) {
 			tm = pgtype.Text{String: string(s.buf), Valid: true}
 		}
 		c.timers = append(c.timers, tm)
+		c.watermark = append(c.watermark, nanos(t.Watermark))
+		c.lastReading = append(c.lastReading, nanos(t.LastReading))
+		c.lag = append(c.lag, int64(t.Lag))
+		c.lateness = append(c.lateness, int64(t.Lateness))
+		var buf []byte
+		if len(t.Buffered) > 0 {
+			buf = twin.AppendBuffered(nil, t.Buffered)
+		}
+		c.buffered = append(c.buffered, buf)
 	}
 }
 
 type historyCols struct {
-	twin                                        []string
+	twin, failure, failureDetail                []string
 	seq, streamSeq                              []int64
-	ts                                          []pgtype.Int8
+	ts, recordTS                                []pgtype.Int8
 	kind                                        []int16
+	late                                        []bool
 	event, eventHash, stateHash, module, digest [][]byte
 }
 
@@ -363,6 +397,7 @@ func (c *historyCols) reset() {
 		twin: c.twin[:0], seq: c.seq[:0], streamSeq: c.streamSeq[:0], ts: c.ts[:0], kind: c.kind[:0],
 		event: clearBytes(c.event), eventHash: clearBytes(c.eventHash), stateHash: clearBytes(c.stateHash),
 		module: clearBytes(c.module), digest: clearBytes(c.digest),
+		recordTS: c.recordTS[:0], late: c.late[:0], failure: c.failure[:0], failureDetail: c.failureDetail[:0],
 	}
 }
 
@@ -389,6 +424,10 @@ func (c *historyCols) fill(rs []twin.Record, s *scratch, dedup bool) {
 		c.stateHash = append(c.stateHash, r.StateHash[:])
 		c.module = append(c.module, r.Module[:])
 		c.digest = append(c.digest, r.Digest[:])
+		c.recordTS = append(c.recordTS, nanos(r.RecordTime))
+		c.late = append(c.late, r.Late)
+		c.failure = append(c.failure, r.Failure)
+		c.failureDetail = append(c.failureDetail, r.FailureDetail)
 	}
 }
 
@@ -488,8 +527,9 @@ func fromNanos(n pgtype.Int8) time.Time {
 
 // storedTimer is the JSON form of a timer in the timers column.
 type storedTimer struct {
-	Name string `json:"name"`
-	At   *int64 `json:"at,omitempty"` // Unix ns; absent for the zero time
+	Name       string `json:"name"`
+	At         *int64 `json:"at,omitempty"`         // Unix ns; absent for the zero time
+	Processing bool   `json:"processing,omitempty"` // a processing-time timer
 }
 
 // appendTimers appends the JSON array of ts, with times as Unix
@@ -506,6 +546,9 @@ func appendTimers(b []byte, ts []twin.Timer) []byte {
 		if !t.At.IsZero() {
 			b = append(b, `,"at":`...)
 			b = strconv.AppendInt(b, t.At.UnixNano(), 10)
+		}
+		if t.Processing {
+			b = append(b, `,"processing":true`...)
 		}
 		b = append(b, '}')
 	}
@@ -526,7 +569,7 @@ func parseTimers(b []byte) ([]twin.Timer, error) {
 	}
 	ts := make([]twin.Timer, len(st))
 	for i, t := range st {
-		ts[i].Name = t.Name
+		ts[i].Name, ts[i].Processing = t.Name, t.Processing
 		if t.At != nil {
 			ts[i].At = time.Unix(0, *t.At).UTC()
 		}

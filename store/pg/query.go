@@ -24,7 +24,8 @@ func limitOf(n int) int {
 }
 
 const twinColumns = `id, kind, contract_name, contract_version, contract_sha256, params, parent, children,
-	custodian, status, seq, view, digest, alerts, created_ns, updated_ns, state, stream_seq, timers`
+	custodian, status, seq, view, digest, alerts, created_ns, updated_ns, state, stream_seq, timers,
+	watermark_ns, last_reading_ns, lag_ns, lateness_ns, buffered`
 
 // Twin returns the latest committed snapshot of a twin, or an error wrapping
 // twin.ErrNotFound.
@@ -59,6 +60,10 @@ func (db *DB) Twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error)
 	if q.Custodian != "" {
 		w.add("custodian = ", q.Custodian)
 	}
+	if !q.StaleBefore.IsZero() {
+		// twin.Twin.DataTime: the newest reading, else creation.
+		w.add("COALESCE(last_reading_ns, created_ns) < ", q.StaleBefore.UnixNano())
+	}
 	sql := "SELECT " + twinColumns + " FROM twins" + w.String() + " ORDER BY id LIMIT " + strconv.Itoa(limitOf(q.Limit))
 	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
@@ -74,18 +79,19 @@ func (db *DB) Twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error)
 func scanTwins(rows pgx.Rows) ([]*twin.Twin, error) {
 	var out []*twin.Twin
 	var (
-		csha, digest                []byte
-		params, view, state, timers []byte
-		children                    []string
-		seq, alerts, streamSeq      int64
-		created, updated            pgtype.Int8
+		csha, digest                          []byte
+		params, view, state, timers, buffered []byte
+		children                              []string
+		seq, alerts, streamSeq, lag, lateness int64
+		created, updated, wm, lastReading     pgtype.Int8
 	)
 	for rows.Next() {
 		t := new(twin.Twin)
 		children = nil
 		if err := rows.Scan(&t.ID, &t.Kind, &t.Contract.Name, &t.Contract.Version, &csha, &params,
 			&t.Parent, &children, &t.Custodian, &t.Status, &seq, &view, &digest, &alerts,
-			&created, &updated, &state, &streamSeq, &timers); err != nil {
+			&created, &updated, &state, &streamSeq, &timers,
+			&wm, &lastReading, &lag, &lateness, &buffered); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -102,7 +108,14 @@ func scanTwins(rows pgx.Rows) ([]*twin.Twin, error) {
 		t.StreamSeq = uint64(streamSeq)
 		t.Created = fromNanos(created)
 		t.Updated = fromNanos(updated)
+		t.Watermark = fromNanos(wm)
+		t.LastReading = fromNanos(lastReading)
+		t.Lag, t.Lateness = time.Duration(lag), time.Duration(lateness)
 		var err error
+		if t.Buffered, err = twin.ParseBuffered(buffered); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("twin %s: %w", t.ID, err)
+		}
 		if t.Timers, err = parseTimers(timers); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("twin %s: %w", t.ID, err)
@@ -131,7 +144,8 @@ func (db *DB) History(ctx context.Context, q twin.HistoryQuery) ([]twin.Record, 
 		w.add("seq > ", int64(q.AfterSeq))
 	}
 	w.timeRange(q.From, q.To)
-	sql := "SELECT twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest FROM history" +
+	sql := "SELECT twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest," +
+		" record_ns, late, failure, failure_detail FROM history" +
 		w.String() + " ORDER BY seq LIMIT " + strconv.Itoa(limitOf(q.Limit))
 	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
@@ -141,17 +155,18 @@ func (db *DB) History(ctx context.Context, q twin.HistoryQuery) ([]twin.Record, 
 	var (
 		r                             twin.Record
 		seq, streamSeq                int64
-		ts                            pgtype.Int8
+		ts, recordTS                  pgtype.Int8
 		kind                          int16
 		event, eh, sh, module, digest []byte
 	)
 	for rows.Next() {
-		if err := rows.Scan(&r.Twin, &seq, &streamSeq, &ts, &kind, &event, &eh, &sh, &module, &digest); err != nil {
+		if err := rows.Scan(&r.Twin, &seq, &streamSeq, &ts, &kind, &event, &eh, &sh, &module, &digest,
+			&recordTS, &r.Late, &r.Failure, &r.FailureDetail); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("pg history %s: %w", q.Twin, err)
 		}
 		r.Seq, r.StreamSeq = uint64(seq), uint64(streamSeq)
-		r.Time = fromNanos(ts)
+		r.Time, r.RecordTime = fromNanos(ts), fromNanos(recordTS)
 		r.Kind = twin.EventKind(kind)
 		r.Event = cloneOrNil(event)
 		copy(r.EventHash[:], eh)

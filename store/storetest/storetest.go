@@ -103,6 +103,8 @@ func Run(t *testing.T, open Opener) {
 		{"TwinsListing", testTwinsListing},
 		{"TwinsFilters", testTwinsFilters},
 		{"TwinsFiltersFollowChanges", testTwinsFilterChanges},
+		{"EventTimeFields", testEventTimeFields},
+		{"TwinsStale", testTwinsStale},
 		{"Reopen", testReopen},
 		{"Hammer", testHammer},
 	}
@@ -205,8 +207,8 @@ func build(sp spec) *fixture {
 		eh, sh := h.Sum(enc), h.Sum(state)
 		digest = h.Next(digest, sp.id, seq, eh, sh, module)
 		f.records = append(f.records, twin.Record{
-			Twin: sp.id, Seq: seq, StreamSeq: sp.streamBase + seq, Time: at, Kind: ev.Kind,
-			Event: enc, EventHash: eh, StateHash: sh, Module: module, Digest: digest,
+			Twin: sp.id, Seq: seq, StreamSeq: sp.streamBase + seq, Time: at, RecordTime: at.Add(90 * time.Second),
+			Kind: ev.Kind, Event: enc, EventHash: eh, StateHash: sh, Module: module, Digest: digest,
 		})
 		if sp.alertEvery > 0 && seq%uint64(sp.alertEvery) == 0 {
 			f.alerts = append(f.alerts, twin.Alert{
@@ -223,7 +225,10 @@ func build(sp spec) *fixture {
 		Seq:      uint64(sp.records), Digest: digest, Alerts: uint64(len(f.alerts)),
 		View:  json.RawMessage(fmt.Sprintf(`{"seq":%d,"ok":true}`, sp.records)),
 		State: state, StreamSeq: sp.streamBase + uint64(sp.records),
-		Created: sp.start, Updated: last,
+		Created: sp.start, Updated: last, Watermark: last,
+	}
+	if sp.records > 1 {
+		f.snap.LastReading, f.snap.Lag = last, 90*time.Second
 	}
 	return f
 }
@@ -265,8 +270,17 @@ func diffTwin(got, want *twin.Twin) string {
 	chk(bytes.Equal(got.State, want.State), "State", got.State, want.State)
 	chk(got.StreamSeq == want.StreamSeq, "StreamSeq", got.StreamSeq, want.StreamSeq)
 	chk(slices.EqualFunc(got.Timers, want.Timers, func(a, b twin.Timer) bool {
-		return a.Name == b.Name && a.At.Equal(b.At)
+		return a.Name == b.Name && a.At.Equal(b.At) && a.Processing == b.Processing
 	}), "Timers", got.Timers, want.Timers)
+	chk(got.Watermark.Equal(want.Watermark), "Watermark", got.Watermark, want.Watermark)
+	chk(got.LastReading.Equal(want.LastReading), "LastReading", got.LastReading, want.LastReading)
+	chk(got.Lag == want.Lag, "Lag", got.Lag, want.Lag)
+	chk(got.Lateness == want.Lateness, "Lateness", got.Lateness, want.Lateness)
+	chk(slices.EqualFunc(got.Buffered, want.Buffered, func(a, b twin.Buffered) bool {
+		ea, _ := a.Event.MarshalBinary()
+		eb, _ := b.Event.MarshalBinary()
+		return a.StreamSeq == b.StreamSeq && bytes.Equal(ea, eb)
+	}), "Buffered", got.Buffered, want.Buffered)
 	return strings.Join(d, "; ")
 }
 
@@ -278,6 +292,12 @@ func diffRecord(got, want twin.Record) string {
 		return fmt.Sprintf("StreamSeq: got %d, want %d", got.StreamSeq, want.StreamSeq)
 	case !got.Time.Equal(want.Time):
 		return fmt.Sprintf("Time: got %v, want %v", got.Time, want.Time)
+	case !got.RecordTime.Equal(want.RecordTime):
+		return fmt.Sprintf("RecordTime: got %v, want %v", got.RecordTime, want.RecordTime)
+	case got.Late != want.Late:
+		return fmt.Sprintf("Late: got %v, want %v", got.Late, want.Late)
+	case got.Failure != want.Failure || got.FailureDetail != want.FailureDetail:
+		return fmt.Sprintf("Failure: got %q (%q), want %q (%q)", got.Failure, got.FailureDetail, want.Failure, want.FailureDetail)
 	case got.Kind != want.Kind:
 		return fmt.Sprintf("Kind: got %v, want %v", got.Kind, want.Kind)
 	case !bytes.Equal(got.Event, want.Event):
@@ -1075,5 +1095,87 @@ func testHammer(t *testing.T, h *harness) {
 	}
 	if as := h.alertsOf(twin.AlertQuery{Limit: 1000}); len(as) != writers*twinsPerWriter*(batches/3) {
 		t.Fatalf("Alerts(all): got %d, want %d", len(as), writers*twinsPerWriter*(batches/3))
+	}
+}
+
+// testEventTimeFields: the fields of the two clocks, late and failure
+// records, processing-time timers, the allowed-lateness window and its
+// buffered events round-trip, also after a reopen.
+func testEventTimeFields(t *testing.T, h *harness) {
+	f := build(spec{id: "late-1", records: 4})
+	// Record 3 arrived late; record 4 is a failure record: the state is
+	// unchanged, the digest commits to the failure kind.
+	r3 := &f.records[2]
+	r3.Late = true
+	var ev twin.Event
+	if err := ev.UnmarshalBinary(r3.Event); err != nil {
+		t.Fatal(err)
+	}
+	ev.Flags = twin.EventLate
+	r3.Event, _ = ev.MarshalBinary()
+	r3.EventHash = twin.Keccak256(r3.Event)
+	r3.Digest = twin.NextDigest(f.records[1].Digest, r3.Twin, r3.Seq, r3.EventHash, r3.StateHash, r3.Module)
+	r4 := &f.records[3]
+	r4.StateHash = r3.StateHash
+	r4.Failure, r4.FailureDetail = twin.FailureFuel, "fuel: 10000000 instructions exhausted"
+	r4.Digest = r4.Link(r3.Digest)
+	f.snap.Digest = r4.Digest
+	f.snap.Timers = []twin.Timer{{Name: "excursion", At: base.Add(time.Hour)}, {Name: "no_data", At: base.Add(15 * time.Minute), Processing: true}}
+	f.snap.Lateness = 10 * time.Minute
+	f.snap.Buffered = []twin.Buffered{
+		{StreamSeq: 7, Event: twin.Event{Kind: twin.KindReading, Type: twin.TypeTemperature, Time: base.Add(2 * time.Hour), Value: 4.5, Fields: []string{"t1", "CEL"}}},
+		{StreamSeq: 9, Event: twin.Event{Kind: twin.KindReading, Type: twin.TypeDoor, Time: base.Add(2*time.Hour - time.Minute), Value: 1, Fields: []string{"door", ""}}},
+	}
+	h.commit(batchOf(f))
+	check := func(when string) {
+		h.wantTwin(f.snap)
+		rs := h.history(twin.HistoryQuery{Twin: "late-1"})
+		wantRecords(t, when+": History", rs, f.records)
+		var d twin.Hash
+		for _, r := range rs {
+			if d = r.Link(d); d != r.Digest {
+				t.Fatalf("%s: record %d: digest chain broken", when, r.Seq)
+			}
+		}
+		var got twin.Event
+		if err := got.UnmarshalBinary(rs[2].Event); err != nil || !got.Late() {
+			t.Fatalf("%s: late event: %v late=%v", when, err, got.Late())
+		}
+	}
+	check("committed")
+	// The failure kind is in the digest: another kind breaks the chain.
+	if r4.Link(r3.Digest) == twin.NextFailureDigest(r3.Digest, r4.Twin, r4.Seq, r4.EventHash, r4.StateHash, r4.Module, twin.FailureTrap) ||
+		r4.Link(r3.Digest) == twin.NextDigest(r3.Digest, r4.Twin, r4.Seq, r4.EventHash, r4.StateHash, r4.Module) {
+		t.Fatal("failure kind not in the digest")
+	}
+	h.reopenStore()
+	check("reopened")
+	// Emptying the buffer and the window round-trips as empty.
+	f.snap.Buffered, f.snap.Lateness = nil, 0
+	h.commit(&twin.Batch{Twins: []*twin.Twin{f.snap}})
+	h.wantTwin(f.snap)
+}
+
+// testTwinsStale: StaleBefore keeps twins whose newest reading (or, without
+// readings, creation) is older than it, combined with the other filters.
+func testTwinsStale(t *testing.T, h *harness) {
+	fresh := build(spec{id: "fresh", records: 3, start: base.Add(10 * time.Hour)})
+	old := build(spec{id: "old", records: 3, start: base})
+	bare := build(spec{id: "bare", records: 1, start: base.Add(time.Hour)}) // no reading: creation counts
+	late := build(spec{id: "late", records: 3, start: base.Add(10 * time.Hour), status: twin.StatusInTransit})
+	late.snap.LastReading = base.Add(2 * time.Hour) // its logger has not been read out
+	h.commit(batchOf(fresh, old, bare, late))
+	cut := base.Add(5 * time.Hour)
+	if got := ids(h.twins(twin.TwinQuery{StaleBefore: cut})); !slices.Equal(got, []string{"bare", "late", "old"}) {
+		t.Fatalf("stale: got %v", got)
+	}
+	if got := ids(h.twins(twin.TwinQuery{StaleBefore: cut, Status: twin.StatusInTransit})); !slices.Equal(got, []string{"late"}) {
+		t.Fatalf("stale in transit: got %v", got)
+	}
+	if got := ids(h.twins(twin.TwinQuery{StaleBefore: cut, After: "bare", Limit: 1})); !slices.Equal(got, []string{"late"}) {
+		t.Fatalf("stale paged: got %v", got)
+	}
+	if got := ids(h.twins(twin.TwinQuery{StaleBefore: base})); len(got) != 0 {
+		t.Fatalf("stale before everything: got %v", got)
 	}
 }
