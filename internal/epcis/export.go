@@ -142,6 +142,18 @@ func exportRecord(h *History, rec *twin.Record, alerts []twin.Alert, opt *Export
 		"custos:module":       rec.Module,
 		"custos:proof":        opt.ProofURL(id, rec.Seq),
 	}
+	if !rec.RecordTime.IsZero() {
+		ev["recordTime"] = rec.RecordTime.UTC().Format(time.RFC3339Nano)
+	}
+	if rec.Late {
+		ev["custos:late"] = true
+	}
+	if rec.Failure != "" {
+		ev["custos:failure"] = rec.Failure
+		if rec.FailureDetail != "" {
+			ev["custos:failureDetail"] = rec.FailureDetail
+		}
+	}
 	if len(alerts) > 0 {
 		as := make([]map[string]any, len(alerts))
 		for i, a := range alerts {

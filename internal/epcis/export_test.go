@@ -44,7 +44,7 @@ func history(t *testing.T, id string) History {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.Records = append(h.Records, twin.Record{Twin: id, Seq: e.Seq, Time: e.Time, Kind: e.Kind, Event: enc,
+		h.Records = append(h.Records, twin.Record{Twin: id, Seq: e.Seq, Time: e.Time, RecordTime: e.Time.Add(time.Hour), Kind: e.Kind, Event: enc,
 			EventHash: twin.Hash{byte(i)}, StateHash: twin.Hash{2}, Module: twin.Hash{9}, Digest: twin.Hash{byte(i), 7}})
 	}
 	h.Alerts = []twin.Alert{
@@ -70,7 +70,7 @@ func TestExport(t *testing.T) {
 	}
 	s := string(data)
 	for _, want := range []string{`"exception": "ALARM_CONDITION"`, `"type": "AggregationEvent"`, `"bizStep": "commissioning"`,
-		`"custos:digest": "0x0107`, `"uom": "CEL"`, `"uom": "P1"`, `"disposition": "in_transit"`, `"custos:code"`} {
+		`"custos:digest": "0x0107`, `"recordTime": "2026-03-01T09:00:00Z"`, `"uom": "CEL"`, `"uom": "P1"`, `"disposition": "in_transit"`, `"custos:code"`} {
 		if want == `"custos:code"` {
 			want = `"code": "budget_exceeded"`
 		}
