@@ -273,4 +273,49 @@ func TestEPCISColdChainScenario(t *testing.T) {
 	if len(want) != 14 {
 		t.Errorf("%d twins", len(want))
 	}
+
+	// What the runtime refuses after validation is reported by the job:
+	// readings for a twin closed by the event before them are dead letters.
+	closing := fmt.Sprintf(`{"@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld","type":"EPCISDocument","epcisBody":{"eventList":[
+		{"type":"ObjectEvent","eventTime":%q,"action":"OBSERVE","bizStep":"decommissioning","epcList":[%q]},
+		{"type":"ObjectEvent","eventTime":%q,"action":"OBSERVE","epcList":[%q],"sensorElementList":[{"sensorReport":[{"type":"Temperature","value":5,"uom":"CEL"}]}]}]}}`,
+		at(26*60), ssccPal, at(26*60+1), ssccPal)
+	code, body = postRaw(t, a, "/v1/epcis/capture?wait=60s", []byte(closing))
+	if err := json.Unmarshal(body, &job); err != nil || code != http.StatusOK || job.Success || len(job.Errors) != 1 ||
+		job.Errors[0].Reason != "twin_closed" || job.Errors[0].Twin != "e-pallet" || job.Errors[0].Event != 1 {
+		t.Fatalf("closing capture: %d %s", code, body)
+	}
+
+	// Refusals at the door.
+	for _, tc := range []struct {
+		method, path, ctype, body string
+		code                      int
+		want                      string
+	}{
+		{"POST", "/v1/epcis/capture", "application/xml", "<epcis/>", http.StatusUnsupportedMediaType, "unsupported_media_type"},
+		{"POST", "/v1/epcis/capture", "application/json", `{"type":"EPCISDocument","@context":"urn:epcglobal:epcis:xsd:1"}`, http.StatusBadRequest, "wrong_context"},
+		{"GET", "/v1/epcis/capture/nope", "", "", http.StatusNotFound, "not_found"},
+		{"PUT", "/v1/epcis/identifiers", "application/json", `{"identifiers":{"urn:epc:id:sgln:4012345.00001.0":"e-pallet"}}`, http.StatusBadRequest, "unknown_identifier"},
+		{"PUT", "/v1/epcis/identifiers", "application/json", `{"identifiers":{"urn:epc:id:sscc:4012345.0000000099":"no-such-twin"}}`, http.StatusBadRequest, "unknown_identifier"},
+		{"GET", "/v1/epcis/identifiers?twin=e-case-2", "", "", http.StatusOK, "urn:epc:id:sgtin:4012345.011111.1002"},
+		{"GET", "/v1/twins/nope/epcis", "", "", http.StatusNotFound, "not_found"},
+		{"GET", "/v1/epcis/events?limit=2", "", "", http.StatusOK, "EPCISDocument"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+a.HTTPAddr+tc.path, strings.NewReader(tc.body))
+		if tc.ctype != "" {
+			req.Header.Set("Content-Type", tc.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(data), tc.want) {
+			t.Errorf("%s %s: %d %.300s; want %d %s", tc.method, tc.path, resp.StatusCode, data, tc.code, tc.want)
+		}
+		if strings.Contains(tc.path, "limit=2") && !strings.Contains(resp.Header.Get("Link"), "after=e-case-2") {
+			t.Errorf("fleet page: Link %q", resp.Header.Get("Link"))
+		}
+	}
 }
