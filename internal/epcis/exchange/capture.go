@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -410,7 +409,7 @@ func errorCode(err error) (string, int) {
 		return de.Reason, 400
 	case errors.Is(err, ErrForbidden):
 		return "forbidden", 403
-	case strings.Contains(err.Error(), "context"):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return "timeout", 504
 	}
 	return "unavailable", 503
