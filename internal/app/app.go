@@ -23,6 +23,7 @@ import (
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/bus"
+	"github.com/custos-dev/custos/internal/epcis/exchange"
 	"github.com/custos-dev/custos/internal/httpapi"
 	"github.com/custos-dev/custos/internal/metrics"
 	"github.com/custos-dev/custos/internal/modstore"
@@ -82,6 +83,8 @@ type App struct {
 	HTTPAddr string          // actual HTTP listen address
 	Anchor   *anchor.Service // nil when anchoring is off
 	Chain    *ChainConn      // the chain anchors go to (nil when off)
+
+	EPCIS *exchange.Exchange // GS1 EPCIS 2.0 capture and export
 
 	log     *slog.Logger
 	cancel  context.CancelFunc
@@ -226,6 +229,14 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.registerGauges()
+	if a.EPCIS, err = exchange.New(ctx, exchange.Config{Conn: a.Conn, JS: a.JS, Store: a.Store, Runtime: a.Runtime,
+		Policies: a.Host, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if err := a.EPCIS.Subscribe(); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.EPCIS.Close)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -246,7 +257,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	hc := httpapi.Config{
 		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
-		JS: a.JS, Auth: tokens, Metrics: a.Metrics,
+		JS: a.JS, Auth: tokens, Metrics: a.Metrics, Routes: a.EPCIS.Routes(),
 	}
 	a.anchorHooks(&hc)
 	a.moduleHooks(&hc)

@@ -97,6 +97,9 @@ func TestOpenAPI(t *testing.T) {
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			documented[strings.ToUpper(method)+" "+path] = true
+			if strings.Contains(path, "epcis") {
+				continue // served through Config.Routes by internal/epcis/exchange (tested in internal/app)
+			}
 			p := strings.ReplaceAll(path, "{id}", "NOPE")
 			if path == "/v1/stream" {
 				p += "?types=bogus" // answers 400 at once instead of streaming

@@ -89,7 +89,15 @@ type Config struct {
 	// one, version "" = newest) to the command that moves the twin to that
 	// module. Nil: upgrades answer 501.
 	Upgrade func(ctx context.Context, twin, policy, version string) (*twin.Command, error)
+
+	// Routes are further endpoints (pattern → handler, e.g. the EPCIS
+	// exchange), served with the same authentication and metrics. POST
+	// bodies under /v1/epcis/ may be up to MaxEPCISBody bytes.
+	Routes map[string]http.HandlerFunc
 }
+
+// MaxEPCISBody caps the body of POST /v1/epcis/... (an EPCIS document).
+const MaxEPCISBody = 64 << 20
 
 // maxModule caps the body of POST /v1/policies.
 const maxModule = 16 << 20
@@ -136,6 +144,9 @@ func New(cfg Config) *Server {
 		w.Write(openapiJSON)
 	})
 	s.handle("GET /v1/stream", s.stream)
+	for pattern, h := range cfg.Routes {
+		s.handle(pattern, h)
+	}
 	s.handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -214,6 +225,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/policies" {
 		limit = maxModule
 	}
+	if r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/epcis/") {
+		limit = MaxEPCISBody
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	s.mux.ServeHTTP(w, r)
 }
@@ -232,6 +246,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Error: msg, Code: code})
+}
+
+// WriteJSON answers with v as JSON, for handlers in Config.Routes.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError answers with the API's error body {"error", "code"}.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
 }
 
 // storeError maps a store error to a response.
