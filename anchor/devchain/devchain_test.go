@@ -31,7 +31,8 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	contract, _, err := anchor.Deploy(ctx, c.Client(), c.DevKey(), nil)
+	signer, _ := crypto.GenerateKey()
+	contract, _, err := anchor.Deploy(ctx, c.Client(), c.DevKey(), nil, c.DevAddress(), crypto.PubkeyToAddress(signer.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,6 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, _ := crypto.GenerateKey()
 	ev := []byte("event")
 	rec := twin.Record{Twin: "case-1", Seq: 1, Event: ev, EventHash: twin.Keccak256(ev), StateHash: twin.Keccak256([]byte("s")), Module: twin.Keccak256([]byte("m"))}
 	rec.Digest = twin.NextDigest(twin.Hash{}, rec.Twin, 1, rec.EventHash, rec.StateHash, rec.Module)
@@ -94,7 +94,7 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rpc.Close()
-	rep, err := anchor.Verify(ctx, rpc, b)
+	rep, err := anchor.Verify(ctx, rpc, b, anchor.Pin{Operator: c.DevAddress(), Contract: contract, ChainID: devchain.ChainID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/custos-dev/custos/anchor"
+	"github.com/custos-dev/custos/anchor/devchain"
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/twin"
 )
@@ -56,7 +57,7 @@ func must(b []byte, err error) []byte {
 
 // verify checks a proof bundle against the chain over JSON-RPC, as an
 // auditor with only the bundle and an endpoint would.
-func verify(t *testing.T, rpc string, bundle []byte) *anchor.Report {
+func verify(t *testing.T, rpc string, pin anchor.Pin, bundle []byte) *anchor.Report {
 	t.Helper()
 	cl, err := ethclient.Dial(rpc)
 	if err != nil {
@@ -67,7 +68,7 @@ func verify(t *testing.T, rpc string, bundle []byte) *anchor.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := anchor.Verify(context.Background(), cl, b)
+	rep, err := anchor.Verify(context.Background(), cl, b, pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +84,16 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 		publish(t, js, "custos.telemetry.PAL-1", reading("2026-11-25T10:0"+itoa(uint64(i))+":00Z", v))
 	}
 	tw := waitTwin(t, a, "PAL-1", func(tw *twin.Twin) bool { return tw.Seq >= 4 })
+	// What an auditor pins: the dev chain's key is the operator.
+	pin := anchor.Pin{Operator: a.Chain.Dev.DevAddress(), Contract: a.Anchor.Contract(), ChainID: devchain.ChainID}
 
 	head := proof(t, a, "PAL-1", tw.Seq)
-	if rep := verify(t, "http://"+chainAddr, head); !rep.OK() {
+	if rep := verify(t, "http://"+chainAddr, pin, head); !rep.OK() {
 		t.Fatalf("head proof does not verify:\n%s", rep)
 	}
 	// An earlier seq: the bundle carries the digest-chain links up to the leaf.
 	early := proof(t, a, "PAL-1", 2)
-	if rep := verify(t, "http://"+chainAddr, early); !rep.OK() {
+	if rep := verify(t, "http://"+chainAddr, pin, early); !rep.OK() {
 		t.Fatalf("seq 2 proof does not verify:\n%s", rep)
 	}
 	// The compact binary form verifies the same way.
@@ -108,7 +111,7 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := anchor.Verify(context.Background(), cl, cb); err != nil || !rep.OK() {
+	if rep, err := anchor.Verify(context.Background(), cl, cb, pin); err != nil || !rep.OK() {
 		t.Fatalf("compact proof does not verify: %v\n%s", err, rep)
 	}
 	cl.Close()
@@ -118,7 +121,7 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	m["digest"] = twin.Hash{1}.String()
-	if rep := verify(t, "http://"+chainAddr, must(json.Marshal(m))); rep.OK() || rep.Failed() == nil {
+	if rep := verify(t, "http://"+chainAddr, pin, must(json.Marshal(m))); rep.OK() || rep.Failed() == nil {
 		t.Fatalf("tampered digest verified:\n%s", rep)
 	}
 	code, body := httpDo(t, a, "GET", "/v1/anchors", nil)
@@ -137,7 +140,7 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 	// After a restart, the dev chain still holds the anchor.
 	a = startAnchored(t, dir, chainAddr)
 	defer a.Close()
-	if rep := verify(t, "http://"+chainAddr, head); !rep.OK() {
+	if rep := verify(t, "http://"+chainAddr, pin, head); !rep.OK() {
 		t.Fatalf("proof no longer verifies after restart:\n%s", rep)
 	}
 }
