@@ -47,10 +47,10 @@ type Bundle struct {
 	Signer    common.Address `json:"signer"`
 	// Operator is TwinAnchor's owner when the proof was made: who vouches.
 	Operator common.Address `json:"operator"`
-	ChainID   uint64         `json:"chain_id"`
-	Contract  common.Address `json:"contract"`
-	Tx        common.Hash    `json:"tx"`
-	Block     uint64         `json:"block"`
+	ChainID  uint64         `json:"chain_id"`
+	Contract common.Address `json:"contract"`
+	Tx       common.Hash    `json:"tx"`
+	Block    uint64         `json:"block"`
 }
 
 // Link is one applied event in the digest chain:

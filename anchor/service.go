@@ -127,10 +127,10 @@ type Service struct {
 	operator common.Address // TwinAnchor's owner, read at start
 	recheck  Recheck
 	pending  map[string]Head
-	flush   bool
-	chainID *big.Int
-	trees   map[uint64]*merkle.Tree // small cache of recent epochs' trees
-	kick    chan struct{}
+	flush    bool
+	chainID  *big.Int
+	trees    map[uint64]*merkle.Tree // small cache of recent epochs' trees
+	kick     chan struct{}
 }
 
 // New validates cfg and returns a Service; call Run to start it.
