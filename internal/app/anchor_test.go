@@ -1,14 +1,20 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ethereum/go-ethereum/ethclient"
 
@@ -142,5 +148,87 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 	defer a.Close()
 	if rep := verify(t, "http://"+chainAddr, pin, head); !rep.OK() {
 		t.Fatalf("proof no longer verifies after restart:\n%s", rep)
+	}
+}
+
+// TestProofSurvivesKill is the auditor's crash run: custos with the embedded
+// chain anchors a twin's readings, a proof is fetched, the process is killed
+// with SIGKILL, and after a restart on the same data directory the proof
+// fetched before the kill verifies again within 30 s.
+func TestProofSurvivesKill(t *testing.T) {
+	dir, natsAddr, httpAddr, chainAddr := t.TempDir(), freeAddr(t), freeAddr(t), freeAddr(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CUSTOS_CRASH_CHILD="+dir, "CUSTOS_CRASH_NATS="+natsAddr,
+		"CUSTOS_CRASH_HTTP="+httpAddr, "CUSTOS_CRASH_CHAIN="+chainAddr, "CUSTOS_CRASH_BATCH=0")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd}
+	t.Cleanup(c.kill)
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	base := "http://" + httpAddr
+	post, err := http.Post(base+"/v1/twins", "application/json", strings.NewReader(
+		`{"id":"PAL-9","kind":"pallet","policy":"coldchain","params":{},"custodian":"factory","ts":"2026-11-25T09:59:00Z"}`))
+	if err != nil || post.StatusCode != http.StatusCreated {
+		t.Fatalf("create twin: %v %v", post, err)
+	}
+	post.Body.Close()
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	for i, v := range []float64{5, 5.5, 6, 6.5, 7} {
+		publish(t, js, "custos.telemetry.PAL-9", reading("2026-11-25T10:0"+itoa(uint64(i))+":00Z", v))
+	}
+	var head []byte
+	for deadline := time.Now().Add(60 * time.Second); head == nil; {
+		resp, err := http.Get(base + "/v1/twins/PAL-9/proof?seq=6")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				head = body
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no proof of seq 6 before the kill")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var b anchor.Bundle
+	if err := json.Unmarshal(head, &b); err != nil {
+		t.Fatal(err)
+	}
+	pin := anchor.Pin{Operator: b.Operator, Contract: b.Contract, ChainID: devchain.ChainID} // the operator is the dev key
+	if rep := verify(t, "http://"+chainAddr, pin, head); !rep.OK() {
+		t.Fatalf("proof before the kill:\n%s", rep)
+	}
+	c.kill()
+
+	a := startAnchored(t, dir, chainAddr)
+	defer a.Close()
+	if a.Chain.Dev.DevAddress() != pin.Operator {
+		t.Fatalf("operator %s, dev key %s", pin.Operator, a.Chain.Dev.DevAddress())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep := verify(t, "http://"+chainAddr, pin, head)
+		if rep.OK() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proof fetched before the kill does not verify 30 s after the restart:\n%s", rep)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -30,9 +30,14 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("CUSTOS_CRASH_CHILD"); dir != "" {
 		batch, _ := strconv.Atoi(os.Getenv("CUSTOS_CRASH_BATCH"))
-		a, err := app.Start(context.Background(), app.Config{
+		cfg := app.Config{
 			Data: dir, NATSListen: os.Getenv("CUSTOS_CRASH_NATS"), HTTP: "-", BatchSize: batch, Logger: quietLogger(), CacheDir: testCache(),
-		})
+		}
+		if chain := os.Getenv("CUSTOS_CRASH_CHAIN"); chain != "" { // anchoring on, HTTP API on
+			cfg.HTTP = os.Getenv("CUSTOS_CRASH_HTTP")
+			cfg.Anchor = &app.AnchorConfig{ChainListen: chain, Interval: 300 * time.Millisecond}
+		}
+		a, err := app.Start(context.Background(), cfg)
 		if err != nil {
 			fmt.Println("start failed:", err)
 			os.Exit(1)
