@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/custos-dev/custos/anchor"
@@ -138,8 +140,26 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 		t.Errorf("anchor metrics missing:\n%s", grep(body, "custos_anchor"))
 	}
 	code, body = httpDo(t, a, "POST", "/v1/verify", json.RawMessage(head))
-	if code != 200 {
+	if code != 200 || !bytes.Contains(body, []byte(`"ok":true`)) || bytes.Contains(body, []byte(`"ok":false`)) {
 		t.Fatalf("/v1/verify: %d %s", code, body)
+	}
+	// A stranger signs the same (real) twin's root with their own key:
+	// refused by an auditor pinning the operator and by the runtime itself,
+	// naming the stranger.
+	var sb anchor.Bundle
+	if err := json.Unmarshal(head, &sb); err != nil {
+		t.Fatal(err)
+	}
+	sk, _ := crypto.GenerateKey()
+	sb.Signer = crypto.PubkeyToAddress(sk.PublicKey)
+	sb.Signature, _ = anchor.SignAnchor(sk, anchor.Domain{ChainID: big.NewInt(devchain.ChainID), Contract: sb.Contract}, sb.Epoch, sb.Root, sb.Count)
+	forged := must(json.Marshal(&sb))
+	if rep := verify(t, "http://"+chainAddr, pin, forged); rep.OK() || !strings.Contains(rep.Failed().Detail, sb.Signer.Hex()) {
+		t.Fatalf("stranger's bundle:\n%s", rep)
+	}
+	code, body = httpDo(t, a, "POST", "/v1/verify", json.RawMessage(forged))
+	if code != 200 || !bytes.Contains(body, []byte(`"ok":false`)) || !bytes.Contains(body, []byte(sb.Signer.Hex())) {
+		t.Fatalf("/v1/verify of a stranger's bundle: %d %s", code, body)
 	}
 	a.Close()
 
