@@ -273,7 +273,7 @@ func Verify(ctx context.Context, bk Backend, b *Bundle, pin Pin) (*Report, error
 		bad = append(bad, fmt.Sprintf("bundle signed by %s, pinned signer %s", b.Signer, pin.Signer))
 	}
 	if len(bad) > 0 {
-		r.add(CheckPinned, false, "%s", strings.Join(bad, "; "))
+		r.add(CheckPinned, false, "bundle signed by %s: %s", b.Signer, strings.Join(bad, "; "))
 		return r, nil
 	}
 	r.add(CheckPinned, true, "chain %d, contract %s, %s", pin.ChainID, pin.Contract, pin.who())

@@ -284,6 +284,11 @@ func verifyCmd(args []string) {
 	deadline := time.Now().Add(*wait)
 	for {
 		rep, err := anchor.Verify(ctx, cl, b, pin)
+		if err != nil && time.Now().Before(deadline) {
+			fmt.Fprintf(os.Stderr, "verify: %v; waiting (--wait)\n", err) // the endpoint may be restarting
+			time.Sleep(2 * time.Second)
+			continue
+		}
 		if err != nil {
 			fatalf("verify: %v", err)
 		}
