@@ -1,15 +1,12 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"math/big"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -177,22 +174,7 @@ func TestAnchoredProofsVerifyAgainstTheChain(t *testing.T) {
 // fetched before the kill verifies again within 30 s.
 func TestProofSurvivesKill(t *testing.T) {
 	dir, natsAddr, httpAddr, chainAddr := t.TempDir(), freeAddr(t), freeAddr(t), freeAddr(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CUSTOS_CRASH_CHILD="+dir, "CUSTOS_CRASH_NATS="+natsAddr,
-		"CUSTOS_CRASH_HTTP="+httpAddr, "CUSTOS_CRASH_CHAIN="+chainAddr, "CUSTOS_CRASH_BATCH=0")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd}
-	t.Cleanup(c.kill)
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("child: %q %v", line, err)
-	}
+	c := startChild(t, dir, natsAddr, 0, "CUSTOS_CRASH_HTTP="+httpAddr, "CUSTOS_CRASH_CHAIN="+chainAddr)
 	base := "http://" + httpAddr
 	post, err := http.Post(base+"/v1/twins", "application/json", strings.NewReader(
 		`{"id":"PAL-9","kind":"pallet","policy":"coldchain","params":{},"custodian":"factory","ts":"2026-11-25T09:59:00Z"}`))

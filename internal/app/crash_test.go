@@ -53,10 +53,13 @@ type child struct {
 	cmd *exec.Cmd
 }
 
-func startChild(t *testing.T, dir, natsAddr string, batch int) *child {
+// startChild starts the daemon in a child process; env adds variables
+// (CUSTOS_CRASH_CHAIN and CUSTOS_CRASH_HTTP turn anchoring and the API on).
+func startChild(t *testing.T, dir, natsAddr string, batch int, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CUSTOS_CRASH_CHILD="+dir, "CUSTOS_CRASH_NATS="+natsAddr, "CUSTOS_CRASH_BATCH="+strconv.Itoa(batch))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
