@@ -156,14 +156,12 @@ func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGw
 // one recorded for this chain, else (dev chain only) a new deployment.
 func contractAddress(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
 	if cfg.Contract != "" {
-		if !common.IsHexAddress(cfg.Contract) {
-			return common.Address{}, fmt.Errorf("--anchor-contract %q is not an address", cfg.Contract)
-		}
-		return common.HexToAddress(cfg.Contract), nil
+		return knownContract(ctx, cfg, cc, dataDir)
 	}
-	if b, err := os.ReadFile(contractFile(dataDir, cc.ChainID)); err == nil {
-		addr := common.HexToAddress(strings.TrimSpace(string(b)))
-		if code, err := cc.Client.CodeAt(ctx, addr, nil); err == nil && len(code) > 0 {
+	if addr, err := knownContract(ctx, cfg, cc, dataDir); err == nil {
+		// A TwinAnchor of this version answers owner(); an address without
+		// code or an older contract does not (the dev chain deploys anew).
+		if _, err := anchor.Owner(ctx, cc.Backend, addr); err == nil {
 			return addr, nil
 		}
 	}
