@@ -18,7 +18,7 @@ import (
 )
 
 // BundleFormat identifies the proof bundle format (docs/proofs.md).
-const BundleFormat = "custos-proof/1"
+const BundleFormat = "custos-proof/2"
 
 // Bundle proves that a twin's digest at seq is committed by a root anchored
 // on chain. Its JSON form is documented in docs/proofs.md.
@@ -45,10 +45,12 @@ type Bundle struct {
 
 	Signature hexutil.Bytes  `json:"signature"`
 	Signer    common.Address `json:"signer"`
-	ChainID   uint64         `json:"chain_id"`
-	Contract  common.Address `json:"contract"`
-	Tx        common.Hash    `json:"tx"`
-	Block     uint64         `json:"block"`
+	// Operator is TwinAnchor's owner when the proof was made: who vouches.
+	Operator common.Address `json:"operator"`
+	ChainID  uint64         `json:"chain_id"`
+	Contract common.Address `json:"contract"`
+	Tx       common.Hash    `json:"tx"`
+	Block    uint64         `json:"block"`
 }
 
 // Link is one record in the digest chain:
@@ -130,7 +132,10 @@ const (
 	CheckLeaf          = "leaf"
 	CheckMerkle        = "merkle"
 	CheckSignature     = "signature"
+	CheckPinned        = "pinned"
 	CheckChainID       = "chain-id"
+	CheckOperator      = "operator"
+	CheckSigner        = "signer"
 	CheckContractRoot  = "contract-root"
 	CheckTransaction   = "transaction"
 	CheckConfirmations = "confirmations"
@@ -148,6 +153,8 @@ func VerifyOffline(b *Bundle) *Report {
 	if len(b.Event) > 0 {
 		h := twin.Keccak256(b.Event)
 		r.add(CheckEvent, h == b.Links[0].EventHash, "keccak256(event) %s, event_hash %s", h, b.Links[0].EventHash)
+	} else {
+		r.add(CheckEvent, true, "no event bytes in the bundle; event_hash %s taken as given", b.Links[0].EventHash)
 	}
 	// Digest chain: recompute every link forward from prev_digest.
 	hs := twin.NewHasher()
@@ -204,61 +211,177 @@ func lowS(sig []byte) error {
 	return nil
 }
 
-// Verify runs VerifyOffline and then checks the bundle against the chain
-// behind b: the chain id, the root stored by TwinAnchor for (signer, epoch),
-// the anchoring transaction's receipt and event, and the number of
-// confirmations. It returns an error only when the chain cannot be asked;
-// verification failures are in the report.
-func Verify(ctx context.Context, bk Backend, b *Bundle) (*Report, error) {
+// Pin is what an auditor trusts, obtained out of band: the operator's
+// address (TwinAnchor's owner) or, for a single-key setup, the signer's,
+// plus the contract and the chain id.
+type Pin struct {
+	Operator common.Address
+	Signer   common.Address
+	Contract common.Address
+	ChainID  uint64
+}
+
+// PinHelp says how to pin an identity; custos verify prints it.
+const PinHelp = "pin who must vouch for the proof: --operator ADDR (the operator's address, TwinAnchor's owner: " +
+	"get it from the operator out of band; `custos anchor status` on their runtime prints it) or --signer ADDR " +
+	"(single-key setups), plus --contract ADDR and --chain-id N; the bundle's own fields are never trusted for these"
+
+// Validate reports an error wrapping ErrNotPinned unless an operator or a
+// signer, the contract and the chain id are pinned.
+func (p Pin) Validate() error {
+	var missing []string
+	if p.Operator == (common.Address{}) && p.Signer == (common.Address{}) {
+		missing = append(missing, "operator or signer")
+	}
+	if p.Contract == (common.Address{}) {
+		missing = append(missing, "contract")
+	}
+	if p.ChainID == 0 {
+		missing = append(missing, "chain id")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w (%s): %s", ErrNotPinned, strings.Join(missing, ", "), PinHelp)
+	}
+	return nil
+}
+
+// Verify runs VerifyOffline and then checks the bundle against pin and the
+// chain behind bk: the bundle's chain id, contract and operator or signer
+// equal the pinned ones; the endpoint's chain id; TwinAnchor's owner is the
+// operator; the operator authorised the signer for the epoch; the contract
+// stores the root for (signer, epoch); the anchoring transaction's receipt
+// holds the Anchored event; and the confirmations. It returns an error
+// wrapping ErrNotPinned if pin is incomplete, else only when the chain
+// cannot be asked; verification failures are in the report.
+func Verify(ctx context.Context, bk Backend, b *Bundle, pin Pin) (*Report, error) {
+	if err := pin.Validate(); err != nil {
+		return nil, err
+	}
 	r := VerifyOffline(b)
 	if len(r.Checks) == 1 && !r.OK() {
 		return r, nil
 	}
+	var bad []string
+	if b.ChainID != pin.ChainID {
+		bad = append(bad, fmt.Sprintf("bundle chain id %d, pinned %d", b.ChainID, pin.ChainID))
+	}
+	if b.Contract != pin.Contract {
+		bad = append(bad, fmt.Sprintf("bundle contract %s, pinned %s", b.Contract, pin.Contract))
+	}
+	if pin.Operator != (common.Address{}) && b.Operator != pin.Operator {
+		bad = append(bad, fmt.Sprintf("bundle names operator %s, pinned %s", b.Operator, pin.Operator))
+	}
+	if pin.Signer != (common.Address{}) && b.Signer != pin.Signer {
+		bad = append(bad, fmt.Sprintf("bundle signed by %s, pinned signer %s", b.Signer, pin.Signer))
+	}
+	if len(bad) > 0 {
+		r.add(CheckPinned, false, "bundle signed by %s: %s", b.Signer, strings.Join(bad, "; "))
+		return r, nil
+	}
+	r.add(CheckPinned, true, "chain %d, contract %s, %s", pin.ChainID, pin.Contract, pin.who())
 	id, err := bk.ChainID(ctx)
 	if err != nil {
 		return r, fmt.Errorf("verify: chain id: %w", err)
 	}
-	if !r.add(CheckChainID, id.Uint64() == b.ChainID, "endpoint chain id %d, bundle %d", id, b.ChainID) {
+	if !r.add(CheckChainID, id.Uint64() == pin.ChainID, "endpoint chain id %d, pinned %d", id, pin.ChainID) {
 		return r, nil
 	}
-	a, err := RootOf(ctx, bk, b.Contract, b.Signer, b.Epoch)
+	owner, err := Owner(ctx, bk, pin.Contract)
 	if err != nil {
-		r.add(CheckContractRoot, false, "contract %s: %v", b.Contract, err)
+		r.add(CheckOperator, false, "contract %s: %v", pin.Contract, err)
 		return r, nil
 	}
-	switch {
-	case a.Root.IsZero():
-		r.add(CheckContractRoot, false, "contract %s holds no root for signer %s epoch %d", b.Contract, b.Signer, b.Epoch)
-	case a.Root != b.Root || a.Count != b.Count:
-		r.add(CheckContractRoot, false, "contract root %s count %d for epoch %d; bundle root %s count %d", a.Root, a.Count, b.Epoch, b.Root, b.Count)
-	default:
-		r.add(CheckContractRoot, true, "contract %s stores root %s for signer %s epoch %d (block %d)", b.Contract, a.Root, b.Signer, b.Epoch, a.BlockNumber)
+	if pin.Operator != (common.Address{}) {
+		r.add(CheckOperator, owner == pin.Operator, "contract %s is owned by %s, pinned operator %s", pin.Contract, owner, pin.Operator)
+	} else {
+		r.add(CheckOperator, true, "contract %s is owned by %s (not pinned; the signer is)", pin.Contract, owner)
 	}
-	rc, err := bk.TransactionReceipt(ctx, b.Tx)
-	switch {
-	case errors.Is(err, ethereum.NotFound) || (err == nil && rc == nil):
-		r.add(CheckTransaction, false, "transaction %s not found", b.Tx)
-	case err != nil:
-		return r, fmt.Errorf("verify: receipt: %w", err)
-	default:
-		r.add(CheckTransaction, txAnchors(rc, b), "transaction %s in block %d (bundle block %d), status %d", b.Tx, rc.BlockNumber, b.Block, rc.Status)
-		head, err := bk.BlockNumber(ctx)
-		if err != nil {
-			return r, fmt.Errorf("verify: head: %w", err)
-		}
-		n := uint64(0)
-		if bn := rc.BlockNumber.Uint64(); head >= bn {
-			n = head - bn + 1
-		}
-		r.add(CheckConfirmations, n > 0, "%d confirmations", n)
+	key, err := KeyOf(ctx, bk, pin.Contract, b.Signer)
+	if err != nil {
+		return r, fmt.Errorf("verify: %w", err)
 	}
+	root, err := RootOf(ctx, bk, pin.Contract, b.Signer, b.Epoch)
+	if err != nil {
+		return r, fmt.Errorf("verify: %w", err)
+	}
+	inRange := key.Until != 0 && key.From <= b.Epoch && b.Epoch < key.Until
+	switch {
+	case !inRange:
+		r.add(CheckSigner, false, "signer %s is not authorised for epoch %d by operator %s in contract %s (%s)", b.Signer, b.Epoch, owner, pin.Contract, key)
+	case key.RevokedAt != 0 && root.IsZero():
+		r.add(CheckSigner, false, "signer %s was revoked by operator %s at block %d and epoch %d is not anchored", b.Signer, owner, key.RevokedAt, b.Epoch)
+	default:
+		r.add(CheckSigner, true, "signer %s: %s by operator %s", b.Signer, key, owner)
+	}
+	switch {
+	case root.IsZero():
+		r.add(CheckContractRoot, false, "contract %s holds no root for signer %s epoch %d", pin.Contract, b.Signer, b.Epoch)
+	case root != b.Root:
+		r.add(CheckContractRoot, false, "contract root %s for signer %s epoch %d; bundle root %s", root, b.Signer, b.Epoch, b.Root)
+	default:
+		r.add(CheckContractRoot, true, "contract %s stores root %s for signer %s epoch %d", pin.Contract, root, b.Signer, b.Epoch)
+	}
+	bn, err := anchoredIn(ctx, bk, b, r)
+	if err != nil || bn == 0 {
+		return r, err
+	}
+	head, err := bk.BlockNumber(ctx)
+	if err != nil {
+		return r, fmt.Errorf("verify: head: %w", err)
+	}
+	n := uint64(0)
+	if head >= bn {
+		n = head - bn + 1
+	}
+	r.add(CheckConfirmations, n > 0, "%d confirmations (head %d, anchor block %d)", n, head, bn)
 	return r, nil
 }
 
-// txAnchors reports whether rc is a successful receipt in b.Block whose logs
-// include TwinAnchor's Anchored(signer, epoch, root, count).
+func (p Pin) who() string {
+	if p.Operator != (common.Address{}) {
+		return "operator " + p.Operator.Hex()
+	}
+	return "signer " + p.Signer.Hex()
+}
+
+// anchoredIn adds the transaction check and returns the block that holds
+// the anchor (0 if none): the bundle's transaction if its receipt holds the
+// Anchored event, else (the anchor was re-sent after a reorg or a lost
+// block) the Anchored event for (signer, epoch) found in the logs from
+// 1,000 blocks before the bundle's block to the head.
+func anchoredIn(ctx context.Context, bk Backend, b *Bundle, r *Report) (uint64, error) {
+	rc, err := bk.TransactionReceipt(ctx, b.Tx)
+	switch {
+	case err == nil && rc != nil && txAnchors(rc, b):
+		moved := ""
+		if rc.BlockNumber.Uint64() != b.Block {
+			moved = fmt.Sprintf(" (the bundle says block %d: re-mined after a reorg or a lost block)", b.Block)
+		}
+		r.add(CheckTransaction, true, "transaction %s in block %d emits Anchored(signer %s, epoch %d, root, count %d)%s", b.Tx, rc.BlockNumber, b.Signer, b.Epoch, b.Count, moved)
+		return rc.BlockNumber.Uint64(), nil
+	case err != nil && !errors.Is(err, ethereum.NotFound):
+		return 0, fmt.Errorf("verify: receipt: %w", err)
+	}
+	lg, ev, err := FindAnchoredLog(ctx, bk, b.Contract, b.Signer, b.Epoch, b.Block-min(b.Block, logWindow), 0)
+	if errors.Is(err, ethereum.NotFound) {
+		r.add(CheckTransaction, false, "transaction %s not found or without the Anchored event, and no Anchored(signer %s, epoch %d) log since block %d", b.Tx, b.Signer, b.Epoch, b.Block-min(b.Block, logWindow))
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("verify: %w", err)
+	}
+	ok := twin.Hash(ev.Root) == b.Root && ev.Count == b.Count
+	r.add(CheckTransaction, ok, "bundle transaction %s not found; re-anchored by transaction %s in block %d (root %s, count %d)", b.Tx, lg.TxHash, lg.BlockNumber, common.Hash(ev.Root), ev.Count)
+	if !ok {
+		return 0, nil
+	}
+	return lg.BlockNumber, nil
+}
+
+// txAnchors reports whether rc is a successful receipt whose logs include
+// TwinAnchor's Anchored(signer, epoch, root, count).
 func txAnchors(rc *types.Receipt, b *Bundle) bool {
-	if rc.Status != types.ReceiptStatusSuccessful || rc.BlockNumber == nil || rc.BlockNumber.Uint64() != b.Block {
+	if rc.Status != types.ReceiptStatusSuccessful || rc.BlockNumber == nil {
 		return false
 	}
 	for _, l := range rc.Logs {

@@ -24,7 +24,7 @@ func offlineBundle(tb testing.TB, n, links int) *Bundle {
 	}
 	id := "shipment-0042"
 	var prev twin.Hash
-	b := &Bundle{Format: BundleFormat, Twin: id, ChainID: 11155111, Contract: common.Address{0xaa}, Epoch: 7, Count: uint32(n)}
+	b := &Bundle{Format: BundleFormat, Twin: id, ChainID: 11155111, Contract: common.Address{0xaa}, Operator: common.Address{0xbb}, Epoch: 7, Count: uint32(n)}
 	var chain []Link
 	for s := uint64(1); s <= uint64(links)+2; s++ {
 		l := Link{Seq: s, EventHash: twin.Keccak256([]byte{byte(s)}), StateHash: twin.Keccak256([]byte{byte(s), 1}), Module: twin.Keccak256([]byte("m"))}

@@ -8,6 +8,11 @@
 # with a fresh data directory under /tmp, waits until it answers JSON-RPC
 # and prints `export CUSTOS_TEST_GETH_RPC=http://127.0.0.1:18545`.
 # Stop it with: kill "$(cat /tmp/custos-geth/geth.pid)"
+#
+# Fork rules: by default the chain runs the rules public networks run today
+# (Prague + Osaka; a genesis from anchor/devchain/genesis is written with
+# `geth init`, which `geth --dev` keeps). CUSTOS_GETH_FORKS=all runs geth's
+# own --dev genesis (every fork, including unreleased ones).
 set -eu
 GETH_VERSION=v1.17.10
 PORT=${CUSTOS_GETH_PORT:-18545}
@@ -27,6 +32,11 @@ if [ -f "$DIR/geth.pid" ] && kill -0 "$(cat "$DIR/geth.pid")" 2>/dev/null; then
 fi
 rm -rf "$DIR"
 mkdir -p "$DIR"
+if [ "${CUSTOS_GETH_FORKS:-today}" != all ]; then
+	# geth --dev's account: its well-known developer key when the keystore is empty.
+	(cd "$(dirname "$0")/.." && GOFLAGS= go run ./anchor/devchain/genesis 0x71562b71999873DB5b286dF957af199Ec94617F7) >"$DIR/genesis.json"
+	"$GETH" init --datadir "$DIR/data" "$DIR/genesis.json" >"$DIR/init.log" 2>&1
+fi
 "$GETH" --dev --datadir "$DIR/data" --http --http.api eth,net,web3 --http.addr 127.0.0.1 --http.port "$PORT" \
 	--ipcdisable --nodiscover --port 0 --authrpc.port 0 >"$DIR/geth.log" 2>&1 &
 echo $! >"$DIR/geth.pid"

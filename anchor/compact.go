@@ -11,19 +11,20 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
-// compactMagic starts a compact proof bundle ("custos proof, version 1").
-var compactMagic = []byte("CPB1")
+// compactMagic starts a compact proof bundle ("custos proof, version 2",
+// the version of BundleFormat custos-proof/2).
+var compactMagic = []byte("CPB2")
 
 // Compact proof bundles carry only what cannot be recomputed: the digests
 // of the links, the leaf, the root and the signer are derived again when
 // the bundle is read (ReadCompact), so a proof of a twin in an epoch of
-// 1,000,000 leaves (a 20-hash Merkle path) takes about 0.95 KiB. The
+// 1,000,000 leaves (a 20-hash Merkle path) takes 1,017 bytes. The
 // result is an ordinary Bundle that Verify checks in full; a changed byte
 // changes a derived root or signer, which the chain then does not confirm.
 //
 // Layout (integers big-endian):
 //
-//	"CPB1"
+//	"CPB2"
 //	u8 twin length, twin
 //	u64 seq
 //	32 prev digest
@@ -31,7 +32,7 @@ var compactMagic = []byte("CPB1")
 //	u16 link count, per link: 32 event hash, 32 state hash, 32 module
 //	u8 path length, 32 per hash
 //	u64 epoch, u32 count, 65 signature
-//	u64 chain id, 20 contract, 32 tx, u64 block
+//	u64 chain id, 20 contract, 20 operator, 32 tx, u64 block
 
 // MarshalCompact returns the compact binary form of b.
 func (b *Bundle) MarshalCompact() ([]byte, error) {
@@ -67,6 +68,7 @@ func (b *Bundle) MarshalCompact() ([]byte, error) {
 	out = append(out, b.Signature...)
 	out = binary.BigEndian.AppendUint64(out, b.ChainID)
 	out = append(out, b.Contract[:]...)
+	out = append(out, b.Operator[:]...)
 	out = append(out, b.Tx[:]...)
 	out = binary.BigEndian.AppendUint64(out, b.Block)
 	return out, nil
@@ -118,6 +120,7 @@ func ReadCompact(data []byte) (*Bundle, error) {
 	b.Signature = append([]byte(nil), r.take(65)...)
 	b.ChainID = r.u64()
 	copy(b.Contract[:], r.take(20))
+	copy(b.Operator[:], r.take(20))
 	copy(b.Tx[:], r.take(32))
 	b.Block = r.u64()
 	if r.err != nil {

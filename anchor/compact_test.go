@@ -30,7 +30,7 @@ func TestCompactRoundTrip(t *testing.T) {
 		t.Fatalf("compact bundle does not verify:\n%s", r)
 	}
 	if got.Root != b.Root || got.Signer != b.Signer || got.Digest != b.Digest || got.LeafHash != b.LeafHash ||
-		len(got.Links) != len(b.Links) || got.Links[2] != b.Links[2] || got.Tx != b.Tx || got.Block != b.Block {
+		len(got.Links) != len(b.Links) || got.Links[2] != b.Links[2] || got.Operator != b.Operator || got.Tx != b.Tx || got.Block != b.Block {
 		t.Fatalf("derived fields differ:\n%+v\n%+v", got, b)
 	}
 }
@@ -38,7 +38,7 @@ func TestCompactRoundTrip(t *testing.T) {
 // TestCompactTamper flips every byte of a compact bundle in turn: each
 // change is refused when read, fails the offline checks, or changes what
 // the chain is asked to confirm (root, signer, epoch, chain, contract,
-// transaction, block), which a real chain then does not.
+// operator, transaction, block), which a real chain then does not.
 func TestCompactTamper(t *testing.T) {
 	b := offlineBundle(t, 64, 2)
 	c, _ := b.MarshalCompact()
@@ -50,7 +50,7 @@ func TestCompactTamper(t *testing.T) {
 			continue
 		}
 		if got.Root == b.Root && got.Signer == b.Signer && got.Epoch == b.Epoch && got.ChainID == b.ChainID &&
-			got.Contract == b.Contract && got.Tx == b.Tx && got.Block == b.Block && got.Digest == b.Digest {
+			got.Contract == b.Contract && got.Operator == b.Operator && got.Tx == b.Tx && got.Block == b.Block && got.Digest == b.Digest {
 			t.Fatalf("byte %d changed, yet the bundle claims the same anchor and digest", i)
 		}
 	}
@@ -60,7 +60,7 @@ func FuzzReadCompact(f *testing.F) {
 	b := offlineBundle(f, 8, 1)
 	c, _ := b.MarshalCompact()
 	f.Add(c)
-	f.Add([]byte("CPB1"))
+	f.Add([]byte("CPB2"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := ReadCompact(data)
 		if err != nil {

@@ -62,10 +62,12 @@ func TestGethDev(t *testing.T) {
 	if _, err := anchor.WaitMined(ctx, client, fundTx); err != nil {
 		t.Fatal(err)
 	}
-	contract, _, err := anchor.Deploy(ctx, client, relayer, nil)
+	signer, _ := crypto.GenerateKey()
+	contract, _, err := anchor.Deploy(ctx, client, relayer, nil, raddr, crypto.PubkeyToAddress(signer.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
+	pin := anchor.Pin{Operator: raddr, Contract: contract, ChainID: 1337}
 
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
@@ -73,7 +75,6 @@ func TestGethDev(t *testing.T) {
 	}
 	defer st.Close()
 	hist := newHistory()
-	signer, _ := crypto.GenerateKey()
 	s, err := anchor.New(anchor.Config{
 		Backend: client, Contract: contract, SignerKey: signer, SenderKey: relayer, Store: st,
 		Records: hist.records, Heads: hist.heads, Poll: 50 * time.Millisecond, Confirmations: 1,
@@ -106,7 +107,7 @@ func TestGethDev(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("geth --dev: epoch %d (%d leaves) in block %d, gas used %d", e.Number, e.Count, e.Block, e.GasUsed)
-	rep, err := anchor.Verify(ctx, client, b)
+	rep, err := anchor.Verify(ctx, client, b, pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +126,12 @@ func TestGethDev(t *testing.T) {
 		e2, _ = st.Epoch(ctx, 2)
 	}
 	t.Logf("geth --dev: epoch 2 (%d leaves) gas used %d", e2.Count, e2.GasUsed)
+	if e2.GasUsed > anchor.MaxAnchorGas || e.GasUsed > anchor.MaxAnchorGas {
+		t.Fatalf("anchors cost %d and %d gas on geth, above the %d budget", e.GasUsed, e2.GasUsed, anchor.MaxAnchorGas)
+	}
 
 	b.Links[0].StateHash[0] ^= 1
-	rep, err = anchor.Verify(ctx, client, b)
+	rep, err = anchor.Verify(ctx, client, b, pin)
 	if err != nil {
 		t.Fatal(err)
 	}

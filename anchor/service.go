@@ -59,6 +59,12 @@ type Config struct {
 	StuckAfter    time.Duration // re-submit with bumped fees after; default 60 s
 	Poll          time.Duration // chain polling period; default 1 s
 	MaxBackoff    time.Duration // longest wait between retries while the RPC fails; default 30 s
+	// FinalityDepth: confirmed epochs whose block is fewer than this many
+	// blocks below the head are re-checked (receipt present, block
+	// canonical, root stored) and re-anchored if their anchor vanished;
+	// default 64 (two Ethereum epochs).
+	FinalityDepth uint64
+	RecheckEvery  time.Duration // re-check period; default 30 s (and once at start)
 	Logger        *slog.Logger
 }
 
@@ -97,6 +103,12 @@ func (c *Config) validate() error {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
+	if c.FinalityDepth == 0 {
+		c.FinalityDepth = 64
+	}
+	if c.RecheckEvery <= 0 {
+		c.RecheckEvery = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -111,12 +123,14 @@ type Service struct {
 	signer common.Address
 	sender common.Address
 
-	mu      sync.Mutex
-	pending map[string]Head
-	flush   bool
-	chainID *big.Int
-	trees   map[uint64]*merkle.Tree // small cache of recent epochs' trees
-	kick    chan struct{}
+	mu       sync.Mutex
+	operator common.Address // TwinAnchor's owner, read at start
+	recheck  Recheck
+	pending  map[string]Head
+	flush    bool
+	chainID  *big.Int
+	trees    map[uint64]*merkle.Tree // small cache of recent epochs' trees
+	kick     chan struct{}
 }
 
 // New validates cfg and returns a Service; call Run to start it.
@@ -139,6 +153,35 @@ func New(cfg Config) (*Service, error) {
 
 // Signer is the address whose EIP-712 signature anchors the roots.
 func (s *Service) Signer() common.Address { return s.signer }
+
+// Contract is the TwinAnchor address.
+func (s *Service) Contract() common.Address { return s.cfg.Contract }
+
+// Operator is TwinAnchor's owner as read when Run started (zero before).
+func (s *Service) Operator() common.Address {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.operator
+}
+
+// ChainID is the endpoint's chain id once Run has asked it (0 before).
+func (s *Service) ChainID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chainID == nil {
+		return 0
+	}
+	return s.chainID.Uint64()
+}
+
+// Recheck is the outcome of the last re-check of confirmed epochs.
+type Recheck struct {
+	At          time.Time `json:"at,omitzero"`
+	Head        uint64    `json:"head"`
+	Checked     int       `json:"checked"`     // confirmed epochs within the finality depth
+	Reanchoring []uint64  `json:"reanchoring"` // epochs whose anchor had vanished
+	Error       string    `json:"error,omitempty"`
+}
 
 // Observe records the latest heads of twins after a durable commit. It never
 // blocks on I/O.
@@ -191,15 +234,23 @@ func (s *Service) Run(ctx context.Context) error {
 		if err == nil && s.cfg.ChainID != 0 && id.Uint64() != s.cfg.ChainID {
 			return fmt.Errorf("%w: endpoint chain id %d, configured %d", ErrConfig, id, s.cfg.ChainID)
 		}
+		var owner common.Address
+		if err == nil {
+			owner, err = Owner(ctx, s.cfg.Backend, s.cfg.Contract)
+		}
 		if err == nil {
 			s.mu.Lock()
-			s.chainID = id
+			s.chainID, s.operator = id, owner
 			s.mu.Unlock()
 			break
 		}
-		if err := retry("chain id", err); err != nil {
+		if err := retry("chain id and operator", err); err != nil {
 			return err
 		}
+	}
+	if k, err := KeyOf(ctx, s.cfg.Backend, s.cfg.Contract, s.signer); err == nil && k.Until == 0 {
+		s.log.Warn("anchor: the operator has not authorised this runtime's signer key; anchors will be refused until it does (custos anchor authorize)",
+			"signer", s.signer, "operator", s.Operator(), "contract", s.cfg.Contract)
 	}
 	for s.cfg.Heads != nil {
 		err := s.recoverHeads(ctx)
@@ -212,7 +263,19 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	backoff = s.cfg.Poll
 	lastCut := time.Now()
+	var lastCheck time.Time
 	for {
+		if time.Since(lastCheck) >= s.cfg.RecheckEvery {
+			if err := s.recheckConfirmed(ctx); err != nil {
+				var se *storeError
+				if errors.As(err, &se) {
+					return err
+				}
+				s.log.Warn("anchor: re-check of confirmed epochs failed; will retry", "err", err)
+			} else {
+				lastCheck = time.Now()
+			}
+		}
 		s.mu.Lock()
 		all := s.flush || (len(s.pending) > 0 && time.Since(lastCut) >= s.cfg.Interval)
 		full := len(s.pending) >= s.cfg.MaxLeaves
@@ -387,7 +450,7 @@ func (s *Service) step(ctx context.Context, e *Epoch) error {
 	switch e.State {
 	case StateSigned:
 		return s.send(ctx, e, nil)
-	case StateSent:
+	case StateSent, StateReanchoring:
 		return s.track(ctx, e)
 	}
 	return nil
@@ -397,15 +460,36 @@ func (s *Service) step(ctx context.Context, e *Epoch) error {
 // fees when prev is not nil), persists it and broadcasts it.
 func (s *Service) send(ctx context.Context, e *Epoch, prev *SentTx) error {
 	b := s.cfg.Backend
-	data := abiTwinAnchor.PackAnchor(e.Number, e.Root, e.Count, e.Signature)
+	if e.Signer != s.signer && prev == nil {
+		// Signed by an earlier runtime key (rotated): this key signs it now.
+		if done, err := s.adoptExisting(ctx, e); err != nil || done {
+			return err
+		}
+		sig, err := SignAnchor(s.cfg.SignerKey, s.domain(), e.Number, twin.Hash(e.Root), e.Count)
+		if err != nil {
+			return err
+		}
+		s.log.Info("anchor: re-signing epoch with the current key", "epoch", e.Number, "was", e.Signer, "now", s.signer)
+		e.Signer, e.Signature = s.signer, sig
+	}
+	r, vs := splitSig(e.Signature)
+	data := abiTwinAnchor.PackAnchor(e.Number, e.Root, e.Count, r, vs)
 	gas, err := b.EstimateGas(ctx, ethereum.CallMsg{From: s.sender, To: &s.cfg.Contract, Data: data})
 	if err != nil {
 		// A revert here usually means the epoch is already anchored.
 		if done, aerr := s.adoptExisting(ctx, e); aerr != nil || done {
 			return aerr
 		}
+		err = RevertReason(err)
+		if msg := err.Error(); errors.Is(err, ErrUnauthorized) && e.Error != msg {
+			e.Error = msg
+			if serr := s.cfg.Store.UpdateEpoch(ctx, e, nil); serr != nil {
+				return storeErr(serr)
+			}
+		}
 		return fmt.Errorf("estimate gas: %w", err)
 	}
+	e.Error = ""
 	tip, fee, err := fees(ctx, b, s.cfg.FeeCap)
 	if err != nil {
 		return err
@@ -451,7 +535,9 @@ func (s *Service) send(ctx context.Context, e *Epoch, prev *SentTx) error {
 	}
 	st := SentTx{Hash: tx.Hash(), From: s.sender, Nonce: nonce, TipCap: (*hexutil.Big)(tip), FeeCap: (*hexutil.Big)(fee), Raw: raw, Sent: time.Now().UTC()}
 	e.Txs = append(e.Txs, st)
-	e.State = StateSent
+	if e.State != StateReanchoring {
+		e.State = StateSent
+	}
 	if err := s.cfg.Store.UpdateEpoch(ctx, e, next); err != nil { // persisted before it is sent
 		return storeErr(err)
 	}
@@ -560,11 +646,11 @@ func (s *Service) confirmed(ctx context.Context, e *Epoch) (bool, error) {
 	if h.Hash() != e.BlockHash {
 		return false, nil // reorged; the next track() sees the receipt move or vanish
 	}
-	a, err := RootOf(ctx, b, s.cfg.Contract, s.signer, e.Number)
+	root, err := RootOf(ctx, b, s.cfg.Contract, e.Signer, e.Number)
 	if err != nil {
 		return false, err
 	}
-	return a.Root == twin.Hash(e.Root), nil
+	return root == twin.Hash(e.Root), nil
 }
 
 // notMined handles an epoch none of whose transactions has a receipt.
@@ -609,24 +695,27 @@ func (s *Service) notMined(ctx context.Context, e *Epoch) error {
 // if it holds another root, e fails for good.
 func (s *Service) adoptExisting(ctx context.Context, e *Epoch) (bool, error) {
 	b := s.cfg.Backend
-	a, err := RootOf(ctx, b, s.cfg.Contract, s.signer, e.Number)
+	root, err := RootOf(ctx, b, s.cfg.Contract, e.Signer, e.Number)
 	if err != nil {
 		return false, err
 	}
 	switch {
-	case a.Root.IsZero():
+	case root.IsZero():
 		return false, nil
-	case a.Root != twin.Hash(e.Root):
+	case root != twin.Hash(e.Root):
 		e.State = StateFailed
-		e.Error = fmt.Sprintf("%v: contract holds %s", ErrConflict, a.Root)
-		s.log.Error("anchor: epoch conflicts with the chain", "epoch", e.Number, "ours", e.Root, "chain", a.Root)
+		e.Error = fmt.Sprintf("%v: contract holds %s", ErrConflict, root)
+		s.log.Error("anchor: epoch conflicts with the chain", "epoch", e.Number, "ours", e.Root, "chain", root)
 		return true, storeErr(s.cfg.Store.UpdateEpoch(ctx, e, nil))
 	}
-	lg, _, err := FindAnchoredLog(ctx, b, s.cfg.Contract, s.signer, e.Number, a.BlockNumber, a.BlockNumber)
+	lg, _, err := FindAnchoredLog(ctx, b, s.cfg.Contract, e.Signer, e.Number, 0, 0)
 	if err != nil {
 		return false, err
 	}
-	e.Tx, e.Block, e.BlockHash, e.State = lg.TxHash, lg.BlockNumber, lg.BlockHash, StateSent
+	e.Tx, e.Block, e.BlockHash = lg.TxHash, lg.BlockNumber, lg.BlockHash
+	if e.State != StateReanchoring {
+		e.State = StateSent
+	}
 	if ok, err := s.confirmed(ctx, e); err != nil {
 		return false, err
 	} else if ok {
@@ -641,11 +730,15 @@ type Status struct {
 	ChainID       uint64         `json:"chain_id"`
 	Contract      common.Address `json:"contract"`
 	Signer        common.Address `json:"signer"`
+	Operator      common.Address `json:"operator"` // TwinAnchor's owner: what auditors pin
 	Sender        common.Address `json:"sender"`
 	Epochs        uint64         `json:"epochs"`         // epochs cut so far
 	PendingTwins  int            `json:"pending_twins"`  // changed twins not in an epoch yet
 	Unconfirmed   int            `json:"unconfirmed"`    // epochs signed or sent, not confirmed
 	Failed        int            `json:"failed"`         // epochs that conflict with the chain
+	Reanchoring   int            `json:"reanchoring"`    // epochs whose confirmed anchor vanished, being sent again
+	FinalityDepth uint64         `json:"finality_depth"` // confirmed epochs this close to the head are re-checked
+	Recheck       Recheck        `json:"recheck"`        // the last re-check
 	LastConfirmed uint64         `json:"last_confirmed"` // highest confirmed epoch among the recent ones
 	Lag           time.Duration  `json:"lag"`            // age of the oldest unconfirmed epoch
 	Recent        []*Epoch       `json:"recent"`         // the last epochs, newest last
@@ -653,8 +746,9 @@ type Status struct {
 
 // Status reports the state of anchoring.
 func (s *Service) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Contract: s.cfg.Contract, Signer: s.signer, Sender: s.sender}
+	st := &Status{Contract: s.cfg.Contract, Signer: s.signer, Sender: s.sender, FinalityDepth: s.cfg.FinalityDepth}
 	s.mu.Lock()
+	st.Operator, st.Recheck = s.operator, s.recheck
 	st.PendingTwins = len(s.pending)
 	if s.chainID != nil {
 		st.ChainID = s.chainID.Uint64()
@@ -670,6 +764,11 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	st.Unconfirmed = len(un)
+	for _, e := range un {
+		if e.State == StateReanchoring {
+			st.Reanchoring++
+		}
+	}
 	if len(un) > 0 {
 		st.Lag = time.Since(un[0].Created)
 	}
@@ -742,7 +841,7 @@ func (s *Service) Proof(ctx context.Context, twinID string, seq uint64) (*Bundle
 	b := &Bundle{
 		Format: BundleFormat, Twin: twinID, Seq: seq, LeafHash: ref.Leaf.Hash(), Path: path,
 		Root: twin.Hash(e.Root), Epoch: e.Number, Count: e.Count, Signature: e.Signature, Signer: e.Signer,
-		ChainID: e.ChainID, Contract: e.Contract, Tx: e.Tx, Block: e.Block,
+		Operator: s.Operator(), ChainID: e.ChainID, Contract: e.Contract, Tx: e.Tx, Block: e.Block,
 	}
 	want := lo
 	for _, r := range recs {
@@ -786,4 +885,97 @@ func (s *Service) tree(ctx context.Context, n uint64) (*merkle.Tree, error) {
 	}
 	s.cacheTree(n, t)
 	return t, nil
+}
+
+// recheckConfirmed re-checks the confirmed epochs whose block is within
+// FinalityDepth of the head (or above it: the chain lost blocks): the
+// receipt must still be in the recorded, canonical block and the contract
+// must hold the root. An epoch failing that goes back to StateReanchoring
+// and is tracked and re-sent like a new one.
+func (s *Service) recheckConfirmed(ctx context.Context) error {
+	rc := Recheck{At: time.Now().UTC()}
+	err := s.recheckInto(ctx, &rc)
+	if err != nil {
+		rc.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.recheck = rc
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Service) recheckInto(ctx context.Context, rc *Recheck) error {
+	head, err := s.cfg.Backend.BlockNumber(ctx)
+	if err != nil {
+		return fmt.Errorf("head: %w", err)
+	}
+	rc.Head = head
+	last, err := s.cfg.Store.LastEpoch(ctx)
+	if err != nil {
+		return storeErr(err)
+	}
+	const maxEpochs = 1000 // per re-check, newest first
+	for n := last; n >= 1 && n+maxEpochs > last; n-- {
+		e, err := s.cfg.Store.Epoch(ctx, n)
+		if err != nil {
+			return storeErr(err)
+		}
+		if e.State != StateConfirmed {
+			continue
+		}
+		if e.Block+s.cfg.FinalityDepth <= head {
+			break // final; so are the older ones
+		}
+		rc.Checked++
+		ok, why, err := s.stillAnchored(ctx, e)
+		if err != nil {
+			return fmt.Errorf("epoch %d: %w", n, err)
+		}
+		if ok {
+			continue
+		}
+		s.log.Warn("anchor: a confirmed anchor vanished from the chain; re-anchoring", "epoch", n, "tx", e.Tx, "block", e.Block, "why", why)
+		e.State, e.Confirmed, e.Error = StateReanchoring, time.Time{}, "re-anchoring: "+why
+		if err := s.cfg.Store.UpdateEpoch(ctx, e, nil); err != nil {
+			return storeErr(err)
+		}
+		rc.Reanchoring = append(rc.Reanchoring, n)
+	}
+	if len(rc.Reanchoring) > 0 {
+		s.wake()
+	}
+	return nil
+}
+
+// stillAnchored reports whether e's anchor is where it was confirmed.
+func (s *Service) stillAnchored(ctx context.Context, e *Epoch) (bool, string, error) {
+	b := s.cfg.Backend
+	r, err := b.TransactionReceipt(ctx, e.Tx)
+	if errors.Is(err, ethereum.NotFound) || (err == nil && r == nil) {
+		return false, fmt.Sprintf("transaction %s not found", e.Tx), nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("receipt: %w", err)
+	}
+	if r.BlockHash != e.BlockHash {
+		return false, fmt.Sprintf("transaction now in block %d %s, confirmed in %s", r.BlockNumber, r.BlockHash, e.BlockHash), nil
+	}
+	h, err := b.HeaderByNumber(ctx, new(big.Int).SetUint64(e.Block))
+	if errors.Is(err, ethereum.NotFound) {
+		return false, fmt.Sprintf("block %d not found", e.Block), nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("header %d: %w", e.Block, err)
+	}
+	if h.Hash() != e.BlockHash {
+		return false, fmt.Sprintf("block %d is now %s, confirmed as %s", e.Block, h.Hash(), e.BlockHash), nil
+	}
+	root, err := RootOf(ctx, b, s.cfg.Contract, e.Signer, e.Number)
+	if err != nil {
+		return false, "", err
+	}
+	if root != twin.Hash(e.Root) {
+		return false, fmt.Sprintf("contract holds root %s", root), nil
+	}
+	return true, "", nil
 }

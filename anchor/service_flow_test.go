@@ -66,7 +66,7 @@ func TestAnchorAndProve(t *testing.T) {
 		if err := json.Unmarshal(js, &back); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := anchor.Verify(ctx, r.chain.Client, &back)
+		rep, err := anchor.Verify(ctx, r.chain.Client, &back, r.pin())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +105,7 @@ func TestAnchorAndProve(t *testing.T) {
 		{"signer", func(b *anchor.Bundle) { b.Signer = common.Address{1} }, anchor.CheckSignature},
 		{"contract", func(b *anchor.Bundle) { b.Contract = common.Address{2} }, anchor.CheckSignature},
 		{"chain id", func(b *anchor.Bundle) { b.ChainID = 1 }, anchor.CheckSignature},
-		{"tx hash", func(b *anchor.Bundle) { b.Tx = common.Hash{3} }, anchor.CheckTransaction},
-		{"block", func(b *anchor.Bundle) { b.Block++ }, anchor.CheckTransaction},
+		{"operator", func(b *anchor.Bundle) { b.Operator = common.Address{4} }, anchor.CheckPinned},
 		{"format", func(b *anchor.Bundle) { b.Format = "custos-proof/0" }, anchor.CheckFormat},
 	}
 	for _, tc := range tests {
@@ -116,7 +115,7 @@ func TestAnchorAndProve(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.tamper(&c)
-			rep, err := anchor.Verify(ctx, r.chain.Client, &c)
+			rep, err := anchor.Verify(ctx, r.chain.Client, &c, r.pin())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,11 +139,11 @@ func TestAnchorAndProve(t *testing.T) {
 	other, _ := cryptoGenerateKey()
 	c.Signature, _ = anchor.SignAnchor(other, anchor.Domain{ChainID: r.chain.ChainID, Contract: c.Contract}, c.Epoch, c.Root, c.Count)
 	c.Signer = cryptoAddress(other)
-	rep, err := anchor.Verify(ctx, r.chain.Client, &c)
+	rep, err := anchor.Verify(ctx, r.chain.Client, &c, r.pin())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := rep.Failed(); f == nil || f.Name != anchor.CheckContractRoot {
+	if f := rep.Failed(); f == nil || f.Name != anchor.CheckSigner || !strings.Contains(f.Detail, c.Signer.Hex()) {
 		t.Fatalf("re-signed bundle: %v", rep)
 	}
 
@@ -155,7 +154,7 @@ func TestAnchorAndProve(t *testing.T) {
 	if st.Epochs != 2 || st.LastConfirmed != 2 || st.Unconfirmed != 0 || st.PendingTwins != 0 {
 		t.Fatalf("status %+v", st)
 	}
-	if !bytes.Contains(js, []byte(`"format":"custos-proof/1"`)) {
+	if !bytes.Contains(js, []byte(`"format":"custos-proof/2"`)) {
 		t.Fatal("bundle format missing")
 	}
 }
@@ -195,13 +194,13 @@ func TestProofHTTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep, err := anchor.Verify(context.Background(), r.chain.Client, b); err != nil || !rep.OK() {
+			if rep, err := anchor.Verify(context.Background(), r.chain.Client, b, r.pin()); err != nil || !rep.OK() {
 				t.Fatalf("served proof: %v\n%s", err, rep)
 			}
 		}
 		resp.Body.Close()
 	}
-	if _, err := anchor.ReadBundle(strings.NewReader(`{"format":"custos-proof/1","extra":1}`)); err == nil {
+	if _, err := anchor.ReadBundle(strings.NewReader(`{"format":"custos-proof/2","extra":1}`)); err == nil {
 		t.Fatal("unknown field accepted")
 	}
 }

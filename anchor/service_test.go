@@ -209,6 +209,7 @@ func newRig(t *testing.T, conf uint64) *rig {
 	rk, _ := crypto.GenerateKey() // relayer: pays gas
 	raddr := crypto.PubkeyToAddress(rk.PublicKey)
 	ch := simchain.New(t, raddr)
+	ch.Authorize(t, crypto.PubkeyToAddress(sk.PublicKey))
 	dir := t.TempDir()
 	st, err := embedded.Open(dir)
 	if err != nil {
@@ -267,6 +268,12 @@ func (r *rig) waitEpoch(t *testing.T, n uint64, what string, ok func(*anchor.Epo
 	e, err := r.store.Epoch(context.Background(), n)
 	t.Fatalf("epoch %d never %s: %+v %v", n, what, e, err)
 	return nil
+}
+
+// pin is what an auditor of the rig's runtime pins: the operator (the
+// chain's funded key, TwinAnchor's owner), the contract and the chain id.
+func (r *rig) pin() anchor.Pin {
+	return anchor.Pin{Operator: r.chain.Addr, Contract: r.chain.Contract, ChainID: r.chain.ChainID.Uint64()}
 }
 
 func confirmed(e *anchor.Epoch) bool { return e.State == anchor.StateConfirmed }

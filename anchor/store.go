@@ -20,6 +20,10 @@ const (
 	StateSigned EpochState = "signed"
 	// StateSent: a transaction is persisted and broadcast, not yet confirmed.
 	StateSent EpochState = "sent"
+	// StateReanchoring: the epoch was confirmed, but a re-check found its
+	// anchor gone (a reorg deeper than the confirmations, a chain that lost
+	// blocks); it is being sent again.
+	StateReanchoring EpochState = "reanchoring"
 	// StateConfirmed: the anchor is in a block with enough confirmations.
 	StateConfirmed EpochState = "confirmed"
 	// StateFailed: the contract holds another root for this epoch; this

@@ -41,6 +41,18 @@ import (
 // ChainID is the dev chain's chain id (go-ethereum's dev chain id).
 const ChainID = 1337
 
+// PublicRules returns the chain rules of the dev chain: go-ethereum's
+// developer configuration (chain id 1337, every fork from genesis) without
+// the forks public networks do not run yet (Amsterdam, Bogota, whose gas
+// schedule prices a fresh storage slot several times higher), so gas
+// measured here is what Ethereum mainnet and Sepolia charge today (Prague
+// and Osaka rules).
+func PublicRules() *params.ChainConfig {
+	c := *params.AllDevChainProtocolChanges
+	c.AmsterdamTime, c.BogotaTime = nil, nil
+	return &c
+}
+
 // Config configures a dev chain.
 type Config struct {
 	// Dir holds the chain database and the dev key (devkey). Required.
@@ -48,10 +60,13 @@ type Config struct {
 	// Listen is the HTTP JSON-RPC address, e.g. "127.0.0.1:8545"; empty
 	// means no HTTP server (use Client).
 	Listen string
-	// Period, if not zero, also seals a block every Period so that
-	// confirmations accrue without traffic. Blocks are sealed on every
-	// transaction regardless.
+	// Period, if not zero, and Trail > 0, seals up to Trail empty blocks,
+	// one every Period, after each block that holds transactions, so that
+	// an anchor gathers Trail+1 confirmations without further traffic.
+	// Blocks are sealed on every transaction regardless; an idle chain
+	// seals nothing.
 	Period time.Duration
+	Trail  int
 	Logger *slog.Logger
 }
 
@@ -63,6 +78,7 @@ type Chain struct {
 	client *ethclient.Client
 	key    *ecdsa.PrivateKey
 	url    string
+	log    *slog.Logger
 
 	mu     sync.Mutex // serialises block sealing
 	stop   chan struct{}
@@ -118,7 +134,7 @@ func Open(cfg Config) (*Chain, error) {
 	})
 	ec := ethconfig.Defaults
 	ec.NetworkId = ChainID
-	ec.Genesis = &core.Genesis{Config: params.AllDevChainProtocolChanges, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: alloc}
+	ec.Genesis = &core.Genesis{Config: PublicRules(), GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: alloc}
 	ec.SyncMode = ethconfig.FullSync
 	ec.TxPool.NoLocals = true
 	// Archive mode with the hash scheme writes every block's state through
@@ -142,26 +158,28 @@ func Open(cfg Config) (*Chain, error) {
 		return nil, fmt.Errorf("devchain: beacon: %w", err)
 	}
 	c := &Chain{stack: stack, eth: e, beacon: beacon, client: ethclient.NewClient(stack.Attach()), key: key,
-		url: stack.HTTPEndpoint(), stop: make(chan struct{}), done: make(chan struct{})}
+		url: stack.HTTPEndpoint(), log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.Listen == "" {
 		c.url = ""
 	}
-	go c.mine(cfg.Period, cfg.Logger)
+	go c.mine(cfg.Period, cfg.Trail)
 	cfg.Logger.Info("devchain: started", "dir", cfg.Dir, "rpc", c.URL(), "head", e.BlockChain().CurrentBlock().Number, "dev", c.DevAddress())
 	return c, nil
 }
 
-// mine seals a block when transactions are pending, and every period.
-func (c *Chain) mine(period time.Duration, log *slog.Logger) {
+// mine seals a block when transactions are pending and, every period, up
+// to trail empty blocks after a block that held transactions.
+func (c *Chain) mine(period time.Duration, trail int) {
 	defer close(c.done)
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	var tick <-chan time.Time
-	if period > 0 {
+	if period > 0 && trail > 0 {
 		t := time.NewTicker(period)
 		defer t.Stop()
 		tick = t.C
 	}
+	owed := 0 // empty blocks still to seal after the last block with transactions
 	for {
 		select {
 		case <-c.stop:
@@ -171,19 +189,33 @@ func (c *Chain) mine(period time.Duration, log *slog.Logger) {
 				continue
 			}
 		case <-tick:
+			if owed == 0 {
+				continue
+			}
 		}
 		c.Commit()
+		if b := c.eth.BlockChain().CurrentBlock(); b != nil && b.TxHash != types.EmptyTxsHash {
+			owed = trail
+		} else if owed > 0 {
+			owed--
+		}
 	}
 }
 
-// Commit seals a block now and returns its hash.
+// Commit seals a block now, makes it durable (the node's database writes
+// asynchronously; a SIGKILL would otherwise lose the last blocks) and
+// returns its hash.
 func (c *Chain) Commit() common.Hash {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return common.Hash{}
 	}
-	return c.beacon.Commit()
+	h := c.beacon.Commit()
+	if err := c.eth.ChainDb().SyncKeyValue(); err != nil {
+		c.log.Error("devchain: sync database", "err", err)
+	}
+	return h
 }
 
 // Client returns an in-process JSON-RPC client.

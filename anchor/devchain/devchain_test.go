@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,8 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	contract, _, err := anchor.Deploy(ctx, c.Client(), c.DevKey(), nil)
+	signer, _ := crypto.GenerateKey()
+	contract, _, err := anchor.Deploy(ctx, c.Client(), c.DevKey(), nil, c.DevAddress(), crypto.PubkeyToAddress(signer.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,6 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, _ := crypto.GenerateKey()
 	ev := []byte("event")
 	rec := twin.Record{Twin: "case-1", Seq: 1, Event: ev, EventHash: twin.Keccak256(ev), StateHash: twin.Keccak256([]byte("s")), Module: twin.Keccak256([]byte("m"))}
 	rec.Digest = twin.NextDigest(twin.Hash{}, rec.Twin, 1, rec.EventHash, rec.StateHash, rec.Module)
@@ -94,7 +95,7 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rpc.Close()
-	rep, err := anchor.Verify(ctx, rpc, b)
+	rep, err := anchor.Verify(ctx, rpc, b, anchor.Pin{Operator: c.DevAddress(), Contract: contract, ChainID: devchain.ChainID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +103,33 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("proof does not verify after restart:\n%s", rep)
 	}
 	t.Logf("verified over %s after restart:\n%s", c2.URL(), rep)
+}
+
+// TestIdleSealsNothing: a transaction seals a block and Trail empty ones
+// after it; then the idle chain seals nothing.
+func TestIdleSealsNothing(t *testing.T) {
+	c, err := devchain.Open(devchain.Config{Dir: t.TempDir(), Period: 20 * time.Millisecond, Trail: 2,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(200 * time.Millisecond)
+	if h := c.Head(); h != 0 {
+		t.Fatalf("idle new chain sealed %d blocks", h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	k, _ := crypto.GenerateKey()
+	if err := c.Fund(ctx, crypto.PubkeyToAddress(k.PublicKey), big.NewInt(1)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if h := c.Head(); h != 3 {
+		t.Fatalf("head %d after one transaction and a trail of 2, want 3", h)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if h := c.Head(); h != 3 {
+		t.Fatalf("idle chain kept sealing: head %d", h)
+	}
 }

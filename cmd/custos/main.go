@@ -33,8 +33,10 @@ Usage:
   custos sim                             simulate a cold-chain fleet (fills the dashboard)
   custos twin proof ID --seq N           a proof bundle for a twin's state at seq
   custos twin replay ID                  re-execute a twin's events, recompute every digest
-  custos verify proof.json --rpc URL     check a proof bundle against the chain alone
-  custos anchor deploy|status            the TwinAnchor contract and anchoring progress
+  custos verify proof.json --rpc URL --operator ADDR --contract ADDR --chain-id N
+                                         check a proof bundle against the chain and the pinned operator
+  custos anchor deploy|authorize|revoke|rotate|key|status
+                                         the TwinAnchor contract, its operator's keys, anchoring progress
   custos bench                           measure ingest against raw JetStream
   custos version
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/custos-dev/custos/anchor"
@@ -33,6 +34,7 @@ type AnchorConfig struct {
 	Keystore       string // go-ethereum keystore file or directory (external chains)
 	PassphraseFile string // keystore passphrase file; else env CUSTOS_KEYSTORE_PASSWORD
 	Contract       string // TwinAnchor address; empty: the one deployed earlier (dev chain: deployed now)
+	Operator       string // owner of a TwinAnchor deployed by custos; empty: the runtime key's address
 	Interval       time.Duration
 	MaxLeaves      int
 	Confirmations  uint64
@@ -58,7 +60,10 @@ type ChainConn struct {
 func OpenChain(ctx context.Context, cfg *AnchorConfig, dataDir string, log *slog.Logger) (*ChainConn, error) {
 	cc := &ChainConn{}
 	if cfg.ChainRPC == "" {
-		dev, err := devchain.Open(devchain.Config{Dir: filepath.Join(dataDir, "chain"), Listen: cfg.ChainListen, Period: 2 * time.Second, Logger: log})
+		// Blocks are sealed on transactions only; after each, Confirmations-1
+		// empty ones so anchors confirm. An idle chain seals nothing.
+		trail := int(max(cfg.Confirmations, 1) - 1)
+		dev, err := devchain.Open(devchain.Config{Dir: filepath.Join(dataDir, "chain"), Listen: cfg.ChainListen, Period: time.Second, Trail: trail, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("dev chain: %w", err)
 		}
@@ -122,10 +127,15 @@ func FeeCap(gwei float64) *big.Int {
 	return wei
 }
 
-// DeployContract deploys TwinAnchor, waits for it to be mined and records
-// its address under dataDir for later starts.
-func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGwei float64) (common.Address, error) {
-	addr, tx, err := anchor.Deploy(ctx, cc.Backend, cc.Key, FeeCap(feeCapGwei))
+// DeployContract deploys TwinAnchor owned by operator (zero: the runtime
+// key) with the runtime key authorised as its signer, waits for it to be
+// mined and records its address under dataDir for later starts.
+func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGwei float64, operator common.Address) (common.Address, error) {
+	self := crypto.PubkeyToAddress(cc.Key.PublicKey)
+	if operator == (common.Address{}) {
+		operator = self
+	}
+	addr, tx, err := anchor.Deploy(ctx, cc.Backend, cc.Key, FeeCap(feeCapGwei), operator, self)
 	if err != nil {
 		return common.Address{}, err
 	}
@@ -146,21 +156,95 @@ func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGw
 // one recorded for this chain, else (dev chain only) a new deployment.
 func contractAddress(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
 	if cfg.Contract != "" {
-		if !common.IsHexAddress(cfg.Contract) {
-			return common.Address{}, fmt.Errorf("--anchor-contract %q is not an address", cfg.Contract)
-		}
-		return common.HexToAddress(cfg.Contract), nil
+		return knownContract(ctx, cfg, cc, dataDir)
 	}
-	if b, err := os.ReadFile(contractFile(dataDir, cc.ChainID)); err == nil {
-		addr := common.HexToAddress(strings.TrimSpace(string(b)))
-		if code, err := cc.Client.CodeAt(ctx, addr, nil); err == nil && len(code) > 0 {
+	if addr, err := knownContract(ctx, cfg, cc, dataDir); err == nil {
+		// A TwinAnchor of this version answers owner(); an address without
+		// code or an older contract does not (the dev chain deploys anew).
+		if _, err := anchor.Owner(ctx, cc.Backend, addr); err == nil {
 			return addr, nil
 		}
 	}
 	if cc.Dev == nil {
 		return common.Address{}, fmt.Errorf("no TwinAnchor contract for chain %d: run `custos anchor deploy` and pass --anchor-contract", cc.ChainID)
 	}
-	return DeployContract(ctx, cc, dataDir, cfg.FeeCapGwei)
+	var op common.Address
+	if cfg.Operator != "" {
+		if !common.IsHexAddress(cfg.Operator) {
+			return common.Address{}, fmt.Errorf("--operator %q is not an address", cfg.Operator)
+		}
+		op = common.HexToAddress(cfg.Operator)
+	}
+	return DeployContract(ctx, cc, dataDir, cfg.FeeCapGwei, op)
+}
+
+// OpenContract opens the configured chain and finds its TwinAnchor (the
+// configured address, else the one recorded under dataDir); it never
+// deploys.
+func OpenContract(ctx context.Context, cfg *AnchorConfig, dataDir string) (*ChainConn, common.Address, error) {
+	if cfg.ChainRPC != "" && cfg.Keystore == "" {
+		// Owner operations and reads need no runtime key.
+		cl, err := ethclient.DialContext(ctx, cfg.ChainRPC)
+		if err != nil {
+			return nil, common.Address{}, fmt.Errorf("chain %s: %w", cfg.ChainRPC, err)
+		}
+		id, err := cl.ChainID(ctx)
+		if err != nil {
+			cl.Close()
+			return nil, common.Address{}, fmt.Errorf("chain id: %w", err)
+		}
+		if cfg.ChainID != 0 && cfg.ChainID != id.Uint64() {
+			cl.Close()
+			return nil, common.Address{}, fmt.Errorf("chain id: endpoint says %d, --chain-id says %d", id, cfg.ChainID)
+		}
+		cc := &ChainConn{Backend: cl, Client: cl, ChainID: id.Uint64()}
+		addr, err := knownContract(ctx, cfg, cc, dataDir)
+		if err != nil {
+			cc.Close()
+			return nil, common.Address{}, err
+		}
+		return cc, addr, nil
+	}
+	cc, err := OpenChain(ctx, cfg, dataDir, nil)
+	if err != nil {
+		return nil, common.Address{}, err
+	}
+	addr, err := knownContract(ctx, cfg, cc, dataDir)
+	if err != nil {
+		cc.Close()
+		return nil, common.Address{}, err
+	}
+	return cc, addr, nil
+}
+
+func knownContract(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
+	if cfg.Contract != "" {
+		if !common.IsHexAddress(cfg.Contract) {
+			return common.Address{}, fmt.Errorf("--anchor-contract %q is not an address", cfg.Contract)
+		}
+		return common.HexToAddress(cfg.Contract), nil
+	}
+	b, err := os.ReadFile(contractFile(dataDir, cc.ChainID))
+	if err != nil {
+		return common.Address{}, fmt.Errorf("no TwinAnchor recorded for chain %d under %s: pass --anchor-contract", cc.ChainID, dataDir)
+	}
+	return common.HexToAddress(strings.TrimSpace(string(b))), nil
+}
+
+// LoadOwnerKey loads the operator's key: a go-ethereum keystore file
+// (passphrase from passFile or $CUSTOS_KEYSTORE_PASSWORD), or a plain hex
+// key file such as the dev chain's devkey.
+func LoadOwnerKey(path, passFile string) (*ecdsa.PrivateKey, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if k, err := crypto.HexToECDSA(strings.TrimSpace(string(b))); err == nil {
+			return k, nil
+		}
+	}
+	pass, err := anchor.Passphrase(passFile, PassphraseEnv)
+	if err != nil {
+		return nil, err
+	}
+	return anchor.LoadKeystore(path, pass)
 }
 
 // startAnchoring opens the chain and the anchor store and starts the
@@ -246,8 +330,16 @@ func (a *App) anchorHooks(c *httpapi.Config) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", httpapi.ErrInvalidProof, err)
 		}
-		return anchor.Verify(ctx, backend, b)
+		return anchor.Verify(ctx, backend, b, RuntimePin(svc))
 	}
+}
+
+// RuntimePin is the identity POST /v1/verify checks bundles against: this
+// runtime's operator (its TwinAnchor's owner), contract and chain, never
+// the bundle's own claims. Bundles from any key the operator authorised,
+// earlier ones included, verify.
+func RuntimePin(svc *anchor.Service) anchor.Pin {
+	return anchor.Pin{Operator: svc.Operator(), Contract: svc.Contract(), ChainID: svc.ChainID()}
 }
 
 // onCommit feeds each durable batch's digest heads to the anchor service.

@@ -31,9 +31,14 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("CUSTOS_CRASH_CHILD"); dir != "" {
 		batch, _ := strconv.Atoi(os.Getenv("CUSTOS_CRASH_BATCH"))
-		a, err := app.Start(context.Background(), app.Config{
+		cfg := app.Config{
 			Data: dir, NATSListen: os.Getenv("CUSTOS_CRASH_NATS"), HTTP: "-", BatchSize: batch, Logger: quietLogger(), CacheDir: testCache(),
-		})
+		}
+		if chain := os.Getenv("CUSTOS_CRASH_CHAIN"); chain != "" { // anchoring on, HTTP API on
+			cfg.HTTP = os.Getenv("CUSTOS_CRASH_HTTP")
+			cfg.Anchor = &app.AnchorConfig{ChainListen: chain, Interval: 300 * time.Millisecond}
+		}
+		a, err := app.Start(context.Background(), cfg)
 		if err != nil {
 			fmt.Println("start failed:", err)
 			os.Exit(1)
@@ -49,10 +54,13 @@ type child struct {
 	cmd *exec.Cmd
 }
 
-func startChild(t *testing.T, dir, natsAddr string, batch int) *child {
+// startChild starts the daemon in a child process; env adds variables
+// (CUSTOS_CRASH_CHAIN and CUSTOS_CRASH_HTTP turn anchoring and the API on).
+func startChild(t *testing.T, dir, natsAddr string, batch int, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CUSTOS_CRASH_CHILD="+dir, "CUSTOS_CRASH_NATS="+natsAddr, "CUSTOS_CRASH_BATCH="+strconv.Itoa(batch))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

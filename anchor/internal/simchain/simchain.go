@@ -14,12 +14,16 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
 
 	"github.com/custos-dev/custos/anchor/contracts/twinanchor"
+	"github.com/custos-dev/custos/anchor/devchain"
 )
 
-// Chain is a simulated chain (chain id 1337).
+// Chain is a simulated chain (chain id 1337) on the fork rules public
+// networks run today (devchain.PublicRules).
 type Chain struct {
 	Sim      *simulated.Backend
 	Client   simulated.Client
@@ -31,7 +35,8 @@ type Chain struct {
 	mu sync.Mutex // serialises Commit with Fork
 }
 
-// New starts a chain, deploys TwinAnchor and registers cleanup on t.
+// New starts a chain, deploys TwinAnchor with Key as its operator (owner;
+// no signer authorised: see Authorize) and registers cleanup on t.
 func New(t testing.TB, funded ...common.Address) *Chain {
 	t.Helper()
 	key, _ := crypto.GenerateKey()
@@ -41,11 +46,11 @@ func New(t testing.TB, funded ...common.Address) *Chain {
 	for _, a := range funded {
 		alloc[a] = types.Account{Balance: bal}
 	}
-	sim := simulated.NewBackend(alloc)
+	sim := simulated.NewBackend(alloc, func(_ *node.Config, ec *ethconfig.Config) { ec.Genesis.Config = devchain.PublicRules() })
 	t.Cleanup(func() { sim.Close() })
 	c := &Chain{Sim: sim, Client: sim.Client(), Key: key, Addr: addr, ChainID: big.NewInt(1337)}
 	ctx := context.Background()
-	code := common.FromHex(twinanchor.TwinAnchorMetaData.Bin)
+	code := append(common.FromHex(twinanchor.TwinAnchorMetaData.Bin), twinanchor.NewTwinAnchor().PackConstructor(addr, common.Address{})...)
 	gas, err := c.Client.EstimateGas(ctx, ethereum.CallMsg{From: addr, Data: code})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +66,33 @@ func New(t testing.TB, funded ...common.Address) *Chain {
 	}
 	c.Contract = rc.ContractAddress
 	return c
+}
+
+// Authorize has the operator (Key) authorise signer for every epoch.
+func (c *Chain) Authorize(t testing.TB, signer common.Address) {
+	t.Helper()
+	c.Transact(t, twinanchor.NewTwinAnchor().PackAuthorize(signer, 0, ^uint64(0)))
+}
+
+// Transact sends data to the contract from Key, commits a block and fails
+// t unless it succeeded.
+func (c *Chain) Transact(t testing.TB, data []byte) *types.Receipt {
+	t.Helper()
+	ctx := context.Background()
+	nonce, err := c.Client.PendingNonceAt(ctx, c.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := c.Sign(t, &types.DynamicFeeTx{Nonce: nonce, Gas: 200_000, To: &c.Contract, Data: data})
+	if err := c.Client.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	rc, err := c.Client.TransactionReceipt(ctx, tx.Hash())
+	if err != nil || rc.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("transaction to TwinAnchor failed: %v", err)
+	}
+	return rc
 }
 
 // Sign fills chain id and fees of tx and signs it with Key.
