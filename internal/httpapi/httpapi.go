@@ -209,7 +209,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = maxModule
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A body must arrive within BodyTimeout (a client sending one byte
+		// every few seconds would otherwise hold the connection for ever).
+		// Not a server-wide ReadTimeout: that would also end /v1/stream.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyTimeout))
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// BodyTimeout bounds the time to receive a request body.
+const BodyTimeout = 30 * time.Second
+
+// NewHTTPServer returns the http.Server custos serves h with: headers within
+// 10 s, request bodies within BodyTimeout (see ServeHTTP), idle keep-alive
+// connections closed after 2 minutes. No write timeout: /v1/stream is
+// long-lived.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 type apiError struct {
@@ -238,10 +255,25 @@ func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusServiceUnavailable, "store_unavailable", "store: "+err.Error())
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+// decodeOne decodes exactly one JSON value from r into v, refusing unknown
+// fields and anything but white space after the value.
+func decodeOne(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the JSON value")
+		}
+		return fmt.Errorf("after the JSON value: %w", err)
+	}
+	return nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeOne(r.Body, v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", maxBody))
@@ -551,9 +583,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // decodeBytes decodes a JSON body already read, refusing unknown fields.
 func decodeBytes(w http.ResponseWriter, b []byte, v any) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeOne(bytes.NewReader(b), v); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "invalid JSON body: "+err.Error())
 		return false
 	}
