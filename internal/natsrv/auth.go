@@ -226,6 +226,9 @@ func permissions(u User) *server.Permissions {
 			p.Publish.Allow = []string{"custos.telemetry.*", "custos.command.*"}
 			p.Subscribe.Allow = append(p.Subscribe.Allow, "custos.twin.*.state", "custos.twin.*.alert")
 		}
+		if len(p.Publish.Allow) == 0 {
+			p.Publish.Deny = []string{">"} // an empty allow list would allow everything
+		}
 		return p
 	}
 	read := append(readStream("KV_custos_twins"), readStream("CUSTOS_ALERTS")...)
