@@ -484,7 +484,11 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	for i := range in.Events {
 		e := &in.Events[i]
 		if e.Kind == KindTimer && !t.timerDue(e.Field(0), e.Time) {
-			continue // cancelled or re-set since it fired: nothing to do
+			// Cancelled or re-set since it fired, or not custos's: nothing
+			// to apply, but said (a dead letter), not dropped.
+			result.Failed = append(result.Failed, FailedEvent{Index: i,
+				Err: Rejectf(ReasonTimerNotSet, "twin %s has no timer %q due at %s", t.ID, truncate(e.Field(0), 64), e.Time.Format(time.RFC3339Nano))})
+			continue
 		}
 		if ierr := s.applyEvent(ctx, res, e); ierr != nil {
 			result.Failed = append(result.Failed, FailedEvent{Index: i, Err: ierr})
@@ -574,6 +578,9 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 // to the twin, extends the digest chain and records history and alerts.
 func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputError {
 	t := res.t
+	if e.Kind == KindStatus && t.Status == StatusCompromised && e.Field(0) != StatusClosed {
+		return Rejectf(ReasonTwinCompromised, "twin %s is compromised (set by its contract); status %s refused", t.ID, e.Field(0))
+	}
 	e.Seq = t.Seq + 1
 	if e.Kind == KindCustody {
 		e.Fields[0] = t.Custodian

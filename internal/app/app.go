@@ -54,6 +54,8 @@ type Config struct {
 	// MaxFutureSkew: readings dated more than this after their arrival are
 	// dead-lettered (future_time). 0: 24 h; negative: no limit.
 	MaxFutureSkew time.Duration
+	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
+	HTTPBodyTimeout time.Duration
 	HTTP          string // HTTP API listen address; "-" for none
 	// AuthTokens is a token file ("TOKEN read|admin [TENANT]" per line) for
 	// the HTTP API. Without it the API serves only a loopback HTTP address.
@@ -295,7 +297,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	hc := httpapi.Config{
 		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
-		JS: a.JS, Auth: tokens, Metrics: a.Metrics,
+		JS: a.JS, Auth: tokens, Metrics: a.Metrics, BodyTimeout: cfg.HTTPBodyTimeout,
 	}
 	a.anchorHooks(&hc)
 	a.moduleHooks(&hc)

@@ -490,8 +490,12 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 		for i, f := range fl.futures {
 			if err := b.await(ctx, f, fl.retry[i]); err != nil {
 				b.setPubErr(err)
-				for range acks {
-				}
+				// Return at once, so the publisher learns of it and ingest
+				// restarts; what is still queued is never acknowledged.
+				go func() {
+					for range acks {
+					}
+				}()
 				return err
 			}
 		}
