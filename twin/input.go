@@ -328,8 +328,14 @@ func (c *Command) Input(id string, fallback time.Time) (*Input, error) {
 		if st == "" || len(st) > maxStatusLen || !ValidID(st) {
 			return nil, Rejectf(ReasonInvalidCommand, "status must be 1–%d characters of [A-Za-z0-9_-]", maxStatusLen)
 		}
-		if st == StatusCreated {
+		switch st {
+		case StatusInTransit, StatusDelivered, StatusClosed:
+		case StatusCreated:
 			return nil, Rejectf(ReasonInvalidCommand, "status cannot go back to created")
+		case StatusCompromised:
+			return nil, Rejectf(ReasonInvalidCommand, "status compromised is the contract's to set")
+		default:
+			return nil, Rejectf(ReasonInvalidCommand, "status %q: want %s or %s (or a close command)", st, StatusInTransit, StatusDelivered)
 		}
 		e.Kind = KindStatus
 		e.Fields = []string{st}

@@ -486,9 +486,11 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 		if e.Kind == KindTimer {
 			if in.Due.IsZero() || !t.timerDue(e.Field(0), in.Due, true) {
 				// Not a pending processing-time timer: cancelled or moved
-				// since it fired, or an event-time timer (those fire inline,
-				// by watermark), so only the watermark moves it.
-				s.fireDue(ctx, res, e.Time)
+				// since it fired, or not custos's (event-time timers fire
+				// inline, by watermark). Nothing to apply, but said (a dead
+				// letter), not dropped; it moves no clock.
+				result.Failed = append(result.Failed, FailedEvent{Index: i,
+					Err: Rejectf(ReasonTimerNotSet, "twin %s has no processing-time timer %q due at %s", t.ID, truncate(e.Field(0), 64), in.Due.Format(time.RFC3339Nano))})
 				continue
 			}
 			e.Fields = []string{e.Field(0), ClockProcessing}
@@ -703,6 +705,9 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 // event-time timer fired inline).
 func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
 	t := res.t
+	if e.Kind == KindStatus && t.Status == StatusCompromised && e.Field(0) != StatusClosed {
+		return Rejectf(ReasonTwinCompromised, "twin %s is compromised (set by its contract); status %s refused", t.ID, e.Field(0))
+	}
 	e.Seq = t.Seq + 1
 	if e.Kind == KindCustody {
 		e.Fields[0] = t.Custodian

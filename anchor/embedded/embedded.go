@@ -10,8 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 
-	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/custos-dev/custos/anchor"
@@ -283,6 +284,10 @@ func (d *DB) NextNonce(ctx context.Context, a common.Address) (uint64, error) {
 type quietLog struct{}
 
 func (quietLog) Infof(string, ...any) {}
+
+func (quietLog) Errorf(format string, args ...any) {
+	log.Printf("pebble: "+format, args...)
+}
 
 func (quietLog) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))

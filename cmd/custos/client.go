@@ -169,6 +169,7 @@ Usage:
 func publishCmd(args []string) {
 	fs := newFlags("publish", publishUsage)
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server")
+	creds := addNATSCredsFlags(fs)
 	typ := fs.String("type", "", "reading type: temperature, humidity, shock, door, location, battery, light, tilt")
 	value := fs.String("value", "", "reading value")
 	unit := fs.String("unit", "", "unit (CEL, FAH, KEL, %RH, g, …)")
@@ -243,7 +244,7 @@ func publishCmd(args []string) {
 		fs.Usage()
 		os.Exit(2)
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("custos publish"))
+	nc, err := nats.Connect(*natsURL, append(creds.options(), nats.Name("custos publish"))...)
 	if err != nil {
 		fatalf("publish: connect %s: %v", *natsURL, err)
 	}

@@ -6,6 +6,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/custos-dev/custos/internal/natsrv"
 )
 
 // flagSet is a flag.FlagSet whose flags also read CUSTOS_<NAME> from the
@@ -115,4 +119,31 @@ func (fs *flagSet) positional(args []string) []string {
 		}
 	}
 	return pos
+}
+
+// natsCredsFlags are the flags of a NATS client subcommand.
+type natsCredsFlags struct {
+	creds, ca *string
+}
+
+func addNATSCredsFlags(fs *flagSet) natsCredsFlags {
+	return natsCredsFlags{
+		creds: fs.String("nats-creds", "./custos-data/nats-admin.nk", "NATS credentials: an nkey seed (custos nkey; custos run writes the local admin's under --data) or a JWT .creds file"),
+		ca:    fs.String("nats-ca", "", "CA certificate (PEM) of a NATS server with TLS"),
+	}
+}
+
+func (f natsCredsFlags) options() []nats.Option {
+	var opts []nats.Option
+	if *f.creds != "" {
+		o, err := natsrv.CredsOption(*f.creds)
+		if err != nil {
+			fatalf("%v (custos run writes the local admin's key to --data/nats-admin.nk; pass --nats-creds)", err)
+		}
+		opts = append(opts, o)
+	}
+	if *f.ca != "" {
+		opts = append(opts, nats.RootCAs(*f.ca))
+	}
+	return opts
 }

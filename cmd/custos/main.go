@@ -30,6 +30,7 @@ Usage:
   custos policy test M.wasm --events e.jsonl [--params p.json] [--expect x.jsonl]
                                          run a contract offline exactly as the runtime would
   custos twin watch ID                   live terminal view of a twin
+  custos nkey FILE --role R [--tenant T] a NATS user key (devices, dashboards, operators)
   custos sim                             simulate a cold-chain fleet (fills the dashboard)
   custos twin proof ID --seq N           a proof bundle for a twin's state at seq
   custos twin replay ID                  re-execute a twin's events, recompute every digest
@@ -73,6 +74,8 @@ func main() {
 		verifyCmd(args)
 	case "sim":
 		simCmd(args)
+	case "nkey":
+		nkeyCmd(args)
 	case "version", "--version":
 		fmt.Println("custos", version)
 	case "help", "-h", "--help":

@@ -31,6 +31,12 @@ func runCmd(args []string) {
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "address where the embedded NATS server accepts clients (\"-\" for in-process only)")
 	natsURL := fs.String("nats-url", "", "use this external NATS server (JetStream enabled) instead of the embedded one")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (\"-\" to disable)")
+	natsUsers := fs.String("nats-users", "", "file of NATS users of the embedded server, one \"PUBLIC_NKEY admin|operator|dashboard|device [tenant=T] [twins=ID,…]\" per line (custos nkey makes keys); the local admin's key is always written to --data/nats-admin.nk")
+	natsCreds := fs.String("nats-creds", "", "with --nats-url: custos's credentials there (an nkey seed or a JWT .creds file)")
+	natsCA := fs.String("nats-ca", "", "with --nats-url: CA certificate (PEM) of the NATS server")
+	tlsCert := fs.String("tls-cert", "", "certificate (PEM) for TLS on the embedded NATS server and the HTTP API")
+	tlsKey := fs.String("tls-key", "", "private key (PEM) of --tls-cert")
+	futureSkew := fs.Duration("max-future-skew", 24*time.Hour, "readings dated more than this after they arrive go to custos.dlq.future_time; negative: no limit")
 	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
@@ -62,7 +68,8 @@ func runCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
-		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
+		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, NATSUsers: *natsUsers, NATSCreds: *natsCreds, NATSCA: *natsCA,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
 	})
@@ -75,6 +82,11 @@ func runCmd(args []string) {
 		if a.NATS.URL() != "" {
 			natsWhere += ", clients at " + a.NATS.URL()
 		}
+		natsWhere += "\n  nats creds " + a.AdminCreds + "  (local admin; custos publish/sim read it by default, nats CLI: --nkey " + a.AdminCreds + ")"
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
 	}
 	chainWhere := "off (--anchor=false)"
 	if a.Anchor != nil {
@@ -98,12 +110,12 @@ func runCmd(args []string) {
   data       %s
   nats       %s
   store      %s
-  http       http://%s  (dashboard /, API /v1/twins, metrics /metrics)
+  http       %s://%s  (dashboard /, API /v1/twins, metrics /metrics)
   anchors    %s
   telemetry  publish readings to custos.telemetry.<twin>
   state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
 Stop with Ctrl-C.
-`, version, *data, natsWhere, storeWhere, a.HTTPAddr, chainWhere)
+`, version, *data, natsWhere, storeWhere, scheme, a.HTTPAddr, chainWhere)
 	<-ctx.Done()
 	log.Info("stopping")
 	a.Close()

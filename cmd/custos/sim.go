@@ -27,6 +27,7 @@ func simCmd(args []string) {
 	fs := newFlags("sim", simUsage)
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server")
+	creds := addNATSCredsFlags(fs)
 	token := fs.String("token", "", "bearer token with admin scope, if the API requires one")
 	prefix := fs.String("prefix", "SHP", "twin id prefix")
 	ships := fs.Int("shipments", 3, "shipments")
@@ -45,7 +46,7 @@ func simCmd(args []string) {
 	defer stop()
 	t0 := time.Now()
 	st, err := sim.Run(ctx, sim.Config{
-		API: *base, NATSURL: *natsURL, Token: *token, Prefix: *prefix,
+		API: *base, NATSURL: *natsURL, NATSOptions: creds.options(), Token: *token, Prefix: *prefix,
 		Shipments: *ships, Pallets: *pallets, Cases: *cases, Journey: *journey, Step: *step, Wall: *wall,
 		NoReeferFailure: *noFail, Seed: uint64(*seed), Progress: os.Stderr,
 	})

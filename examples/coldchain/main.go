@@ -58,7 +58,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w, "POST /v1/twins:", resp.Status)
 
 	// 2. Connect like a device or a dashboard would, over TCP.
-	nc, err := nats.Connect(a.NATS.ClientURL())
+	nc, err := nats.Connect(a.NATS.ClientURL(), a.AdminOption())
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,7 +40,24 @@ type Config struct {
 	Data       string // data directory (JetStream, embedded store, compilation cache)
 	NATSListen string // embedded NATS client listener; "-" for none
 	NATSURL    string // external NATS instead of the embedded server
-	HTTP       string // HTTP API listen address; "-" for none
+	// NATSUsers is a users file for the embedded server ("PUBLIC_NKEY ROLE
+	// [tenant=T] [twins=…]" per line, see natsrv.ParseUsers); Users adds
+	// more (tests). The local admin (AdminCreds) is always one.
+	NATSUsers string
+	Users     []natsrv.User
+	// NATSCreds authenticates custos to an external NATS server (an nkey
+	// seed or a JWT .creds file); NATSCA is that server's CA (PEM).
+	NATSCreds string
+	NATSCA    string
+	// TLSCert and TLSKey (PEM files), if set, make the embedded NATS server
+	// and the HTTP API serve TLS only.
+	TLSCert, TLSKey string
+	// MaxFutureSkew: readings dated more than this after their arrival are
+	// dead-lettered (future_time). 0: 24 h; negative: no limit.
+	MaxFutureSkew time.Duration
+	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
+	HTTPBodyTimeout time.Duration
+	HTTP            string // HTTP API listen address; "-" for none
 	// AuthTokens is a token file ("TOKEN read|admin [TENANT]" per line) for
 	// the HTTP API. Without it the API serves only a loopback HTTP address.
 	AuthTokens string
@@ -80,9 +98,12 @@ type App struct {
 	Bus      *bus.Bus
 	Metrics  *metrics.Metrics
 	API      *httpapi.Server
-	HTTPAddr string          // actual HTTP listen address
-	Anchor   *anchor.Service // nil when anchoring is off
-	Chain    *ChainConn      // the chain anchors go to (nil when off)
+	HTTPAddr string // actual HTTP listen address
+	// AdminCreds is the nkey seed file of the local admin (Data/nats-admin.nk),
+	// made on first start; `custos` client subcommands read it by default.
+	AdminCreds string
+	Anchor     *anchor.Service // nil when anchoring is off
+	Chain      *ChainConn      // the chain anchors go to (nil when off)
 
 	EPCIS *exchange.Exchange // GS1 EPCIS 2.0 capture and export
 
@@ -127,16 +148,55 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	// NATS.
+	var tenants []string
 	if cfg.NATSURL == "" {
-		a.NATS, err = natsrv.Start(natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen})
+		users := cfg.Users
+		if cfg.NATSUsers != "" {
+			more, err := natsrv.LoadUsers(cfg.NATSUsers)
+			if err != nil {
+				return nil, err
+			}
+			users = append(users, more...)
+		}
+		a.AdminCreds = filepath.Join(cfg.Data, "nats-admin.nk")
+		admin, err := natsrv.LocalAdminKey(a.AdminCreds)
+		if err != nil {
+			return nil, fmt.Errorf("local nats admin: %w", err)
+		}
+		users = append(users, natsrv.User{Nkey: admin, Role: natsrv.RoleAdmin})
+		tenants = natsrv.Tenants(users)
+		if tlsConf == nil && cfg.NATSListen != "" && cfg.NATSListen != "-" && !loopback(cfg.NATSListen) {
+			a.log.Warn("NATS listens off loopback without TLS: nkey authentication holds, but traffic is readable on the network (see docs/security.md)", "listen", cfg.NATSListen)
+		}
+		a.NATS, err = natsrv.Start(natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, Users: users, TLS: tlsConf})
 		if err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, a.NATS.Stop)
-		a.Conn, err = nats.Connect("", nats.InProcessServer(a.NATS), nats.Name("custos"), nats.MaxReconnects(-1))
+		a.Conn, err = nats.Connect("", nats.InProcessServer(a.NATS), a.NATS.Internal(), nats.Name("custos"), nats.MaxReconnects(-1))
 	} else {
-		a.Conn, err = nats.Connect(cfg.NATSURL, nats.Name("custos"), nats.MaxReconnects(-1))
+		opts := []nats.Option{nats.Name("custos"), nats.MaxReconnects(-1)}
+		if cfg.NATSCreds != "" {
+			o, err := natsrv.CredsOption(cfg.NATSCreds)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, o)
+		}
+		if cfg.NATSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.NATSCA))
+		}
+		a.Conn, err = nats.Connect(cfg.NATSURL, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
@@ -220,7 +280,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Bus, err = bus.New(bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
-		OnCommit: a.onCommit,
+		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew,
 	})
 	if err != nil {
 		return nil, err
@@ -257,7 +317,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	hc := httpapi.Config{
 		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
-		JS: a.JS, Auth: tokens, Metrics: a.Metrics, Routes: a.EPCIS.Routes(),
+		JS: a.JS, Auth: tokens, Metrics: a.Metrics, Routes: a.EPCIS.Routes(), BodyTimeout: cfg.HTTPBodyTimeout,
 	}
 	a.anchorHooks(&hc)
 	a.moduleHooks(&hc)
@@ -268,8 +328,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, fmt.Errorf("http listen: %w", err)
 		}
 		a.HTTPAddr = ln.Addr().String()
-		a.httpSrv = &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second}
+		a.httpSrv = httpapi.NewHTTPServer(a.API)
 		srv := a.httpSrv
+		if tlsConf != nil {
+			srv.TLSConfig = tlsConf
+			ln = tls.NewListener(ln, tlsConf)
+		}
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
@@ -294,6 +358,25 @@ func (a *App) goRun(name string, f func() error) {
 			a.log.Error(name, "err", err)
 		}
 	}()
+}
+
+// AdminOption returns the NATS client option of the local admin (embedded
+// server only).
+func (a *App) AdminOption() nats.Option {
+	o, err := natsrv.CredsOption(a.AdminCreds)
+	if err != nil {
+		return func(*nats.Options) error { return err }
+	}
+	return o
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 type pinger interface{ Ping(context.Context) error }

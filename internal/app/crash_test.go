@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/internal/natsrv"
 	"github.com/custos-dev/custos/store/embedded"
 	"github.com/custos-dev/custos/twin"
 	"github.com/custos-dev/custos/wasm-policies/builtin"
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("CUSTOS_CRASH_CHILD"); dir != "" {
 		batch, _ := strconv.Atoi(os.Getenv("CUSTOS_CRASH_BATCH"))
 		cfg := app.Config{
-			Data: dir, NATSListen: os.Getenv("CUSTOS_CRASH_NATS"), HTTP: "-", BatchSize: batch, Logger: quietLogger(), CacheDir: testCache(),
+			Data: dir, NATSListen: os.Getenv("CUSTOS_CRASH_NATS"), HTTP: "-", BatchSize: batch, Logger: quietLogger(), CacheDir: testCache(), MaxFutureSkew: -1,
 		}
 		if chain := os.Getenv("CUSTOS_CRASH_CHAIN"); chain != "" { // anchoring on, HTTP API on
 			cfg.HTTP = os.Getenv("CUSTOS_CRASH_HTTP")
@@ -205,7 +207,11 @@ func TestCrashRecoveryMatchesReplay(t *testing.T) {
 	natsAddr := freeAddr(t)
 
 	c := startChild(t, dir, natsAddr, 8)
-	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	creds, err := natsrv.CredsOption(filepath.Join(dir, "nats-admin.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, creds, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

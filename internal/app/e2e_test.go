@@ -34,9 +34,21 @@ func testCache() string { return filepath.Join(os.TempDir(), "custos-test-wazero
 
 func start(t *testing.T, dir string) *app.App {
 	t.Helper()
-	a, err := app.Start(context.Background(), app.Config{
-		Data: dir, NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Logger: quietLogger(), CacheDir: testCache(),
-	})
+	return startWith(t, dir, nil)
+}
+
+// startWith starts the app with the test defaults, edited by edit. Tests
+// date their readings in 2030 (no timer comes due by the wall clock), so
+// the future-skew limit is off unless edit sets one.
+func startWith(t *testing.T, dir string, edit func(*app.Config)) *app.App {
+	t.Helper()
+	cfg := app.Config{
+		Data: dir, NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Logger: quietLogger(), CacheDir: testCache(), MaxFutureSkew: -1,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := app.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +58,7 @@ func start(t *testing.T, dir string) *app.App {
 // client connects to the app from the outside, over TCP, like a device.
 func client(t *testing.T, a *app.App) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(a.NATS.ClientURL())
+	nc, err := nats.Connect(a.NATS.ClientURL(), a.AdminOption())
 	if err != nil {
 		t.Fatal(err)
 	}

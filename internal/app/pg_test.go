@@ -74,7 +74,7 @@ func startPG(t *testing.T, url string, batch int) *app.App {
 	defer cancel()
 	a, err := app.Start(ctx, app.Config{
 		Data: t.TempDir(), NATSListen: "127.0.0.1:0", HTTP: "127.0.0.1:0", Store: url, BatchSize: batch,
-		Logger: quietLogger(), CacheDir: testCache(),
+		Logger: quietLogger(), CacheDir: testCache(), MaxFutureSkew: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +241,7 @@ func TestPostgresHistoryRetention(t *testing.T) {
 	}
 
 	b, err := app.Start(ctx, app.Config{Data: t.TempDir(), NATSListen: "-", HTTP: "-", Store: url,
-		HistoryRetention: 24 * time.Hour, Logger: quietLogger(), CacheDir: testCache()})
+		HistoryRetention: 24 * time.Hour, Logger: quietLogger(), CacheDir: testCache(), MaxFutureSkew: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -245,12 +245,12 @@ func raw(ctx context.Context, dir string, cfg Config) (float64, error) {
 		return 0, err
 	}
 	defer srv.Stop()
-	pubc, err := nats.Connect("", nats.InProcessServer(srv))
+	pubc, err := nats.Connect("", nats.InProcessServer(srv), srv.Internal())
 	if err != nil {
 		return 0, err
 	}
 	defer pubc.Close()
-	subc, err := nats.Connect("", nats.InProcessServer(srv))
+	subc, err := nats.Connect("", nats.InProcessServer(srv), srv.Internal())
 	if err != nil {
 		return 0, err
 	}
@@ -318,7 +318,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 		return 0, err
 	}
 	defer a.Close()
-	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
 		return 0, err
 	}

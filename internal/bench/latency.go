@@ -42,12 +42,12 @@ func latency(ctx context.Context, dir string, twins int, rate float64, d time.Du
 		return Latency{}, err
 	}
 	defer a.Close()
-	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
 		return Latency{}, err
 	}
 	defer pubc.Close()
-	subc, err := nats.Connect("", nats.InProcessServer(a.NATS))
+	subc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
 		return Latency{}, err
 	}

@@ -35,6 +35,11 @@ const (
 	CommandPrefix   = "custos.command."
 	TimerPrefix     = "custos.timer."
 	DLQPrefix       = "custos.dlq."
+	// TenantPrefix starts the subjects of a tenant's input as custos sees
+	// it (custos.tenant.<tenant>.telemetry|command.<twin>) and the copies of
+	// its twins' state and alerts (custos.tenant.<tenant>.twin.<twin>.state|alert);
+	// see internal/natsrv and docs/security.md.
+	TenantPrefix = "custos.tenant."
 
 	// Headers on dead letters.
 	HeaderReason  = "Custos-Reason"
@@ -49,6 +54,14 @@ func StateSubject(id string) string { return "custos.twin." + id + ".state" }
 
 // AlertSubject is where a twin's alerts are published (kept in CUSTOS_ALERTS).
 func AlertSubject(id string) string { return "custos.twin." + id + ".alert" }
+
+// ReasonForbidden dead-letters input a tenant's user sent for a twin outside
+// the tenant.
+const ReasonForbidden twin.Reason = "forbidden"
+
+// ReasonFuture dead-letters readings dated further in the future than
+// Config.MaxFutureSkew.
+const ReasonFuture twin.Reason = "future_time"
 
 // Config configures a Bus.
 type Config struct {
@@ -76,6 +89,13 @@ type Config struct {
 	StateInterval time.Duration
 	// OnCommit, if set, is called after each durable batch (for anchoring).
 	OnCommit func(*twin.Outcome)
+	// Tenants whose users reach custos through tenant accounts: their input
+	// arrives with the tenant in the subject and is refused for other twins,
+	// and the state and alerts of their twins are copied to them.
+	Tenants []string
+	// MaxFutureSkew dead-letters (future_time) readings dated more than this
+	// after the time JetStream stored them. 0: 24 h; negative: no limit.
+	MaxFutureSkew time.Duration
 }
 
 // Bus is the NATS side of the runtime.
@@ -89,6 +109,7 @@ type Bus struct {
 	mu      sync.Mutex
 	ready   bool
 	lastErr error // why ingest last stopped (cleared when it consumes again)
+	pubErr  error // the last publication that failed for good (cleared by one that succeeds)
 }
 
 // New validates cfg and returns a Bus. Call Setup, then Run.
@@ -108,6 +129,9 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.MaxFutureSkew == 0 {
+		cfg.MaxFutureSkew = 24 * time.Hour
+	}
 	if cfg.StateInterval == 0 {
 		cfg.StateInterval = 100 * time.Millisecond
 	}
@@ -126,11 +150,12 @@ func (b *Bus) Setup(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamInput,
 		Description: "custos input: telemetry, commands and timers of all twins",
-		Subjects:    []string{TelemetryPrefix + ">", CommandPrefix + ">", TimerPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Duplicates:  b.cfg.DuplicateWindow,
-		Replicas:    b.cfg.Replicas,
-		MaxMsgSize:  int32(b.cfg.MaxMessageBytes) * 4,
+		Subjects: []string{TelemetryPrefix + ">", CommandPrefix + ">", TimerPrefix + ">",
+			TenantPrefix + "*.telemetry.*", TenantPrefix + "*.command.*"},
+		Storage:    jetstream.FileStorage,
+		Duplicates: b.cfg.DuplicateWindow,
+		Replicas:   b.cfg.Replicas,
+		MaxMsgSize: int32(b.cfg.MaxMessageBytes) * 4,
 	}, {
 		Name:        StreamAlerts,
 		Description: "custos alerts raised on twins",
@@ -217,6 +242,9 @@ func (b *Bus) Err() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ready {
+		if b.pubErr != nil {
+			return fmt.Errorf("publications failing: %w", b.pubErr)
+		}
 		return nil
 	}
 	if b.lastErr != nil {
@@ -461,10 +489,18 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 	for fl := range acks {
 		for i, f := range fl.futures {
 			if err := b.await(ctx, f, fl.retry[i]); err != nil {
-				for range acks {
-				}
+				b.setPubErr(err)
+				// Return at once, so the publisher learns of it and ingest
+				// restarts; what is still queued is never acknowledged.
+				go func() {
+					for range acks {
+					}
+				}()
 				return err
 			}
+		}
+		if len(fl.futures) > 0 {
+			b.setPubErr(nil)
 		}
 		if fl.ack != nil {
 			if err := fl.ack.Ack(); err != nil {
@@ -499,6 +535,20 @@ func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 	}
 }
 
+// setPubErr records whether publications fail (nil: the last batch's all
+// succeeded). Bus.Err reports it, so /readyz does, and
+// custos_publications_healthy follows it.
+func (b *Bus) setPubErr(err error) {
+	b.mu.Lock()
+	b.pubErr = err
+	b.mu.Unlock()
+	if err != nil {
+		b.cfg.Metrics.PublishHealthy.Set(0)
+	} else {
+		b.cfg.Metrics.PublishHealthy.Set(1)
+	}
+}
+
 // dead is an input to dead-letter.
 type dead struct {
 	msg   jetstream.Msg
@@ -530,7 +580,13 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, *twin.InputError) {
 	subj := m.Subject()
 	data := m.Data()
-	var cat, id string
+	var cat, id, tenant string
+	if rest, ok := strings.CutPrefix(subj, TenantPrefix); ok {
+		// custos.tenant.<tenant>.<kind>.<twin>: the tenant account's user
+		// published custos.<kind>.<twin>.
+		tenant, rest, _ = strings.Cut(rest, ".")
+		subj = "custos." + rest
+	}
 	switch {
 	case strings.HasPrefix(subj, TelemetryPrefix):
 		cat, id = "telemetry", subj[len(TelemetryPrefix):]
@@ -542,6 +598,9 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 	if !twin.ValidID(id) {
 		return twin.Input{}, twin.Rejectf(twin.ReasonInvalidSubject, "subject %q does not name a valid twin id", subj)
 	}
+	if tenant != "" && (cat == "timer" || !strings.HasPrefix(id, tenant+"-")) {
+		return twin.Input{}, twin.Rejectf(ReasonForbidden, "tenant %s may not send %s for twin %s", tenant, cat, id)
+	}
 	if len(data) > b.cfg.MaxMessageBytes {
 		return twin.Input{}, twin.Rejectf(twin.ReasonTooLarge, "message of %d bytes exceeds %d", len(data), b.cfg.MaxMessageBytes)
 	}
@@ -552,6 +611,15 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 	switch cat {
 	case "telemetry":
 		evs, err = twin.ParseTelemetry(data, md.Timestamp)
+		if err == nil && b.cfg.MaxFutureSkew > 0 {
+			limit := md.Timestamp.Add(b.cfg.MaxFutureSkew)
+			for _, ev := range evs {
+				if ev.Time.After(limit) {
+					return twin.Input{}, twin.Rejectf(ReasonFuture, "reading dated %s, more than %v after it arrived (%s)",
+						ev.Time.UTC().Format(time.RFC3339), b.cfg.MaxFutureSkew, md.Timestamp.UTC().Format(time.RFC3339))
+				}
+			}
+		}
 	case "timer":
 		var in *twin.Input
 		in, err = twin.ParseTimer(id, data, md.Timestamp)
@@ -622,6 +690,7 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 		if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
 			b.cfg.Metrics.PublishErrors.Inc()
 		}
+		b.copyToTenants(st.Twin, "state", st.JSON)
 	}
 	for i := range out.Alerts {
 		b.sendAlert(fl, &out.Alerts[i])
@@ -652,6 +721,20 @@ func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
 	msg.Header.Set(jetstream.MsgIDHeader, a.Twin+":a"+strconv.FormatUint(a.N, 10))
 	msg.Data = js
 	b.send(fl, msg)
+	b.copyToTenants(a.Twin, "alert", js)
+}
+
+// copyToTenants publishes a twin's state or alert to each tenant the twin
+// belongs to (custos.tenant.<tenant>.twin.<id>.<kind>, seen by the tenant's
+// users as custos.twin.<id>.<kind>).
+func (b *Bus) copyToTenants(id, kind string, data []byte) {
+	for _, t := range b.cfg.Tenants {
+		if strings.HasPrefix(id, t+"-") {
+			if err := b.nc.Publish(TenantPrefix+t+".twin."+id+"."+kind, data); err != nil {
+				b.cfg.Metrics.PublishErrors.Inc()
+			}
+		}
+	}
 }
 
 func (b *Bus) send(fl *inflight, msg *nats.Msg) {
@@ -690,6 +773,7 @@ func (b *Bus) reemit(fl *inflight, kv map[string]twin.StateUpdate, id string, st
 		if err := b.nc.Publish(StateSubject(t.ID), js); err != nil {
 			b.cfg.Metrics.PublishErrors.Inc()
 		}
+		b.copyToTenants(t.ID, "state", js)
 	}
 	after := uint64(0)
 	if t.Seq > 1000 {

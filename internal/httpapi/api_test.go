@@ -47,7 +47,7 @@ func startEnv(t *testing.T, tokens string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	nc, err := nats.Connect(a.NATS.ClientURL())
+	nc, err := nats.Connect(a.NATS.ClientURL(), a.AdminOption())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Auth *Tokens
 	// Metrics, if set, counts requests (custos_http_requests_total, …).
 	Metrics *metrics.Metrics
+	// BodyTimeout bounds the time to receive a request body (default 30 s).
+	BodyTimeout time.Duration
 	// JS is the JetStream context for /v1/stream (default: from Conn).
 	JS jetstream.JetStream
 
@@ -117,6 +119,9 @@ const maxBody = 1 << 20
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
@@ -229,7 +234,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = MaxEPCISBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A body must arrive within Config.BodyTimeout (a client sending one byte
+		// every few seconds would otherwise hold the connection for ever).
+		// Not a server-wide ReadTimeout: that would also end /v1/stream.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// NewHTTPServer returns the http.Server custos serves h with: headers within
+// 10 s, request bodies within Config.BodyTimeout (see ServeHTTP), idle keep-alive
+// connections closed after 2 minutes. No write timeout: /v1/stream is
+// long-lived.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 type apiError struct {
@@ -266,10 +285,25 @@ func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusServiceUnavailable, "store_unavailable", "store: "+err.Error())
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+// decodeOne decodes exactly one JSON value from r into v, refusing unknown
+// fields and anything but white space after the value.
+func decodeOne(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the JSON value")
+		}
+		return fmt.Errorf("after the JSON value: %w", err)
+	}
+	return nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeOne(r.Body, v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", maxBody))
@@ -397,6 +431,9 @@ func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, "twin", err)
 		return
 	}
+	if req.Parent != "" && !s.related(w, r, "parent", []string{req.Parent}) {
+		return
+	}
 	ref, err := s.cfg.Policies.Resolve(ctx, req.Policy, req.Version)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, string(twin.ReasonUnknownPolicy), err.Error())
@@ -410,6 +447,38 @@ func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
 	s.command(w, r, req.ID, cmd, http.StatusCreated)
 }
 
+// related checks the twins a request names besides its own (a parent, the
+// children to aggregate): each must exist and be the principal's to see.
+// It answers 403 or 422 and returns false otherwise.
+func (s *Server) related(w http.ResponseWriter, r *http.Request, what string, ids []string) bool {
+	p := PrincipalFrom(r.Context())
+	for _, id := range ids {
+		if !twin.ValidID(id) {
+			writeError(w, http.StatusBadRequest, "invalid_id", what+" "+truncate(id, 140)+": not a twin id")
+			return false
+		}
+		if !p.Sees(id) {
+			writeError(w, http.StatusForbidden, "forbidden", what+" "+id+" is not this token's tenant's")
+			return false
+		}
+		if _, err := s.cfg.Store.Twin(r.Context(), id); errors.Is(err, twin.ErrNotFound) {
+			writeError(w, http.StatusUnprocessableEntity, string(twin.ReasonUnknownTwin), what+" "+id+" does not exist")
+			return false
+		} else if err != nil {
+			s.storeError(w, what+" "+id, err)
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 func writeInputError(w http.ResponseWriter, err error) {
 	var ie *twin.InputError
 	if !errors.As(err, &ie) {
@@ -418,7 +487,7 @@ func writeInputError(w http.ResponseWriter, err error) {
 	}
 	status := http.StatusBadRequest
 	switch ie.Reason {
-	case twin.ReasonTwinExists:
+	case twin.ReasonTwinExists, twin.ReasonTwinCompromised:
 		status = http.StatusConflict
 	case twin.ReasonUnknownTwin:
 		status = http.StatusNotFound
@@ -507,6 +576,17 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, "twin "+id, err)
 		return
 	}
+	if cmd.Type == "aggregate" && !s.related(w, r, "child", cmd.Children) {
+		return
+	}
+	if cmd.Type == "disaggregate" {
+		for _, ch := range cmd.Children {
+			if !PrincipalFrom(r.Context()).Sees(ch) {
+				writeError(w, http.StatusForbidden, "forbidden", "child "+ch+" is not this token's tenant's")
+				return
+			}
+		}
+	}
 	s.command(w, r, id, &cmd, http.StatusOK)
 }
 
@@ -582,9 +662,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // decodeBytes decodes a JSON body already read, refusing unknown fields.
 func decodeBytes(w http.ResponseWriter, b []byte, v any) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeOne(bytes.NewReader(b), v); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "invalid JSON body: "+err.Error())
 		return false
 	}

@@ -265,6 +265,12 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json", "compact":
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_query", "format "+truncate(f, 40)+": want json or compact")
+		return
+	}
 	if s.cfg.Proof == nil {
 		anchoringDisabled(w)
 		return

@@ -19,6 +19,9 @@ type Metrics struct {
 	BatchSize     prometheus.Histogram   // inputs per processed batch
 	BatchSeconds  prometheus.Histogram   // time to apply + commit a batch
 	PublishErrors prometheus.Counter
+	// PublishHealthy is 1 while publications (state to KV, alerts, dead
+	// letters) succeed and 0 once one has failed for good (until one succeeds).
+	PublishHealthy prometheus.Gauge
 
 	// ContractSeconds is the latency of contract calls (init, apply or
 	// view), observed by InstrumentContracts (apply and view sampled).
@@ -65,7 +68,10 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
+		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "custos_publications_healthy", Help: "1 while publications of state, alerts and dead letters succeed; 0 after one failed for good (see /readyz for the reason)."}),
 	}
+	m.PublishHealthy.Set(1)
 	m.ContractSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "custos_contract_call_seconds", Help: "Latency of contract calls (init, apply, view); apply and view are sampled 1 in 8.",
 		Buckets: prometheus.ExponentialBuckets(1e-6, 3, 12)}, []string{"call"})
@@ -84,7 +90,7 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors,
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.PublishHealthy,
 		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }

@@ -48,7 +48,7 @@ func newJS(t *testing.T) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	nc, err := nats.Connect("", nats.InProcessServer(srv), srv.Internal())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package natsrv
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // Config configures the embedded server.
@@ -21,11 +24,24 @@ type Config struct {
 	Listen string
 	// MaxPayload in bytes (default 1 MiB).
 	MaxPayload int32
+	// Users may connect with their nkeys, with their role's permissions.
+	// Authentication is always on: a client without a known key is refused.
+	Users []User
+	// TLS, if set, is required of every client connection.
+	TLS *tls.Config
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
 	*server.Server
+	internal nkeys.KeyPair // custos's own user, made at start
+}
+
+// Internal returns the client option that authenticates custos's own
+// in-process connection (role custos: no restrictions).
+func (s *Server) Internal() nats.Option {
+	pub, _ := s.internal.PublicKey()
+	return nats.Nkey(pub, s.internal.Sign)
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -41,6 +57,32 @@ func Start(cfg Config) (*Server, error) {
 		MaxPayload: cfg.MaxPayload,
 		// JetStream sync policy: the runtime acknowledges input only after its
 		// own store commit, so JetStream's default flush interval is enough.
+	}
+	internal, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("natsrv: %w", err)
+	}
+	ipub, _ := internal.PublicKey()
+	opts.Nkeys = []*server.NkeyUser{{Nkey: ipub}}
+	tenants := map[string]*server.Account{}
+	for _, u := range cfg.Users {
+		if err := u.validate(); err != nil {
+			return nil, fmt.Errorf("natsrv: user: %w", err)
+		}
+		nu := &server.NkeyUser{Nkey: u.Nkey, Permissions: permissions(u)}
+		if u.Tenant != "" {
+			acc := tenants[u.Tenant]
+			if acc == nil {
+				acc = server.NewAccount(TenantAccount(u.Tenant))
+				tenants[u.Tenant] = acc
+				opts.Accounts = append(opts.Accounts, acc)
+			}
+			nu.Account = acc
+		}
+		opts.Nkeys = append(opts.Nkeys, nu)
+	}
+	if cfg.TLS != nil {
+		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, cfg.TLS, 2
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = 1 << 20
@@ -78,7 +120,50 @@ func Start(cfg Config) (*Server, error) {
 		s.Shutdown()
 		return nil, errors.New("natsrv: server not ready after 30s")
 	}
-	return &Server{s}, nil
+	if len(tenants) > 0 {
+		if err := linkTenants(s, tenants); err != nil {
+			s.Shutdown()
+			return nil, fmt.Errorf("natsrv: %w", err)
+		}
+	}
+	return &Server{Server: s, internal: internal}, nil
+}
+
+// linkTenants connects each tenant's account to custos's (the global
+// account, which holds the streams): the tenant's telemetry and commands go
+// to custos.tenant.<tenant>.telemetry|command.<twin> (a service import, so
+// JetStream's publish acknowledgement finds its way back), and the copies
+// custos publishes on custos.tenant.<tenant>.twin.<twin>.state|alert reach
+// the tenant as custos.twin.<twin>.state|alert (a stream import).
+func linkTenants(s *server.Server, tenants map[string]*server.Account) error {
+	g := s.GlobalAccount()
+	// With accounts configured the server enables JetStream only on those
+	// that ask; custos's streams live in the global account.
+	if err := g.EnableJetStream(nil, nil); err != nil {
+		return fmt.Errorf("jetstream on the global account: %w", err)
+	}
+	for t, acc := range tenants {
+		acc, err := s.LookupAccount(acc.Name)
+		if err != nil {
+			return err
+		}
+		in := TenantPrefix + t + "."
+		for _, kind := range []string{"telemetry", "command"} {
+			if err := g.AddServiceExport(in+kind+".*", []*server.Account{acc}); err != nil {
+				return fmt.Errorf("tenant %s: export %s: %w", t, kind, err)
+			}
+			if err := acc.AddServiceImport(g, "custos."+kind+".*", in+kind+".*"); err != nil {
+				return fmt.Errorf("tenant %s: import %s: %w", t, kind, err)
+			}
+		}
+		if err := g.AddStreamExport(in+"twin.>", []*server.Account{acc}); err != nil {
+			return fmt.Errorf("tenant %s: export state: %w", t, err)
+		}
+		if err := acc.AddMappedStreamImport(g, in+"twin.*.*", "custos.twin.{{wildcard(1)}}.{{wildcard(2)}}"); err != nil {
+			return fmt.Errorf("tenant %s: import state: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // URL is the client URL of the network listener ("" if none).

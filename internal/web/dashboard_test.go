@@ -55,7 +55,7 @@ func TestDashboardLive(t *testing.T) {
 	base := "http://" + a.HTTPAddr
 
 	// A small simulated fleet, with its reefer failure.
-	st, err := sim.Run(ctx, sim.Config{API: base, NATSURL: a.NATS.ClientURL(), Shipments: 3, Pallets: 2, Cases: 2,
+	st, err := sim.Run(ctx, sim.Config{API: base, NATSURL: a.NATS.ClientURL(), NATSOptions: []nats.Option{a.AdminOption()}, Shipments: 3, Pallets: 2, Cases: 2,
 		Journey: 6 * time.Hour, Step: 10 * time.Minute, Wall: time.Second, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestDashboardLive(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create %s: %s", id, resp.Status)
 	}
-	nc, err := nats.Connect(a.NATS.ClientURL())
+	nc, err := nats.Connect(a.NATS.ClientURL(), a.AdminOption())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/custos-dev/custos/twin"
 )
@@ -119,9 +119,9 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.log},
 		// Two concurrent compactions at most on a small machine.
-		MaxConcurrentCompactions: func() int { return 2 },
-		L0CompactionThreshold:    4,
-		L0StopWritesThreshold:    24,
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
+		L0CompactionThreshold:      4,
+		L0StopWritesThreshold:      24,
 	}
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
@@ -138,6 +138,10 @@ type pebbleLogger struct{ l *slog.Logger }
 
 func (p pebbleLogger) Infof(format string, args ...any) {
 	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
 func (p pebbleLogger) Fatalf(format string, args ...any) {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/custos-dev/custos/store/storetest"
 	"github.com/custos-dev/custos/twin"

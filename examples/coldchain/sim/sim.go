@@ -28,7 +28,10 @@ import (
 type Config struct {
 	API     string // custos HTTP API base URL (http://127.0.0.1:8080)
 	NATSURL string // NATS server (nats://127.0.0.1:4222)
-	Token   string // bearer token with admin scope, if the API wants one
+	// NATSOptions authenticate to it (custos run writes the local admin's
+	// key under --data: natsrv.CredsOption(data + "/nats-admin.nk")).
+	NATSOptions []nats.Option
+	Token       string // bearer token with admin scope, if the API wants one
 
 	Prefix    string        // twin id prefix ("SHP")
 	Shipments int           // shipments (3)
@@ -124,7 +127,7 @@ func (c *Config) defaults() {
 // Run runs a simulation to the end (or until ctx is done).
 func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	cfg.defaults()
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("custos sim"))
+	nc, err := nats.Connect(cfg.NATSURL, append([]nats.Option{nats.Name("custos sim")}, cfg.NATSOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: connect nats %s: %w", cfg.NATSURL, err)
 	}

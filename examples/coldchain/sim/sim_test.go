@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/custos-dev/custos/examples/coldchain/sim"
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/twin"
@@ -28,7 +30,7 @@ func TestRun(t *testing.T) {
 	}
 	defer a.Close()
 	var progress strings.Builder
-	st, err := sim.Run(ctx, sim.Config{API: "http://" + a.HTTPAddr, NATSURL: a.NATS.ClientURL(), Shipments: 3, Pallets: 2, Cases: 2,
+	st, err := sim.Run(ctx, sim.Config{API: "http://" + a.HTTPAddr, NATSURL: a.NATS.ClientURL(), NATSOptions: []nats.Option{a.AdminOption()}, Shipments: 3, Pallets: 2, Cases: 2,
 		Journey: 6 * time.Hour, Step: 10 * time.Minute, Wall: 500 * time.Millisecond, Seed: 3, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +69,7 @@ func TestRun(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Running again with the same prefix is refused, not half-applied.
-	if _, err := sim.Run(ctx, sim.Config{API: "http://" + a.HTTPAddr, NATSURL: a.NATS.ClientURL(), Shipments: 1, Wall: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := sim.Run(ctx, sim.Config{API: "http://" + a.HTTPAddr, NATSURL: a.NATS.ClientURL(), NATSOptions: []nats.Option{a.AdminOption()}, Shipments: 1, Wall: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second run: %v, want an already-exists error", err)
 	}
 }
