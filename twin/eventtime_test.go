@@ -35,7 +35,7 @@ func TestEventTimeTimerFiresByWatermark(t *testing.T) {
 	rt, st := newTestRuntime(t)
 	out, err := rt.Process(ctx, []Input{
 		createInput(1, "A"),
-		reading(2, "A", 999, t0),                    // sets "silence" at t0+1m
+		reading(2, "A", 999, t0),                   // sets "silence" at t0+1m
 		reading(3, "A", 5, t0.Add(30*time.Second)), // before: nothing fires
 	})
 	if err != nil {

@@ -286,7 +286,8 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 		}
 		data, err := c.MarshalCompact()
 		if err != nil {
-			s.hookError(w, "proof", err)
+			// e.g. a failure record among the links: the JSON form has it
+			writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
