@@ -51,13 +51,15 @@ type Bundle struct {
 	Block     uint64         `json:"block"`
 }
 
-// Link is one applied event in the digest chain:
-// digest = keccak256(prev ‖ twin ‖ uint64be(seq) ‖ event_hash ‖ state_hash ‖ module).
+// Link is one record in the digest chain:
+// digest = keccak256(prev ‖ twin ‖ uint64be(seq) ‖ event_hash ‖ state_hash ‖ module),
+// with ‖ failure appended for a failure record (twin.NextFailureDigest).
 type Link struct {
 	Seq       uint64    `json:"seq"`
 	EventHash twin.Hash `json:"event_hash"`
 	StateHash twin.Hash `json:"state_hash"`
 	Module    twin.Hash `json:"module"`
+	Failure   string    `json:"failure,omitempty"` // failure kind of a failure record
 	Digest    twin.Hash `json:"digest"`
 }
 
@@ -156,7 +158,7 @@ func VerifyOffline(b *Bundle) *Report {
 			chainOK = r.add(CheckDigestChain, false, "link %d has seq %d after seq %d", i, l.Seq, b.Links[i-1].Seq)
 			break
 		}
-		d := hs.Next(prev, b.Twin, l.Seq, l.EventHash, l.StateHash, l.Module)
+		d := hs.NextFailure(prev, b.Twin, l.Seq, l.EventHash, l.StateHash, l.Module, l.Failure)
 		if d != l.Digest {
 			chainOK = r.add(CheckDigestChain, false, "seq %d: recomputed digest %s, bundle says %s", l.Seq, d, l.Digest)
 			break

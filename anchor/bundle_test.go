@@ -116,3 +116,38 @@ func FuzzBundle(f *testing.F) {
 		}
 	})
 }
+
+// TestBundleFailureRecord: a failure record in the links is recomputed with
+// its failure kind (twin.NextFailureDigest); without it the chain breaks.
+// The compact form has no room for it and refuses.
+func TestBundleFailureRecord(t *testing.T) {
+	b := offlineBundle(t, 8, 3)
+	prev := b.Prev
+	for i := range b.Links {
+		l := &b.Links[i]
+		if i == 1 {
+			l.Failure = twin.FailureFuel
+		}
+		l.Digest = twin.NextFailureDigest(prev, b.Twin, l.Seq, l.EventHash, l.StateHash, l.Module, l.Failure)
+		prev = l.Digest
+	}
+	b.Digest = b.Links[0].Digest
+	chainOK := func() bool {
+		for _, c := range VerifyOffline(b).Checks {
+			if c.Name == CheckDigestChain {
+				return c.OK
+			}
+		}
+		return false
+	}
+	if !chainOK() {
+		t.Fatalf("chain with a failure record does not verify:\n%s", VerifyOffline(b))
+	}
+	if _, err := b.MarshalCompact(); err == nil {
+		t.Fatal("compact form accepted a failure record")
+	}
+	b.Links[1].Failure = ""
+	if chainOK() {
+		t.Fatal("chain verifies without the failure kind")
+	}
+}

@@ -38,6 +38,12 @@ func (b *Bundle) MarshalCompact() ([]byte, error) {
 	if len(b.Twin) > 255 || len(b.Event) > 0xffff || len(b.Links) > 0xffff || len(b.Path) > 255 || len(b.Signature) != 65 {
 		return nil, errors.New("compact bundle: field too long")
 	}
+	for _, l := range b.Links {
+		if l.Failure != "" {
+			// CPB1 has no room for a failure kind; the JSON form has.
+			return nil, fmt.Errorf("compact bundle: seq %d is a failure record: use the JSON form", l.Seq)
+		}
+	}
 	out := make([]byte, 0, 1024)
 	out = append(out, compactMagic...)
 	out = append(out, byte(len(b.Twin)))

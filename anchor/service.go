@@ -758,7 +758,7 @@ func (s *Service) Proof(ctx context.Context, twinID string, seq uint64) (*Bundle
 			b.Digest = r.Digest
 			b.Event = r.Event
 		}
-		b.Links = append(b.Links, Link{Seq: r.Seq, EventHash: r.EventHash, StateHash: r.StateHash, Module: r.Module, Digest: r.Digest})
+		b.Links = append(b.Links, Link{Seq: r.Seq, EventHash: r.EventHash, StateHash: r.StateHash, Module: r.Module, Failure: r.Failure, Digest: r.Digest})
 	}
 	if want != ref.Leaf.Seq+1 {
 		return nil, fmt.Errorf("proof: history of %s ends at seq %d before the anchored seq %d", twinID, want-1, ref.Leaf.Seq)

@@ -145,9 +145,15 @@ func (bandContract) Apply(ctx context.Context, call Call, state, event []byte) (
 	if e.Kind == KindReading {
 		switch e.Value {
 		case 666:
-			return Output{}, &ContractError{Twin: call.Twin, Seq: call.Seq, Kind: "trap", Err: errors.New("unreachable")}
+			return Output{}, &ContractError{Twin: call.Twin, Seq: call.Seq, Kind: FailureTrap, Err: errors.New("unreachable")}
 		case 999:
 			out.Timers = []Timer{{Name: "silence", At: e.Time.Add(time.Minute)}}
+		case 998:
+			out.Timers = []Timer{{Name: "silence", Processing: true, Delay: time.Minute}}
+		case 997:
+			out.Timers = []Timer{{Name: "silence"}} // cancel
+		case 555:
+			return Output{}, &ContractError{Twin: call.Twin, Seq: call.Seq, Kind: FailureQuarantined, Err: errors.New("watchdog")}
 		}
 		binary.LittleEndian.PutUint64(st, binary.LittleEndian.Uint64(st)+1)
 		binary.LittleEndian.PutUint64(st[8:], math.Float64bits(e.Value))
@@ -159,7 +165,7 @@ func (bandContract) Apply(ctx context.Context, call Call, state, event []byte) (
 		}
 	}
 	if e.Kind == KindTimer {
-		out.Alerts = append(out.Alerts, ContractAlert{Severity: SeverityWarning, Code: "silent", Message: e.Field(0)})
+		out.Alerts = append(out.Alerts, ContractAlert{Severity: SeverityWarning, Code: "silent", Message: e.Field(0) + "/" + e.Field(1)})
 	}
 	out.State = st
 	return out, nil

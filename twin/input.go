@@ -22,6 +22,12 @@ type Input struct {
 	// Upgrade is set for an upgrade command: the module the twin moves to.
 	// Events then holds exactly one KindUpgrade event.
 	Upgrade *ContractRef
+	// Lateness is the allowed-lateness window of a twin being created.
+	Lateness time.Duration
+	// Due is set for a processing-time timer input (custos.timer.<twin>):
+	// the due time of the timer that fired. The input is applied only while
+	// the twin still has that timer pending.
+	Due time.Time
 }
 
 // Public JSON of a reading, as devices publish it on custos.telemetry.<twin>.
@@ -229,6 +235,7 @@ type Command struct {
 	To        string          `json:"to,omitempty"`        // custody: the new custodian
 	Status    string          `json:"status,omitempty"`    // status
 	Children  []string        `json:"children,omitempty"`  // aggregate, disaggregate
+	Lateness  string          `json:"lateness,omitempty"`  // create: allowed-lateness window, a Go duration ("10m")
 }
 
 // Limits on command content.
@@ -239,6 +246,8 @@ const (
 	maxChildren    = 10000
 	maxStatusLen   = 32
 	maxCommandBody = 1 << 20
+	// MaxLateness caps a twin's allowed-lateness window.
+	MaxLateness = 7 * 24 * time.Hour
 )
 
 // ParseCommand parses and validates a command for twin id.
@@ -291,11 +300,21 @@ func (c *Command) Input(id string, fallback time.Time) (*Input, error) {
 		if c.Parent != "" && !ValidID(c.Parent) {
 			return nil, Rejectf(ReasonInvalidCommand, "invalid parent id")
 		}
+		if c.Lateness != "" {
+			d, err := time.ParseDuration(c.Lateness)
+			if err != nil || d < 0 || d > MaxLateness {
+				return nil, Rejectf(ReasonInvalidCommand, "lateness must be a duration from 0 to %s", MaxLateness)
+			}
+			in.Lateness = d
+		}
 		ref := *c.Contract
 		in.Create = &ref
 		e.Kind = KindCreate
 		e.Fields = []string{c.Kind, compact.String(), c.Custodian, c.Parent}
 	case "custody":
+		if c.Lateness != "" {
+			return nil, Rejectf(ReasonInvalidCommand, "lateness is set at create")
+		}
 		if c.To == "" || len(c.To) > maxPartyLen {
 			return nil, Rejectf(ReasonInvalidCommand, "custody needs \"to\" of 1–%d bytes", maxPartyLen)
 		}
@@ -346,14 +365,17 @@ func (c *Command) Input(id string, fallback time.Time) (*Input, error) {
 }
 
 // TimerFired is the JSON body of a message on custos.timer.<twin>: the
-// runtime publishes it when a timer set by the twin's contract is due.
+// runtime publishes it when a processing-time timer set by the twin's
+// contract is due by the server's clock.
 type TimerFired struct {
 	Name string    `json:"name"`
-	At   time.Time `json:"at"`
+	At   time.Time `json:"at"` // the timer's due time
 }
 
-// ParseTimer parses the body of a custos.timer.<twin> message.
-func ParseTimer(data []byte) ([]Event, error) {
+// ParseTimer parses the body of a custos.timer.<twin> message. fired is the
+// time it was published (the stream's timestamp): the timer event's time,
+// the same in every replay of the stream.
+func ParseTimer(id string, data []byte, fired time.Time) (*Input, error) {
 	var tf TimerFired
 	if err := json.Unmarshal(data, &tf); err != nil {
 		return nil, Rejectf(ReasonInvalidJSON, "%v", err)
@@ -361,5 +383,9 @@ func ParseTimer(data []byte) ([]Event, error) {
 	if tf.Name == "" || tf.At.IsZero() {
 		return nil, Rejectf(ReasonInvalidValue, "timer needs name and at")
 	}
-	return []Event{{Kind: KindTimer, Time: tf.At.UTC(), Fields: []string{tf.Name}}}, nil
+	if fired.IsZero() {
+		fired = tf.At
+	}
+	return &Input{Twin: id, Due: tf.At.UTC(),
+		Events: []Event{{Kind: KindTimer, Time: fired.UTC(), Fields: []string{tf.Name, ClockProcessing}}}}, nil
 }

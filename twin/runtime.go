@@ -236,7 +236,7 @@ func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
 		}
 	}
 	for _, t := range b.Twins {
-		r.timers.set(t.ID, t.Timers)
+		r.timers.set(t.ID, processingTimers(t.Timers))
 	}
 	r.committed.Store(st.no)
 	out := st.out
@@ -483,10 +483,17 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	}
 	for i := range in.Events {
 		e := &in.Events[i]
-		if e.Kind == KindTimer && !t.timerDue(e.Field(0), e.Time) {
-			continue // cancelled or re-set since it fired: nothing to do
+		if e.Kind == KindTimer {
+			if in.Due.IsZero() || !t.timerDue(e.Field(0), in.Due, true) {
+				// Not a pending processing-time timer: cancelled or moved
+				// since it fired, or an event-time timer (those fire inline,
+				// by watermark), so only the watermark moves it.
+				s.fireDue(ctx, res, e.Time)
+				continue
+			}
+			e.Fields = []string{e.Field(0), ClockProcessing}
 		}
-		if ierr := s.applyEvent(ctx, res, e); ierr != nil {
+		if ierr := s.receive(ctx, res, e, in.StreamSeq); ierr != nil {
 			result.Failed = append(result.Failed, FailedEvent{Index: i, Err: ierr})
 		}
 	}
@@ -494,6 +501,114 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	s.touch(res)
 	result.Seq = t.Seq
 	return nil
+}
+
+// maxInlineTimers bounds the event-time timers fired before one event (a
+// contract that keeps setting timers in the past cannot stall its shard);
+// the rest fire before the next event.
+const maxInlineTimers = 1000
+
+// receive takes one event of an input: a reading is held back by the twin's
+// allowed-lateness window if it has one; any other event first releases the
+// held-back readings at or before its time. Then it is applied.
+func (s *shard) receive(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
+	t := res.t
+	if t.Lateness > 0 && e.Kind == KindReading {
+		t.Buffered = append(t.Buffered, Buffered{StreamSeq: streamSeq, Event: cloneEvent(e)})
+		high := t.Watermark
+		for i := range t.Buffered {
+			if t.Buffered[i].Event.Time.After(high) {
+				high = t.Buffered[i].Event.Time
+			}
+		}
+		s.release(ctx, res, high.Add(-t.Lateness))
+		return nil
+	}
+	if len(t.Buffered) > 0 {
+		s.release(ctx, res, e.Time)
+	}
+	return s.step(ctx, res, e, streamSeq)
+}
+
+// release applies the buffered readings with event time ≤ upTo, in (event
+// time, arrival) order. Their inputs were acknowledged when buffered, so a
+// failure is only logged (and alerted or recorded like any other).
+func (s *shard) release(ctx context.Context, res *resident, upTo time.Time) {
+	t := res.t
+	var due []Buffered
+	keep := t.Buffered[:0:0]
+	for _, b := range t.Buffered {
+		if b.Event.Time.After(upTo) {
+			keep = append(keep, b)
+		} else {
+			due = append(due, b)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	t.Buffered = keep
+	if len(t.Buffered) == 0 {
+		t.Buffered = nil
+	}
+	slices.SortStableFunc(due, func(a, b Buffered) int { return a.Event.Time.Compare(b.Event.Time) })
+	for i := range due {
+		if ierr := s.step(ctx, res, &due[i].Event, due[i].StreamSeq); ierr != nil {
+			s.rt.log.Warn("buffered reading not applied", "twin", t.ID, "stream_seq", due[i].StreamSeq, "err", ierr)
+		}
+	}
+}
+
+func cloneEvent(e *Event) Event {
+	c := *e
+	c.Fields = slices.Clone(e.Fields)
+	return c
+}
+
+// step applies one event in event time: the event-time timers due at or
+// before it fire first, then the event, flagged LATE if it is older than the
+// watermark. A processing-time timer event neither fires event-time timers
+// nor moves the watermark: it is on the server's clock.
+func (s *shard) step(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
+	if e.Kind == KindTimer && e.Field(1) == ClockProcessing {
+		return s.applyEvent(ctx, res, e, streamSeq)
+	}
+	s.fireDue(ctx, res, e.Time)
+	return s.applyEvent(ctx, res, e, streamSeq)
+}
+
+// fireDue fires the event-time timers due at or before upTo, in (due, name)
+// order, each as its own event at its due time.
+func (s *shard) fireDue(ctx context.Context, res *resident, upTo time.Time) {
+	t := res.t
+	for range maxInlineTimers {
+		tm, ok := t.nextEventTimer(upTo)
+		if !ok {
+			return
+		}
+		e := Event{Kind: KindTimer, Time: tm.At, Fields: []string{tm.Name, ClockEvent}}
+		if ierr := s.applyEvent(ctx, res, &e, 0); ierr != nil {
+			// It fired; the contract failed or refused it. It is gone
+			// either way, or it would fire again forever.
+			t.removeTimer(tm.Name)
+		}
+	}
+}
+
+// nextEventTimer returns the earliest event-time timer due at or before
+// upTo, by (due, name).
+func (t *Twin) nextEventTimer(upTo time.Time) (Timer, bool) {
+	var best Timer
+	found := false
+	for _, tm := range t.Timers {
+		if tm.Processing || tm.At.IsZero() || tm.At.After(upTo) {
+			continue
+		}
+		if !found || tm.At.Before(best.At) || (tm.At.Equal(best.At) && tm.Name < best.Name) {
+			best, found = tm, true
+		}
+	}
+	return best, found
 }
 
 // upgrade moves a twin to another module through the new module's
@@ -521,10 +636,19 @@ func (s *shard) upgrade(ctx context.Context, res *resident, in *Input, result *R
 		return nil
 	}
 	res.upgradeRef, res.upgradeTo = in.Upgrade, m
-	ierr := s.applyEvent(ctx, res, &in.Events[0])
+	seq := res.t.Seq
+	if len(res.t.Buffered) > 0 {
+		s.release(ctx, res, in.Events[0].Time)
+	}
+	ierr := s.step(ctx, res, &in.Events[0], in.StreamSeq)
 	res.upgradeRef, res.upgradeTo = nil, nil
 	if ierr != nil {
 		result.Err = ierr
+		if res.t.Seq != seq { // timers fired, or a failure record
+			res.t.StreamSeq = in.StreamSeq
+			s.touch(res)
+		}
+		result.Seq = res.t.Seq
 		return nil
 	}
 	res.t.StreamSeq = in.StreamSeq
@@ -556,9 +680,10 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 		Parent:    e.Field(3),
 		Status:    StatusCreated,
 		Created:   e.Time,
+		Lateness:  in.Lateness,
 	}
 	res := &resident{t: t, c: c}
-	if ierr := s.applyEvent(ctx, res, e); ierr != nil {
+	if ierr := s.applyEvent(ctx, res, e, in.StreamSeq); ierr != nil {
 		result.Err = ierr
 		return nil
 	}
@@ -571,8 +696,12 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 }
 
 // applyEvent runs the contract on e and, if it succeeds, applies the output
-// to the twin, extends the digest chain and records history and alerts.
-func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputError {
+// to the twin, extends the digest chain and records history and alerts. If
+// the contract fails deterministically (ContractError.Deterministic), the
+// event still takes the next seq and a failure record: nothing else of the
+// twin changes. streamSeq is the input stream sequence e came from (0 for an
+// event-time timer fired inline).
+func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
 	t := res.t
 	e.Seq = t.Seq + 1
 	if e.Kind == KindCustody {
@@ -580,6 +709,11 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 	}
 	if e.Kind == KindUpgrade {
 		e.Fields[0], e.Fields[1] = t.Contract.SHA256.Hex(), t.Contract.Version
+	}
+	processing := e.Kind == KindTimer && e.Field(1) == ClockProcessing
+	e.Flags &^= EventLate
+	if !processing && e.Time.Before(t.Watermark) {
+		e.Flags |= EventLate
 	}
 	start := len(s.arena)
 	s.arena, _ = e.AppendBinary(s.arena)
@@ -595,18 +729,36 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 	default:
 		out, err = res.c.Apply(ctx, call, t.State, enc)
 	}
+	now := time.Unix(0, s.now).UTC()
 	if err != nil {
-		s.arena = s.arena[:start]
 		s.rt.stats.contractErrors.Add(1)
 		var ce *ContractError
 		msg := err.Error()
 		if errors.As(err, &ce) {
 			msg = ce.Kind + ": " + fmt.Sprint(ce.Err)
 		}
-		if e.Kind != KindCreate {
-			s.alert(t, t.Seq, e.Time, SeverityCritical, "contract_failed",
-				fmt.Sprintf("event %s at seq %d not applied: %s", e.Kind, e.Seq, truncate(msg, 300)))
+		if e.Kind == KindCreate {
+			s.arena = s.arena[:start]
+			return Rejectf(ReasonContractFailed, "%s", msg)
 		}
+		seq := t.Seq
+		if ce != nil && ce.Deterministic() {
+			// A failure record: the event takes its seq, the state stays.
+			s.advance(t, e, now, processing)
+			eh := s.hasher.Sum(enc)
+			sh := s.hasher.Sum(t.State)
+			t.Digest = s.hasher.NextFailure(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256, ce.Kind)
+			s.records = append(s.records, Record{
+				Twin: t.ID, Seq: t.Seq, StreamSeq: streamSeq, Time: e.Time, RecordTime: now, Kind: e.Kind,
+				Event: enc, Late: e.Late(), Failure: ce.Kind, FailureDetail: truncate(msg, 300),
+				EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
+			})
+			seq = t.Seq
+		} else {
+			s.arena = s.arena[:start]
+		}
+		s.alert(t, seq, e.Time, SeverityCritical, "contract_failed",
+			fmt.Sprintf("event %s at seq %d not applied: %s", e.Kind, e.Seq, truncate(msg, 300)))
 		return Rejectf(ReasonContractFailed, "%s", msg)
 	}
 	if out.Reject != "" {
@@ -641,16 +793,15 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 		t.Status = out.Status
 	}
 	for _, op := range out.Timers {
-		t.setTimer(op)
+		t.setTimer(op, now)
 	}
-	t.Seq = e.Seq
-	t.Updated = e.Time
+	s.advance(t, e, now, processing)
 	eh := s.hasher.Sum(enc)
 	sh := s.hasher.Sum(t.State)
 	t.Digest = s.hasher.Next(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256)
 	s.records = append(s.records, Record{
-		Twin: t.ID, Seq: t.Seq, Time: e.Time, Kind: e.Kind, Event: enc,
-		EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
+		Twin: t.ID, Seq: t.Seq, StreamSeq: streamSeq, Time: e.Time, RecordTime: now, Kind: e.Kind, Event: enc,
+		Late: e.Late(), EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
 	})
 	for _, a := range out.Alerts {
 		s.alert(t, t.Seq, e.Time, a.Severity, a.Code, a.Message)
@@ -661,6 +812,22 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event) *InputE
 		res.view = true
 	}
 	return nil
+}
+
+// advance gives e its seq and moves the twin's clocks: the watermark (not
+// for a processing-time timer) and the freshness of its data.
+func (s *shard) advance(t *Twin, e *Event, now time.Time, processing bool) {
+	t.Seq = e.Seq
+	t.Updated = e.Time
+	if !processing && e.Time.After(t.Watermark) {
+		t.Watermark = e.Time
+	}
+	if e.Kind == KindReading {
+		if e.Time.After(t.LastReading) {
+			t.LastReading = e.Time
+		}
+		t.Lag = now.Sub(e.Time)
+	}
 }
 
 func (s *shard) alert(t *Twin, seq uint64, at time.Time, sev, code, msg string) {
@@ -703,9 +870,9 @@ func viewJSON(v []byte) json.RawMessage {
 	return json.RawMessage(v)
 }
 
-func (t *Twin) timerDue(name string, at time.Time) bool {
+func (t *Twin) timerDue(name string, at time.Time, processing bool) bool {
 	for _, tm := range t.Timers {
-		if tm.Name == name && tm.At.Equal(at) {
+		if tm.Name == name && tm.At.Equal(at) && tm.Processing == processing {
 			return true
 		}
 	}
@@ -716,9 +883,28 @@ func (t *Twin) removeTimer(name string) {
 	t.Timers = slices.DeleteFunc(t.Timers, func(tm Timer) bool { return tm.Name == name })
 }
 
-func (t *Twin) setTimer(op Timer) {
+// setTimer applies one timer op of a contract's output: set (or move) an
+// event-time timer, set a processing-time timer Delay after now (the record
+// time), or cancel (At and Delay zero).
+func (t *Twin) setTimer(op Timer, now time.Time) {
 	t.removeTimer(op.Name)
-	if !op.At.IsZero() {
-		t.Timers = append(t.Timers, Timer{Name: op.Name, At: op.At.UTC()})
+	at := op.At
+	if op.Processing && op.Delay > 0 {
+		at = now.Add(op.Delay)
 	}
+	if !at.IsZero() {
+		t.Timers = append(t.Timers, Timer{Name: op.Name, At: at.UTC(), Processing: op.Processing})
+	}
+}
+
+// processingTimers returns the processing-time timers of ts: the ones the
+// server's clock fires.
+func processingTimers(ts []Timer) []Timer {
+	var out []Timer
+	for _, tm := range ts {
+		if tm.Processing {
+			out = append(out, tm)
+		}
+	}
+	return out
 }

@@ -81,7 +81,7 @@ func TestRuntimeAppliesInOrderAndChainsDigests(t *testing.T) {
 			if err := last.UnmarshalBinary(r.Event); err != nil || last.Seq != r.Seq {
 				t.Fatalf("%s seq %d: event decodes to seq %d (%v)", id, r.Seq, last.Seq, err)
 			}
-			d = NextDigest(d, id, r.Seq, r.EventHash, r.StateHash, r.Module)
+			d = r.Link(d)
 			if d != r.Digest {
 				t.Fatalf("%s seq %d: digest mismatch", id, r.Seq)
 			}
@@ -134,12 +134,27 @@ func TestRuntimeSkipsDuplicatesAndRejects(t *testing.T) {
 	if r[4].Err != nil || len(r[4].Failed) != 0 {
 		t.Errorf("good reading after trap: %+v", r[4])
 	}
+	// The trap is deterministic: a failure record at seq 3, state unchanged.
 	tw, _ := st.Twin(ctx, "A")
-	if tw.Seq != 3 || tw.StreamSeq != 6 {
-		t.Errorf("seq %d stream %d, want 3 and 6", tw.Seq, tw.StreamSeq)
+	if tw.Seq != 4 || tw.StreamSeq != 6 {
+		t.Errorf("seq %d stream %d, want 4 and 6", tw.Seq, tw.StreamSeq)
 	}
-	if len(out.Alerts) != 1 || out.Alerts[0].Code != "contract_failed" || out.Alerts[0].Seq != 2 {
-		t.Errorf("alerts = %+v, want one contract_failed at seq 2", out.Alerts)
+	if len(out.Alerts) != 1 || out.Alerts[0].Code != "contract_failed" || out.Alerts[0].Seq != 3 {
+		t.Errorf("alerts = %+v, want one contract_failed at seq 3", out.Alerts)
+	}
+	recs, _ := st.History(ctx, HistoryQuery{Twin: "A"})
+	if len(recs) != 4 || recs[2].Failure != FailureTrap || recs[2].StateHash != recs[1].StateHash ||
+		recs[2].StreamSeq != 5 || recs[3].Failure != "" {
+		t.Fatalf("history = %+v, want a trap failure record at seq 3", recs)
+	}
+	var d Hash
+	for _, r := range recs {
+		if d = r.Link(d); d != r.Digest {
+			t.Fatalf("seq %d: digest chain broken", r.Seq)
+		}
+	}
+	if recs[2].Digest == NextDigest(recs[1].Digest, "A", 3, recs[2].EventHash, recs[2].StateHash, recs[2].Module) {
+		t.Fatal("failure kind not in the digest")
 	}
 	// Closed twins refuse input; compromised never reverts through status commands.
 	in, _ := (&Command{Type: "status", Status: "in_transit"}).Input("A", t0)
@@ -198,36 +213,60 @@ func TestRuntimePassivatesAndReloads(t *testing.T) {
 func TestRuntimeTimers(t *testing.T) {
 	ctx := context.Background()
 	rt, st := newTestRuntime(t)
-	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 999, t0)}); err != nil {
+	// 998 sets a processing-time timer, one minute after the record time.
+	before := time.Now()
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 998, t0)}); err != nil {
 		t.Fatal(err)
 	}
 	tw, _ := st.Twin(ctx, "A")
-	if len(tw.Timers) != 1 || !tw.Timers[0].At.Equal(t0.Add(time.Minute)) {
+	if len(tw.Timers) != 1 || !tw.Timers[0].Processing || tw.Timers[0].At.Before(before.Add(time.Minute)) ||
+		tw.Timers[0].At.After(time.Now().Add(time.Minute)) {
 		t.Fatalf("timers = %+v", tw.Timers)
 	}
-	due := rt.timers.due(t0.Add(2 * time.Minute))
+	at := tw.Timers[0].At
+	if due := rt.timers.due(at.Add(-time.Millisecond)); len(due) != 0 {
+		t.Fatalf("due early: %+v", due)
+	}
+	due := rt.timers.due(at)
 	if len(due) != 1 || due[0].twin != "A" {
 		t.Fatalf("due = %+v", due)
 	}
-	if again := rt.timers.due(t0.Add(2 * time.Minute)); len(again) != 0 {
+	if again := rt.timers.due(at); len(again) != 0 {
 		t.Fatalf("timer fired twice within refire window: %+v", again)
 	}
-	fire := Input{StreamSeq: 3, Twin: "A", Events: []Event{{Kind: KindTimer, Time: t0.Add(time.Minute), Fields: []string{"silence"}}}}
-	out, err := rt.Process(ctx, []Input{fire})
+	fired := at.Add(3 * time.Millisecond)
+	fire, err := ParseTimer("A", must(json.Marshal(TimerFired{Name: "silence", At: at})), fired)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Alerts) != 1 || out.Alerts[0].Code != "silent" {
+	fire.StreamSeq = 3
+	out, err := rt.Process(ctx, []Input{*fire})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Alerts) != 1 || out.Alerts[0].Code != "silent" || !out.Alerts[0].Time.Equal(fired) {
 		t.Fatalf("alerts = %+v", out.Alerts)
 	}
 	// The same timer again (stale): ignored, no event applied.
 	fire.StreamSeq = 4
-	if _, err := rt.Process(ctx, []Input{fire}); err != nil {
+	if _, err := rt.Process(ctx, []Input{*fire}); err != nil {
 		t.Fatal(err)
 	}
 	tw, _ = st.Twin(ctx, "A")
 	if tw.Seq != 3 || len(tw.Timers) != 0 {
 		t.Fatalf("seq %d timers %+v, want 3 and none", tw.Seq, tw.Timers)
+	}
+	// Its record says processing, and the server's time did not move the
+	// watermark.
+	recs, _ := st.History(ctx, HistoryQuery{Twin: "A"})
+	recs = recs[2:]
+	var e Event
+	if len(recs) != 1 || recs[0].Kind != KindTimer || e.UnmarshalBinary(recs[0].Event) != nil ||
+		e.Field(1) != ClockProcessing || !e.Time.Equal(fired) || recs[0].StreamSeq != 3 {
+		t.Fatalf("timer record %+v (event %+v)", recs, e)
+	}
+	if !tw.Watermark.Equal(t0) {
+		t.Fatalf("watermark %v, want %v", tw.Watermark, t0)
 	}
 	if rt.Stats().Timers != 0 {
 		t.Fatal("timer queue not cleared")

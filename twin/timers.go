@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// timerQueue holds the pending timers of all twins, resident or not, in
-// due order. Entries are invalidated lazily: an entry counts only while the
+// timerQueue holds the pending processing-time timers of all twins,
+// resident or not, in due order (event-time timers fire inline, by
+// watermark, and are not in it). Entries are invalidated lazily: an entry counts only while the
 // twin's current timer set still has that (name, at).
 type timerQueue struct {
 	mu      sync.Mutex
@@ -118,11 +119,13 @@ func (q *timerQueue) due(now time.Time) []timerEntry {
 	return out
 }
 
-// TimerSink publishes a fired timer into the twin's input stream (subject
-// custos.timer.<twin>), idempotently for the same (twin, name, at).
+// TimerSink publishes a fired processing-time timer into the twin's input
+// stream (subject custos.timer.<twin>), idempotently for the same (twin,
+// name, at).
 type TimerSink func(ctx context.Context, twin string, t Timer) error
 
-// RunTimers fires due timers through sink until ctx ends. The timer event
+// RunTimers fires due processing-time timers through sink, by the server's
+// clock, until ctx ends. The timer event
 // goes through the input stream like any other, so a replay of the stream
 // replays the timer too.
 func (r *Runtime) RunTimers(ctx context.Context, tick time.Duration, sink TimerSink) error {
@@ -156,9 +159,9 @@ func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, t := range page {
-			if len(t.Timers) > 0 {
-				r.timers.set(t.ID, t.Timers)
-				n += len(t.Timers)
+			if pt := processingTimers(t.Timers); len(pt) > 0 {
+				r.timers.set(t.ID, pt)
+				n += len(pt)
 			}
 		}
 		if len(page) < 1000 {

@@ -75,8 +75,16 @@ func TestBadContractsAreIsolated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tw.Seq != 1 || tw.Alerts != 1 {
-			t.Errorf("%s twin: seq %d alerts %d, want 1 and 1 (event not applied, one alert)", name, tw.Seq, tw.Alerts)
+		// A deterministic failure (all of these, with fuel instead of a
+		// deadline) takes a seq and a failure record (state unchanged).
+		wantSeq := uint64(2)
+		if tw.Seq != wantSeq || tw.Alerts != 1 {
+			t.Errorf("%s twin: seq %d alerts %d, want %d and 1 (event not applied, one alert)", name, tw.Seq, tw.Alerts, wantSeq)
+		}
+		recs, _ := a.Store.History(ctx, twin.HistoryQuery{Twin: "BAD-" + name})
+		if wantSeq == 2 && (len(recs) != 2 || recs[1].Failure != kind || recs[1].StateHash != recs[0].StateHash ||
+			recs[1].Link(recs[0].Digest) != recs[1].Digest || recs[1].StreamSeq == 0) {
+			t.Errorf("%s: failure record %+v", name, recs)
 		}
 		as, _ := a.Store.Alerts(ctx, twin.AlertQuery{Twin: "BAD-" + name})
 		if len(as) != 1 || as[0].Code != "contract_failed" || as[0].Severity != twin.SeverityCritical {

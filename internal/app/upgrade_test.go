@@ -95,8 +95,11 @@ func TestHotUpgradeUnderLoad(t *testing.T) {
 	}
 	for i := 0; i < twins; i++ {
 		id := fmt.Sprintf("U-%d", i)
-		want := uint64(1 + readings/twins + 1) // create, readings, upgrade
-		tw := waitTwin(t, a, id, func(tw *twin.Twin) bool { return tw.Seq >= want })
+		// create, readings, upgrade, and the event-time timers that fired
+		// inline, by watermark
+		want := uint64(1 + readings/twins + 1)
+		tw := waitTwin(t, a, id, func(tw *twin.Twin) bool { return tw.Seq >= want+inlineTimers(ctx, t, a.Store, id) })
+		want += inlineTimers(ctx, t, a.Store, id)
 		if tw.Seq != want || tw.Contract.SHA256 != asSHA || tw.Contract.Version != "2.0.0" {
 			t.Fatalf("%s: seq %d contract %+v, want seq %d on 2.0.0", id, tw.Seq, tw.Contract, want)
 		}

@@ -553,7 +553,11 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 	case "telemetry":
 		evs, err = twin.ParseTelemetry(data, md.Timestamp)
 	case "timer":
-		evs, err = twin.ParseTimer(data)
+		var in *twin.Input
+		in, err = twin.ParseTimer(id, data, md.Timestamp)
+		if err == nil {
+			return *in, nil
+		}
 	case "command":
 		var in *twin.Input
 		in, err = twin.ParseCommand(id, data, md.Timestamp)

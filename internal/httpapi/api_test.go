@@ -278,6 +278,11 @@ func TestEndpoints(t *testing.T) {
 		{name: "list bad limit", method: "GET", path: "/v1/twins?limit=5000", status: 400, code: "invalid_query"},
 		{name: "list bad limit text", method: "GET", path: "/v1/twins?limit=ten", status: 400, code: "invalid_query"},
 		{name: "list bad has_alerts", method: "GET", path: "/v1/twins?has_alerts=maybe", status: 400, code: "invalid_query"},
+		// The fleet's data is from 2026-11-25: stale by 3 h (for a test run
+		// after that day), not by a million hours.
+		{name: "list stale", method: "GET", path: "/v1/twins?stale=3h&kind=pallet", status: 200, want: wantIDs("PAL-1", "PAL-2")},
+		{name: "list not stale", method: "GET", path: "/v1/twins?stale=1000000h", status: 200, want: wantIDs()},
+		{name: "list bad stale", method: "GET", path: "/v1/twins?stale=-3h", status: 400, code: "invalid_query"},
 		{name: "list bad cursor", method: "GET", path: "/v1/twins?after=a.b", status: 400, code: "invalid_query"},
 
 		// Create.

@@ -340,7 +340,10 @@ type CreateRequest struct {
 	Params    json.RawMessage `json:"params,omitempty"`
 	Custodian string          `json:"custodian,omitempty"`
 	Parent    string          `json:"parent,omitempty"`
-	TS        string          `json:"ts,omitempty"`
+	// TS is the event time of the create (RFC 3339; default: now).
+	TS string `json:"ts,omitempty"`
+	// Lateness is the twin's allowed-lateness window, a Go duration ("10m").
+	Lateness string `json:"lateness,omitempty"`
 }
 
 func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
@@ -377,7 +380,7 @@ func (s *Server) createTwin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, string(twin.ReasonUnknownPolicy), err.Error())
 		return
 	}
-	cmd := &twin.Command{Type: "create", TS: req.TS, Kind: req.Kind, Contract: &ref, Params: req.Params, Custodian: req.Custodian, Parent: req.Parent}
+	cmd := &twin.Command{Type: "create", TS: req.TS, Kind: req.Kind, Contract: &ref, Params: req.Params, Custodian: req.Custodian, Parent: req.Parent, Lateness: req.Lateness}
 	if _, err := cmd.Input(req.ID, time.Now()); err != nil {
 		writeInputError(w, err)
 		return

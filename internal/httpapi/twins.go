@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/custos-dev/custos/twin"
 )
@@ -55,6 +56,17 @@ func (s *Server) listTwins(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_query", "has_alerts must be true or false")
 		return
 	}
+	var staleBefore time.Time
+	if v := q.Get("stale"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid_query", "stale must be a positive duration such as 3h or 90m")
+			return
+		}
+		// Display filter: the wall clock picks twins to show, it decides
+		// no verdict.
+		staleBefore = time.Now().Add(-d)
+	}
 	after := q.Get("after")
 	if after != "" && !twin.ValidID(after) {
 		writeError(w, http.StatusBadRequest, "invalid_query", "after must be a twin id (the next cursor of the previous page)")
@@ -70,7 +82,7 @@ func (s *Server) listTwins(w http.ResponseWriter, r *http.Request) {
 	}
 	filtered := hasAlerts != nil || prefix != ""
 	resp := TwinList{Twins: []*twin.Twin{}}
-	tq := twin.TwinQuery{After: after, Limit: limit, Status: q.Get("status"), Kind: q.Get("kind"), Custodian: q.Get("custodian")}
+	tq := twin.TwinQuery{After: after, Limit: limit, Status: q.Get("status"), Kind: q.Get("kind"), Custodian: q.Get("custodian"), StaleBefore: staleBefore}
 	for {
 		twins, err := s.cfg.Store.Twins(r.Context(), tq)
 		if err != nil {
@@ -282,7 +294,8 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 		}
 		data, err := c.MarshalCompact()
 		if err != nil {
-			s.hookError(w, "proof", err)
+			// e.g. a failure record among the links: the JSON form has it
+			writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")

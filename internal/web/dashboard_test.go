@@ -62,7 +62,10 @@ func TestDashboardLive(t *testing.T) {
 	}
 	// The twin the test will push out of band: in band for now.
 	const id = "VAX-PAL-7"
-	body := `{"id":"` + id + `","kind":"pallet","policy":"coldchain","custodian":"coolways","params":` + sim.Params + `}`
+	now := time.Now().UTC()
+	// Created (event time) before its first reading, so none is late.
+	body := `{"id":"` + id + `","kind":"pallet","policy":"coldchain","custodian":"coolways","params":` + sim.Params +
+		`,"ts":"` + now.Add(-time.Hour).Format(time.RFC3339Nano) + `"}`
 	resp, err := http.Post(base+"/v1/twins", "application/json", bytes.NewBufferString(body))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +80,6 @@ func TestDashboardLive(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	now := time.Now().UTC()
 	pub := func(ts time.Time, v float64) {
 		msg := fmt.Sprintf(`{"ts":%q,"sensor":"t1","type":"temperature","value":%g,"unit":"CEL"}`, ts.Format(time.RFC3339Nano), v)
 		if _, err := js.Publish(ctx, "custos.telemetry."+id, []byte(msg)); err != nil {
@@ -87,11 +89,22 @@ func TestDashboardLive(t *testing.T) {
 	for i := 10; i > 0; i-- {
 		pub(now.Add(-time.Duration(i)*5*time.Minute), 5+float64(i%3)*0.4)
 	}
+	// A logger not read out for three hours.
+	body = `{"id":"LOGGER-3H","kind":"pallet","policy":"coldchain","params":` + sim.Params +
+		`,"ts":"` + now.Add(-4*time.Hour).Format(time.RFC3339Nano) + `"}`
+	if resp, err = http.Post(base+"/v1/twins", "application/json", bytes.NewBufferString(body)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	msg := fmt.Sprintf(`{"ts":%q,"sensor":"t1","type":"temperature","value":5}`, now.Add(-3*time.Hour-time.Minute).Format(time.RFC3339Nano))
+	if _, err := js.Publish(ctx, "custos.telemetry.LOGGER-3H", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
 
 	b := startBrowser(t, bin, 1400, 900)
 	b.navigate(t, base+"/")
 	row := `document.querySelector('tr[data-twin="` + id + `"]')`
-	b.waitJS(t, ctx, "fleet loaded", `document.querySelectorAll('#fleet tbody tr').length >= `+fmt.Sprint(st.Twins+1))
+	b.waitJS(t, ctx, "fleet loaded", `document.querySelectorAll('#fleet tbody tr').length >= `+fmt.Sprint(st.Twins+2))
 	b.waitJS(t, ctx, id+" green", row+` && `+row+`.dataset.health === 'green'`)
 	b.waitJS(t, ctx, "live stream connected", `document.querySelector('#live').className === 'live'`)
 	b.waitJS(t, ctx, "compromised twins shown red", `document.querySelectorAll('tr[data-health="red"]').length >= `+fmt.Sprint(len(st.Compromised)))
@@ -110,6 +123,15 @@ func TestDashboardLive(t *testing.T) {
 	if temp != "12.5" {
 		t.Errorf("temperature cell = %q, want 12.5", temp)
 	}
+	// Freshness: its reading was just published ("data fresh"); a twin
+	// whose logger has not been read out shows its age ("data 3 h old").
+	var age string
+	b.eval(t, row+`.cells[8].textContent`, &age)
+	if age != "data fresh" {
+		t.Errorf("data cell = %q, want data fresh", age)
+	}
+	logger := `document.querySelector('tr[data-twin="LOGGER-3H"]')`
+	b.waitJS(t, ctx, "LOGGER-3H data 3 h old", logger+` && `+logger+`.cells[8].textContent === 'data 3 h old'`)
 	b.waitJS(t, ctx, "alert in the feed", `[...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('`+id+`'))`)
 	out := outDir()
 	b.screenshot(t, filepath.Join(out, "dashboard-fleet.png"))

@@ -229,15 +229,10 @@ func (r *reader) time(what string) time.Time {
 	case 0:
 		return time.Time{}
 	case 1:
+		v := r.varint(what)
 		if r.err != nil {
 			return time.Time{}
 		}
-		v, n := binary.Varint(r.b)
-		if n <= 0 {
-			r.fail(what + " bad varint")
-			return time.Time{}
-		}
-		r.b = r.b[n:]
 		return time.Unix(0, v).UTC()
 	default:
 		r.fail(what + " bad time flag")

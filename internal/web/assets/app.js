@@ -20,6 +20,19 @@ const ago = (ts) => {
   if (d > 0 && d < 3600) return Math.round(d / 60) + " min ago";
   return new Date(t).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 };
+// dataAge says how old a twin's data is: now − event time of its newest
+// reading (or of its creation), e.g. "data 3 h old". The title tells how
+// late the last reading arrived (lag = record time − event time).
+const dataAge = (t) => {
+  const ts = Date.parse(t.last_reading || t.created);
+  if (!ts) return "–";
+  const s = Math.max(0, (Date.now() - ts) / 1000);
+  if (s < 60) return "data fresh";
+  if (s < 3600) return "data " + Math.floor(s / 60) + " min old";
+  if (s < 172800) return "data " + Math.floor(s / 3600) + " h old";
+  return "data " + Math.floor(s / 86400) + " d old";
+};
+const lagTitle = (t) => t.lag_ns ? `last reading arrived ${dur(t.lag_ns / 1e9)} after it was measured` : "";
 const clock = (ts) => new Date(ts).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 
 // ---- API ----
@@ -107,7 +120,7 @@ function renderFleet() {
       <td>${esc(t.kind)}</td><td>${esc(t.custodian || "–")}</td>
       <td><span class="badge ${statusClass(t)}">${esc(t.status)}</span></td>
       <td class="num">${fmt(v.temperature_c)}</td><td class="num">${v.time_out_of_band_s ? dur(v.time_out_of_band_s) : "–"}</td>
-      <td class="num">${t.alerts || ""}</td><td class="muted">${ago(t.updated)}</td></tr>`;
+      <td class="num">${t.alerts || ""}</td><td class="muted" title="${esc(lagTitle(t))}">${dataAge(t)}</td></tr>`;
   }).join("");
   tb.innerHTML = html;
   for (const tr of tb.rows) tr.onclick = (e) => { if (e.target.tagName !== "A") location.hash = "#/twin/" + encodeURIComponent(tr.dataset.twin); };
@@ -236,7 +249,7 @@ function renderTwinHead() {
   $("#tMeta").innerHTML = `${esc(t.kind)} · custodian <b>${esc(t.custodian || "–")}</b> · contract ${esc(t.contract.name)} ${esc(t.contract.version)}` +
     (t.parent ? ` · in <a href="#/twin/${encodeURIComponent(t.parent)}">${esc(t.parent)}</a>` : "") +
     (t.children && t.children.length ? ` · holds ${t.children.map((c) => `<a href="#/twin/${encodeURIComponent(c)}">${esc(c)}</a>`).join(", ")}` : "") +
-    ` · seq ${t.seq} · updated ${ago(t.updated)}`;
+    ` · seq ${t.seq} · updated ${ago(t.updated)} · <span id="tData" title="${esc(lagTitle(t))}">${dataAge(t)}</span>`;
   const band = v.band || {};
   const budget = v.excursion_budget_s, out = v.time_out_of_band_s || 0;
   const pct = budget ? Math.min(100, (100 * out) / budget) : 0;
