@@ -75,12 +75,9 @@ func TestBadContractsAreIsolated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A deterministic failure takes a seq and a failure record (state
-		// unchanged); a timeout is no verdict about the event: nothing.
+		// A deterministic failure (all of these, with fuel instead of a
+		// deadline) takes a seq and a failure record (state unchanged).
 		wantSeq := uint64(2)
-		if kind == "timeout" {
-			wantSeq = 1
-		}
 		if tw.Seq != wantSeq || tw.Alerts != 1 {
 			t.Errorf("%s twin: seq %d alerts %d, want %d and 1 (event not applied, one alert)", name, tw.Seq, tw.Alerts, wantSeq)
 		}

@@ -191,7 +191,8 @@ func runtimeOutcomes(t *testing.T, wasm []byte, nfail int) outcomes {
 }
 
 // checkReplay replays twin M's history on a host of its own (an
-// auditor's): every record reproduces; a tampered state hash does not.
+// auditor's): every record reproduces, failure records (fuel, memory, trap,
+// output_too_large) included; a tampered state hash does not.
 func checkReplay(t *testing.T, a *app.App, wasm []byte) {
 	t.Helper()
 	ctx := context.Background()
@@ -208,8 +209,17 @@ func checkReplay(t *testing.T, a *app.App, wasm []byte) {
 		t.Fatal(err)
 	}
 	rep, err := auditreplay.Run(ctx, h, recs)
-	if err != nil || len(rep.Problems) > 0 || rep.Records != len(recs) || rep.Head != recs[len(recs)-1].Digest {
+	failures := 0
+	for _, r := range recs {
+		if r.Failure != "" {
+			failures++
+		}
+	}
+	if err != nil || len(rep.Problems) > 0 || rep.Records != len(recs) || rep.Failures != failures || rep.Head != recs[len(recs)-1].Digest {
 		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+	if failures != 4 {
+		t.Errorf("%d failure records in the history, want 4", failures)
 	}
 	recs[3].StateHash[0] ^= 1
 	if rep, err := auditreplay.Run(ctx, h, recs); err != nil || len(rep.Problems) != 1 || rep.Problems[0].Seq != 4 {
