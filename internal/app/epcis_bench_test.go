@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -130,5 +129,3 @@ func resolverFor(t *testing.T, ids map[string]string) mapResolver {
 	}
 	return r
 }
-
-var _ = context.Background
