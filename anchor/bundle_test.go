@@ -1,6 +1,7 @@
 package anchor
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -150,4 +151,21 @@ func TestBundleFailureRecord(t *testing.T) {
 	if chainOK() {
 		t.Fatal("chain verifies without the failure kind")
 	}
+}
+
+// FuzzReadBundle: JSON bundles are untrusted input; reading and the offline
+// checks must never panic.
+func FuzzReadBundle(f *testing.F) {
+	b := offlineBundle(f, 8, 2)
+	js, _ := json.Marshal(b)
+	f.Add(js)
+	f.Add([]byte(`{"format":"custos-proof/2","event":null}`))
+	f.Add([]byte(`{"format":"custos-proof/2","links":[{"seq":1}],"seq":1,"twin":"a","signature":"0x00"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ReadBundle(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		VerifyOffline(got)
+	})
 }

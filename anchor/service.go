@@ -157,7 +157,8 @@ func (s *Service) Signer() common.Address { return s.signer }
 // Contract is the TwinAnchor address.
 func (s *Service) Contract() common.Address { return s.cfg.Contract }
 
-// Operator is TwinAnchor's owner as read when Run started (zero before).
+// Operator is TwinAnchor's owner as read when Run started and at every
+// re-check (zero before Run asked).
 func (s *Service) Operator() common.Address {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -910,6 +911,11 @@ func (s *Service) recheckInto(ctx context.Context, rc *Recheck) error {
 		return fmt.Errorf("head: %w", err)
 	}
 	rc.Head = head
+	if owner, err := Owner(ctx, s.cfg.Backend, s.cfg.Contract); err == nil { // ownership may have been handed over
+		s.mu.Lock()
+		s.operator = owner
+		s.mu.Unlock()
+	}
 	last, err := s.cfg.Store.LastEpoch(ctx)
 	if err != nil {
 		return storeErr(err)
