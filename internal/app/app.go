@@ -55,6 +55,8 @@ type Config struct {
 	// MaxFutureSkew: readings dated more than this after their arrival are
 	// dead-lettered (future_time). 0: 24 h; negative: no limit.
 	MaxFutureSkew time.Duration
+	// EmbeddedOptions configure the embedded store (tests: a simulated full disk).
+	EmbeddedOptions []embedded.Option
 	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
 	HTTPBodyTimeout time.Duration
 	HTTP            string // HTTP API listen address; "-" for none
@@ -148,6 +150,30 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 
+	// Store (first: on a full disk it says so before anything else writes).
+	switch {
+	case cfg.HistoryRetention < 0:
+		return nil, fmt.Errorf("history retention %v: negative", cfg.HistoryRetention)
+	case cfg.Store == "" && cfg.HistoryRetention > 0:
+		return nil, errors.New("history retention needs the postgres store; the embedded store keeps history forever")
+	case cfg.Store == "":
+		db, err := embedded.Open(filepath.Join(cfg.Data, "store"), cfg.EmbeddedOptions...)
+		if err != nil {
+			return nil, fmt.Errorf("embedded store: %w", err)
+		}
+		a.Store = db
+	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
+		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention}))
+		if err != nil {
+			return nil, fmt.Errorf("postgres store: %w", err)
+		}
+		a.Store = db
+	default:
+		return nil, fmt.Errorf("store %q: want empty (embedded) or a postgres:// URL", cfg.Store)
+	}
+	st := a.Store
+	a.closers = append(a.closers, func() { st.Close() })
+
 	var tlsConf *tls.Config
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -207,30 +233,6 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-
-	// Store.
-	switch {
-	case cfg.HistoryRetention < 0:
-		return nil, fmt.Errorf("history retention %v: negative", cfg.HistoryRetention)
-	case cfg.Store == "" && cfg.HistoryRetention > 0:
-		return nil, errors.New("history retention needs the postgres store; the embedded store keeps history forever")
-	case cfg.Store == "":
-		db, err := embedded.Open(filepath.Join(cfg.Data, "store"))
-		if err != nil {
-			return nil, fmt.Errorf("embedded store: %w", err)
-		}
-		a.Store = db
-	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
-		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention}))
-		if err != nil {
-			return nil, fmt.Errorf("postgres store: %w", err)
-		}
-		a.Store = db
-	default:
-		return nil, fmt.Errorf("store %q: want empty (embedded) or a postgres:// URL", cfg.Store)
-	}
-	st := a.Store
-	a.closers = append(a.closers, func() { st.Close() })
 
 	// Contracts.
 	a.Host, err = contracts.NewHost(ctx, contracts.Config{

@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/custos-dev/custos/twin"
 )
@@ -45,6 +47,11 @@ type DB struct {
 	last     map[string]int      // scratch: last index of each twin in a batch
 	known    map[string]indexed  // indexed fields of recently committed twins
 	maxKnown int
+
+	dir     string
+	minFree uint64
+	free    func(dir string) (uint64, error)
+	failed  error // set once a commit panicked in pebble; every commit returns it
 }
 
 // pendingIndexed is a snapshot written by a commit in flight.
@@ -65,6 +72,44 @@ type options struct {
 	log       *slog.Logger
 	cacheSize int64
 	memtable  uint64
+	minFree   uint64
+	free      func(dir string) (uint64, error)
+	fs        vfs.FS
+}
+
+// WithFS makes the store use fs instead of the operating system's files (a
+// test seam: a filesystem that fails writes with ENOSPC).
+func WithFS(fs vfs.FS) Option {
+	return func(o *options) error {
+		if fs == nil {
+			return errors.New("nil fs")
+		}
+		o.fs = fs
+		return nil
+	}
+}
+
+// WithMinFree sets the free space in bytes the store keeps in reserve
+// (default 64 MiB): below it, Open and Commit fail with ErrDiskFull instead
+// of letting pebble hit "no space left on device" in its WAL, which it
+// cannot recover from. 0 turns the check off.
+func WithMinFree(n uint64) Option {
+	return func(o *options) error {
+		o.minFree = n
+		return nil
+	}
+}
+
+// WithFreeSpace replaces the measure of free space (statfs of the
+// directory) with f: a test seam for the disk-full cycle.
+func WithFreeSpace(f func(dir string) (uint64, error)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("nil free-space function")
+		}
+		o.free = f
+		return nil
+	}
 }
 
 // WithLogger sends pebble's log lines to l at debug level (errors at error
@@ -105,15 +150,25 @@ func WithMemTableSize(n int) Option {
 // Open opens the store in directory dir, creating it if needed. Only one
 // process may have a directory open at a time (pebble locks it).
 func Open(dir string, opts ...Option) (*DB, error) {
-	o := options{log: slog.Default(), cacheSize: 64 << 20, memtable: 64 << 20}
+	o := options{log: slog.Default(), cacheSize: 64 << 20, memtable: 64 << 20, minFree: 64 << 20, free: freeSpace, fs: vfs.Default}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("embedded open: %w", err)
 		}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded open: %w", err)
+	}
+	if err := checkSpace(dir, o.minFree, o.free); err != nil {
+		return nil, fmt.Errorf("embedded open: %w", err)
+	}
 	cache := pebble.NewCache(o.cacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
+		// A write that hits "no space left on device" waits (every write
+		// of the store does) until the reserve is free again, then is
+		// retried; pebble would otherwise treat it as fatal.
+		FS:                 vfs.OnDiskFull(o.fs, func() { waitForSpace(dir, o) }),
 		Cache:              cache,
 		MemTableSize:       o.memtable,
 		FormatMajorVersion: pebble.FormatNewest,
@@ -128,9 +183,56 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
 	db := &DB{pdb: pdb, log: o.log, inflight: map[string]struct{}{}, last: map[string]int{},
-		known: map[string]indexed{}, maxKnown: defaultMaxKnown}
+		known: map[string]indexed{}, maxKnown: defaultMaxKnown, dir: dir, minFree: o.minFree, free: o.free}
 	db.settled = sync.NewCond(&db.commitMu)
 	return db, nil
+}
+
+// checkSpace returns an error wrapping ErrDiskFull when dir's filesystem
+// has less than minFree bytes free.
+func checkSpace(dir string, minFree uint64, free func(string) (uint64, error)) error {
+	if minFree == 0 {
+		return nil
+	}
+	n, err := free(dir)
+	if err != nil {
+		return fmt.Errorf("free space of %s: %w", dir, err)
+	}
+	if n < minFree {
+		return fmt.Errorf("%w: %s has %d MiB free, the store keeps %d MiB in reserve; free some space",
+			ErrDiskFull, dir, n>>20, minFree>>20)
+	}
+	return nil
+}
+
+// waitForSpace blocks until dir has the reserve free again (at least
+// 64 MiB when the reserve check is off), polling once a second. Pebble
+// calls it when a write failed with ENOSPC, with all writes held.
+func waitForSpace(dir string, o options) {
+	need := max(o.minFree, 64<<20)
+	o.log.Error("embedded store: no space left on device; writes wait until space is freed", "dir", dir, "need_mib", need>>20)
+	for {
+		if n, err := o.free(dir); err == nil && n >= need {
+			o.log.Info("embedded store: space is back; writes resume", "dir", dir, "free_mib", n>>20)
+			return
+		}
+		time.Sleep(spacePoll)
+	}
+}
+
+// spacePoll is how often a store waiting for disk space looks again.
+var spacePoll = time.Second
+
+// Ping reports whether the store can take commits: not failed, and the
+// disk not full (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	db.commitMu.Lock()
+	failed := db.failed
+	db.commitMu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	return checkSpace(db.dir, db.minFree, db.free)
 }
 
 // pebbleLogger adapts slog to pebble's Logger.
@@ -210,9 +312,16 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	}
 	defer db.life.RUnlock()
 
+	if err := checkSpace(db.dir, db.minFree, db.free); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	pb := db.pdb.NewBatch()
 	defer pb.Close()
 	db.commitMu.Lock()
+	if db.failed != nil {
+		db.commitMu.Unlock()
+		return fmt.Errorf("commit: %w", db.failed)
+	}
 	for db.busy(b) {
 		db.settled.Wait()
 	}
@@ -229,7 +338,7 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	// Checked once more: a batch built for a cancelled caller is not written.
 	err = ctx.Err()
 	if err == nil && !pb.Empty() {
-		err = pb.Commit(pebble.Sync)
+		err = db.commitBatch(pb)
 	}
 
 	db.commitMu.Lock()
@@ -250,6 +359,22 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// commitBatch commits pb durably. Pebble treats a failed WAL write (a full
+// disk the reserve did not cover) as fatal and panics through its logger;
+// the panic is turned into ErrFailed here, so the process stays up, says
+// why on /readyz, and acknowledges nothing more.
+func (db *DB) commitBatch(pb *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrFailed, r)
+			db.commitMu.Lock()
+			db.failed = err
+			db.commitMu.Unlock()
+		}
+	}()
+	return pb.Commit(pebble.Sync)
 }
 
 // busy reports whether a twin of b is in a batch being written. Called with
