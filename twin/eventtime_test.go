@@ -222,3 +222,27 @@ func TestAllowedLatenessReorders(t *testing.T) {
 		t.Fatal("negative lateness accepted")
 	}
 }
+
+// A timer message from the stream for a timer that is not a pending
+// processing-time timer (an event-time one, as an older version published
+// them by the server's clock) changes nothing: event-time timers fire only
+// by watermark.
+func TestStreamTimerForEventTimeTimerIgnored(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A"), reading(2, "A", 999, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ParseTimer("A", must(json.Marshal(TimerFired{Name: "silence", At: t0.Add(time.Minute)})), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.StreamSeq = 3
+	if _, err := rt.Process(ctx, []Input{*in}); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ := st.Twin(ctx, "A")
+	if tw.Seq != 2 || len(tw.Timers) != 1 || !tw.Watermark.Equal(t0) || tw.StreamSeq != 3 {
+		t.Fatalf("seq %d timers %v watermark %v stream seq %d", tw.Seq, tw.Timers, tw.Watermark, tw.StreamSeq)
+	}
+}

@@ -484,7 +484,14 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	for i := range in.Events {
 		e := &in.Events[i]
 		if e.Kind == KindTimer {
-			if in.Due.IsZero() || !t.timerDue(e.Field(0), in.Due, true) {
+			if in.Due.IsZero() {
+				// A timer event without a due time is a request to bring
+				// event time to e.Time (how a tool without a watermark of
+				// its own fires event-time timers): they fire inline.
+				s.fireDue(ctx, res, e.Time)
+				continue
+			}
+			if !t.timerDue(e.Field(0), in.Due, true) {
 				// Not a pending processing-time timer: cancelled or moved
 				// since it fired, or not custos's (event-time timers fire
 				// inline, by watermark). Nothing to apply, but said (a dead

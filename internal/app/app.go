@@ -403,7 +403,7 @@ func (a *App) registerGauges() {
 	m.Gauge("custos_twins_resident", "Twins held in memory by the shards.", func() float64 { return float64(rt.Stats().Resident) })
 	m.Counter("custos_twins_passivated_total", "Twins dropped from memory after idling.", func() float64 { return float64(rt.Stats().Passivated) })
 	m.Counter("custos_twins_loaded_total", "Twins loaded from the store into memory.", func() float64 { return float64(rt.Stats().Loads) })
-	m.Gauge("custos_timers_pending", "Timers set by contracts and not yet applied.", func() float64 { return float64(rt.Stats().Timers) })
+	m.Gauge("custos_timers_pending", "Processing-time timers set by contracts and not yet applied (event-time timers fire inline).", func() float64 { return float64(rt.Stats().Timers) })
 	m.Counter("custos_contract_errors_total", "Contract calls that trapped, timed out or returned bad output.", func() float64 { return float64(rt.Stats().ContractErrors) })
 }
 

@@ -247,13 +247,13 @@ func permissions(u User) *server.Permissions {
 		}
 	case RoleOperator:
 		return &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: append(read, "custos.command.*")},
+			Publish:   &server.SubjectPermission{Allow: append(read, "custos.command.*", "custos.epcis.capture")},
 			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", "custos.twin.*.state", "custos.twin.*.alert"}},
 		}
 	case RoleAdmin:
 		return &server.Permissions{
 			Publish: &server.SubjectPermission{
-				Allow: []string{"custos.telemetry.>", "custos.command.>", "$JS.API.>", "$JS.FC.>", "$JS.ACK.>", "_INBOX.>"},
+				Allow: []string{"custos.telemetry.>", "custos.command.>", "custos.epcis.capture", "$JS.API.>", "$JS.FC.>", "$JS.ACK.>", "_INBOX.>"},
 				// Custos's outputs, its streams and its consumer are its own.
 				Deny: []string{
 					"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
