@@ -125,6 +125,21 @@ func TestReorgReanchors(t *testing.T) {
 	s.Observe(r.hist.apply(twinIDs(5), 1))
 	s.Flush()
 	r.waitEpoch(t, 1, "sent", func(e *anchor.Epoch) bool { return e.State == anchor.StateSent })
+	// "sent" is persisted just before the broadcast: seal until the
+	// anchor is in a block.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := r.chain.Client.PendingTransactionCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("anchor never broadcast")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	parent, err := r.chain.Client.HeaderByNumber(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

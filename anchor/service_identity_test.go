@@ -137,15 +137,25 @@ func TestRecheckReanchorsVanishedEpoch(t *testing.T) {
 	r.cfg.RecheckEvery = 50 * time.Millisecond
 	ctx := context.Background()
 	s, _ := r.start(t)
-	parent, err := r.chain.Client.HeaderByNumber(ctx, nil)
+	s.Observe(r.hist.apply(twinIDs(4), 1))
+	s.Flush()
+	// Seal blocks until one holds the anchor.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r.chain.Commit()
+		time.Sleep(20 * time.Millisecond)
+		if got, err := r.store.Epoch(ctx, 1); err == nil && got.Block != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("epoch 1 never mined")
+		}
+	}
+	e := r.waitEpoch(t, 1, "confirmed", confirmed)
+	ah, err := r.chain.Client.HeaderByNumber(ctx, e.BlockNumberBig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Observe(r.hist.apply(twinIDs(4), 1))
-	s.Flush()
-	r.waitEpoch(t, 1, "sent", func(e *anchor.Epoch) bool { return e.State == anchor.StateSent })
-	r.chain.Commit()
-	e := r.waitEpoch(t, 1, "confirmed", confirmed)
+	parent := ah.ParentHash // the block before the anchor's
 	b, err := s.Proof(ctx, "pallet-001", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +165,7 @@ func TestRecheckReanchorsVanishedEpoch(t *testing.T) {
 	}
 
 	// The chain loses the block: a longer sibling without the anchor wins.
-	if err := r.chain.Fork(parent.Hash()); err != nil {
+	if err := r.chain.Fork(parent); err != nil {
 		t.Fatal(err)
 	}
 	r.chain.Sim.Rollback()
