@@ -58,7 +58,7 @@ type Config struct {
 	EmbeddedOptions []embedded.Option
 	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
 	HTTPBodyTimeout time.Duration
-	HTTP          string // HTTP API listen address; "-" for none
+	HTTP            string // HTTP API listen address; "-" for none
 	// AuthTokens is a token file ("TOKEN read|admin [TENANT]" per line) for
 	// the HTTP API. Without it the API serves only a loopback HTTP address.
 	AuthTokens string
