@@ -40,9 +40,6 @@ const (
 	ReasonUnknownPolicy   Reason = "unknown_policy"
 	ReasonContractFailed  Reason = "contract_failed"
 	ReasonContractRefused Reason = "contract_rejected"
-	// ReasonTwinCompromised: a status change (other than close) on a twin
-	// its contract marked compromised; only the contract sets or clears it.
-	ReasonTwinCompromised Reason = "twin_compromised"
 	// ReasonTimerNotSet: a timer event for a timer the twin does not have
 	// at that time (cancelled or moved since it fired, or not sent by custos).
 	ReasonTimerNotSet Reason = "timer_not_set"

@@ -712,9 +712,6 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 // event-time timer fired inline).
 func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
 	t := res.t
-	if e.Kind == KindStatus && t.Status == StatusCompromised && e.Field(0) != StatusClosed {
-		return Rejectf(ReasonTwinCompromised, "twin %s is compromised (set by its contract); status %s refused", t.ID, e.Field(0))
-	}
 	e.Seq = t.Seq + 1
 	if e.Kind == KindCustody {
 		e.Fields[0] = t.Custodian

@@ -487,7 +487,7 @@ func writeInputError(w http.ResponseWriter, err error) {
 	}
 	status := http.StatusBadRequest
 	switch ie.Reason {
-	case twin.ReasonTwinExists, twin.ReasonTwinCompromised:
+	case twin.ReasonTwinExists:
 		status = http.StatusConflict
 	case twin.ReasonUnknownTwin:
 		status = http.StatusNotFound
@@ -572,8 +572,15 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		writeInputError(w, err)
 		return
 	}
-	if _, err := s.cfg.Store.Twin(r.Context(), id); err != nil {
+	cur, err := s.cfg.Store.Twin(r.Context(), id)
+	if err != nil {
 		s.storeError(w, "twin "+id, err)
+		return
+	}
+	if cmd.Type == "status" && cur.Status == twin.StatusCompromised && cmd.Status != twin.StatusClosed {
+		// The runtime records the event but keeps the status: say so
+		// instead of a 200 that changes nothing.
+		writeError(w, http.StatusConflict, "twin_compromised", "twin "+id+" is compromised (set by its contract, for good); status "+cmd.Status+" is not applied (close is)")
 		return
 	}
 	if cmd.Type == "aggregate" && !s.related(w, r, "child", cmd.Children) {

@@ -326,9 +326,7 @@ func (c *Config) command(ctx context.Context, id string, cmd map[string]any) err
 		return err
 	}
 	if code == http.StatusConflict && bytes.Contains(resp, []byte(`"twin_compromised"`)) {
-		// The story: a shipment its contract marked compromised is not
-		// delivered; the runtime refuses the status and the sim goes on.
-		return nil
+		return nil // a compromised shipment stays compromised when delivered
 	}
 	if code != http.StatusOK && code != http.StatusAccepted {
 		return fmt.Errorf("sim: %v on %s: %d %s", cmd["type"], id, code, resp)
