@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/anchor/devchain"
 	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/internal/natsrv"
 	"github.com/custos-dev/custos/twin"
 )
 
@@ -182,7 +184,11 @@ func TestProofSurvivesKill(t *testing.T) {
 		t.Fatalf("create twin: %v %v", post, err)
 	}
 	post.Body.Close()
-	nc, err := nats.Connect("nats://" + natsAddr)
+	creds, err := natsrv.CredsOption(filepath.Join(dir, "nats-admin.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, creds)
 	if err != nil {
 		t.Fatal(err)
 	}

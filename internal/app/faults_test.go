@@ -56,6 +56,9 @@ func TestFaultsRefused(t *testing.T) {
 	}
 	_, js := client(t, a)
 	publish(t, js, bus.TelemetryPrefix+"PAL-1", reading("2026-11-25T10:00:00Z", 30))
+	// The budget (30 min) runs out at 10:30 in event time: the next reading
+	// after it fires the budget timer first.
+	publish(t, js, bus.TelemetryPrefix+"PAL-1", reading("2026-11-25T10:31:00Z", 30))
 	waitTwin(t, a, "PAL-1", func(tw *twin.Twin) bool { return tw.Status == twin.StatusCompromised })
 
 	for _, tt := range []struct {
