@@ -266,5 +266,10 @@ func countDLQ(t *testing.T, s jetstream.Stream, subj string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return int(info.State.Msgs)
+	// State.Msgs counts the whole stream; the filter fills State.Subjects.
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
 }
