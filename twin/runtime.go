@@ -828,7 +828,10 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 func (s *shard) advance(t *Twin, e *Event, now time.Time, processing bool) {
 	t.Seq = e.Seq
 	t.Updated = e.Time
-	if !processing && e.Time.After(t.Watermark) {
+	// The create event does not move the watermark: registering a twin
+	// today for a logger that started four days ago is not data, and its
+	// readings are not late.
+	if !processing && e.Kind != KindCreate && e.Time.After(t.Watermark) {
 		t.Watermark = e.Time
 	}
 	if e.Kind == KindReading {

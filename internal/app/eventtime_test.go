@@ -76,16 +76,25 @@ func TestLateUploadFourDaysOld(t *testing.T) {
 	}
 
 	// Created now (no ts), readings four days older: the same count, no
-	// stray timer; the readings are older than the watermark (the create),
-	// so they are applied LATE.
-	code, body = httpDo(t, a, "POST", "/v1/twins", map[string]any{"id": "LOGGER-2", "kind": "pallet", "policy": "coldchain"})
+	// stray timer, and the same verdict as LOGGER-1. The create is
+	// registration, not data: it does not move the watermark, so the
+	// readings are in order, none LATE.
+	code, body = httpDo(t, a, "POST", "/v1/twins", map[string]any{"id": "LOGGER-2", "kind": "pallet", "policy": "coldchain",
+		"params": json.RawMessage(`{"min_c":2,"max_c":8}`)})
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}
-	for _, r := range upload("LOGGER-2")[1:] {
-		if !r.Late {
-			t.Fatalf("LOGGER-2 seq %d at %v not flagged late", r.Seq, r.Time)
+	recs2 := upload("LOGGER-2")
+	for i, r := range recs2[1:] {
+		if r.Late || (i > 0 && r.Time.Before(recs2[i].Time)) {
+			t.Fatalf("LOGGER-2 seq %d: late %v, time %v", r.Seq, r.Late, r.Time)
 		}
+	}
+	tw1, _ := a.Store.Twin(ctx, "LOGGER-1")
+	tw2, _ := a.Store.Twin(ctx, "LOGGER-2")
+	if string(tw1.View) != string(tw2.View) || tw1.Status != tw2.Status || tw1.Alerts != tw2.Alerts || !tw2.Watermark.Equal(tw1.Watermark) {
+		t.Fatalf("created now vs at the logger's start: view %s / %s, status %s / %s, alerts %d / %d, watermark %v / %v",
+			tw1.View, tw2.View, tw1.Status, tw2.Status, tw1.Alerts, tw2.Alerts, tw1.Watermark, tw2.Watermark)
 	}
 
 	// Freshness through the API: the twin JSON, the stale filter, history.
@@ -118,7 +127,7 @@ func TestLateUploadFourDaysOld(t *testing.T) {
 		} `json:"records"`
 	}
 	if code != 200 || json.Unmarshal(body, &hist) != nil || len(hist.Records) != 2 || hist.Records[1].StreamSeq == 0 ||
-		hist.Records[1].RecordTS.IsZero() || !hist.Records[1].Late {
+		hist.Records[1].RecordTS.IsZero() || hist.Records[1].Late {
 		t.Fatalf("history: %d %s", code, body)
 	}
 	// The KV value carries the two clocks too.
