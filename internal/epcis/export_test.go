@@ -31,7 +31,6 @@ func history(t *testing.T, id string) History {
 		{Kind: twin.KindAggregate, Fields: []string{"case-1", "case-2"}},
 		{Kind: twin.KindTimer, Fields: []string{"budget"}},
 		{Kind: twin.KindDisaggregate, Fields: []string{"case-1"}},
-		{Kind: twin.KindStatus, Fields: []string{"compromised"}},
 		{Kind: twin.KindStatus, Fields: []string{"delivered"}},
 		{Kind: twin.KindStatus, Fields: []string{"closed"}},
 	}
