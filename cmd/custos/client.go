@@ -36,7 +36,7 @@ const twinUsage = `
 custos twin — manage twins through the HTTP API of a running custos.
 
 Usage:
-  custos twin create ID --kind pallet --policy coldchain [--params '{"min_c":2,"max_c":8}'] [--custodian P]
+  custos twin create ID --kind pallet --policy coldchain [--params '{"min_c":2,"max_c":8}'] [--custodian P] [--lateness 10m] [--ts RFC3339]
   custos twin get ID
   custos twin list [--status S] [--kind K] [--custodian P] [--limit N] [--after ID]
   custos twin history ID [--after SEQ] [--limit N]
@@ -66,6 +66,7 @@ func twinCmd(args []string) {
 	base := fs.String("api", "http://127.0.0.1:8080", "base URL of the custos HTTP API")
 	var (
 		kind, policy, version, params, custodian, parent *string
+		lateness, ts                                     *string
 		status, after                                    *string
 		limit                                            *int
 		compact                                          *bool
@@ -78,6 +79,8 @@ func twinCmd(args []string) {
 		params = fs.String("params", "{}", "contract parameters, a JSON object")
 		custodian = fs.String("custodian", "", "party holding the asset now")
 		parent = fs.String("parent", "", "id of the containing twin")
+		lateness = fs.String("lateness", "", "allowed-lateness window (e.g. 10m, at most 168h): readings are held back and applied in event-time order within it")
+		ts = fs.String("ts", "", "event time of the creation, RFC 3339 (default: when custos receives it)")
 	case "list":
 		status = fs.String("status", "", "only twins with this status")
 		kind = fs.String("kind", "", "only twins of this kind")
@@ -111,6 +114,7 @@ func twinCmd(args []string) {
 		api(*base, "POST", "/v1/twins", map[string]any{
 			"id": pos[0], "kind": *kind, "policy": *policy, "version": *version,
 			"params": json.RawMessage(*params), "custodian": *custodian, "parent": *parent,
+			"lateness": *lateness, "ts": *ts,
 		})
 	case "get":
 		need(1, "ID")
