@@ -108,6 +108,13 @@ type Event struct {
 	Fields []string
 }
 
+// processingTimer reports whether e is a processing-time timer event: on
+// the server's clock, so it neither fires event-time timers nor moves the
+// watermark, and is never LATE.
+func (e *Event) processingTimer() bool {
+	return e.Kind == KindTimer && e.Field(1) == ClockProcessing
+}
+
 // Field returns field i, or "" if the event has fewer fields.
 func (e *Event) Field(i int) string {
 	if i < len(e.Fields) {

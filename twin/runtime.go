@@ -500,7 +500,7 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 					Err: Rejectf(ReasonTimerNotSet, "twin %s has no processing-time timer %q due at %s", t.ID, truncate(e.Field(0), 64), in.Due.Format(time.RFC3339Nano))})
 				continue
 			}
-			e.Fields = []string{e.Field(0), ClockProcessing}
+			// ParseTimer made it [name, "processing"].
 		}
 		if ierr := s.receive(ctx, res, e, in.StreamSeq); ierr != nil {
 			result.Failed = append(result.Failed, FailedEvent{Index: i, Err: ierr})
@@ -579,7 +579,7 @@ func cloneEvent(e *Event) Event {
 // watermark. A processing-time timer event neither fires event-time timers
 // nor moves the watermark: it is on the server's clock.
 func (s *shard) step(ctx context.Context, res *resident, e *Event, streamSeq uint64) *InputError {
-	if e.Kind == KindTimer && e.Field(1) == ClockProcessing {
+	if e.processingTimer() {
 		return s.applyEvent(ctx, res, e, streamSeq)
 	}
 	s.fireDue(ctx, res, e.Time)
@@ -719,9 +719,8 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 	if e.Kind == KindUpgrade {
 		e.Fields[0], e.Fields[1] = t.Contract.SHA256.Hex(), t.Contract.Version
 	}
-	processing := e.Kind == KindTimer && e.Field(1) == ClockProcessing
 	e.Flags &^= EventLate
-	if !processing && e.Time.Before(t.Watermark) {
+	if !e.processingTimer() && e.Time.Before(t.Watermark) {
 		e.Flags |= EventLate
 	}
 	start := len(s.arena)
@@ -753,15 +752,7 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 		seq := t.Seq
 		if ce != nil && ce.Deterministic() {
 			// A failure record: the event takes its seq, the state stays.
-			s.advance(t, e, now, processing)
-			eh := s.hasher.Sum(enc)
-			sh := s.hasher.Sum(t.State)
-			t.Digest = s.hasher.NextFailure(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256, ce.Kind)
-			s.records = append(s.records, Record{
-				Twin: t.ID, Seq: t.Seq, StreamSeq: streamSeq, Time: e.Time, RecordTime: now, Kind: e.Kind,
-				Event: enc, Late: e.Late(), Failure: ce.Kind, FailureDetail: truncate(msg, 300),
-				EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
-			})
+			s.record(t, e, enc, streamSeq, now, ce.Kind, truncate(msg, 300))
 			seq = t.Seq
 		} else {
 			s.arena = s.arena[:start]
@@ -804,14 +795,7 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 	for _, op := range out.Timers {
 		t.setTimer(op, now)
 	}
-	s.advance(t, e, now, processing)
-	eh := s.hasher.Sum(enc)
-	sh := s.hasher.Sum(t.State)
-	t.Digest = s.hasher.Next(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256)
-	s.records = append(s.records, Record{
-		Twin: t.ID, Seq: t.Seq, StreamSeq: streamSeq, Time: e.Time, RecordTime: now, Kind: e.Kind, Event: enc,
-		Late: e.Late(), EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
-	})
+	s.record(t, e, enc, streamSeq, now, "", "")
 	for _, a := range out.Alerts {
 		s.alert(t, t.Seq, e.Time, a.Severity, a.Code, a.Message)
 	}
@@ -823,15 +807,30 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 	return nil
 }
 
+// record gives e (encoded as enc) its seq in t's history: it moves the
+// twin's clocks, extends the digest chain (with the failure kind for a
+// failure record, NextFailureDigest) and appends the record.
+func (s *shard) record(t *Twin, e *Event, enc []byte, streamSeq uint64, now time.Time, failure, detail string) {
+	s.advance(t, e, now)
+	eh := s.hasher.Sum(enc)
+	sh := s.hasher.Sum(t.State)
+	t.Digest = s.hasher.NextFailure(t.Digest, t.ID, t.Seq, eh, sh, t.Contract.SHA256, failure)
+	s.records = append(s.records, Record{
+		Twin: t.ID, Seq: t.Seq, StreamSeq: streamSeq, Time: e.Time, RecordTime: now, Kind: e.Kind, Event: enc,
+		Late: e.Late(), Failure: failure, FailureDetail: detail,
+		EventHash: eh, StateHash: sh, Module: t.Contract.SHA256, Digest: t.Digest,
+	})
+}
+
 // advance gives e its seq and moves the twin's clocks: the watermark (not
 // for a processing-time timer) and the freshness of its data.
-func (s *shard) advance(t *Twin, e *Event, now time.Time, processing bool) {
+func (s *shard) advance(t *Twin, e *Event, now time.Time) {
 	t.Seq = e.Seq
 	t.Updated = e.Time
 	// The create event does not move the watermark: registering a twin
 	// today for a logger that started four days ago is not data, and its
 	// readings are not late.
-	if !processing && e.Kind != KindCreate && e.Time.After(t.Watermark) {
+	if !e.processingTimer() && e.Kind != KindCreate && e.Time.After(t.Watermark) {
 		t.Watermark = e.Time
 	}
 	if e.Kind == KindReading {

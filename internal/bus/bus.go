@@ -540,8 +540,12 @@ func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 // custos_publications_healthy follows it.
 func (b *Bus) setPubErr(err error) {
 	b.mu.Lock()
+	was := b.pubErr
 	b.pubErr = err
 	b.mu.Unlock()
+	if err == nil && was == nil {
+		return // healthy and was: nothing to tell (every batch passes here)
+	}
 	if err != nil {
 		b.cfg.Metrics.PublishHealthy.Set(0)
 	} else {
