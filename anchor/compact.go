@@ -41,7 +41,7 @@ func (b *Bundle) MarshalCompact() ([]byte, error) {
 	}
 	for _, l := range b.Links {
 		if l.Failure != "" {
-			// CPB1 has no room for a failure kind; the JSON form has.
+			// CPB2 has no room for a failure kind; the JSON form has.
 			return nil, fmt.Errorf("compact bundle: seq %d is a failure record: use the JSON form", l.Seq)
 		}
 	}
