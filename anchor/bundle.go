@@ -304,7 +304,7 @@ func Verify(ctx context.Context, bk Backend, b *Bundle, pin Pin) (*Report, error
 	if err != nil {
 		return r, fmt.Errorf("verify: %w", err)
 	}
-	inRange := key.Until != 0 && key.From <= b.Epoch && b.Epoch < key.Until
+	inRange := key.From <= b.Epoch && b.Epoch < key.Until // Until 0: never authorised
 	switch {
 	case !inRange:
 		r.add(CheckSigner, false, "signer %s is not authorised for epoch %d by operator %s in contract %s (%s)", b.Signer, b.Epoch, owner, pin.Contract, key)

@@ -58,11 +58,6 @@ type Key struct {
 	From, Until, RevokedAt uint64
 }
 
-// Allows reports whether the key may anchor epoch now.
-func (k Key) Allows(epoch uint64) bool {
-	return k.RevokedAt == 0 && k.From <= epoch && epoch < k.Until
-}
-
 func (k Key) String() string {
 	switch {
 	case k.Until == 0:

@@ -156,9 +156,9 @@ func DeployContract(ctx context.Context, cc *ChainConn, dataDir string, feeCapGw
 // one recorded for this chain, else (dev chain only) a new deployment.
 func contractAddress(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
 	if cfg.Contract != "" {
-		return knownContract(ctx, cfg, cc, dataDir)
+		return knownContract(cfg, cc, dataDir)
 	}
-	if addr, err := knownContract(ctx, cfg, cc, dataDir); err == nil {
+	if addr, err := knownContract(cfg, cc, dataDir); err == nil {
 		// A TwinAnchor of this version answers owner(); an address without
 		// code or an older contract does not (the dev chain deploys anew).
 		if _, err := anchor.Owner(ctx, cc.Backend, addr); err == nil {
@@ -198,7 +198,7 @@ func OpenContract(ctx context.Context, cfg *AnchorConfig, dataDir string) (*Chai
 			return nil, common.Address{}, fmt.Errorf("chain id: endpoint says %d, --chain-id says %d", id, cfg.ChainID)
 		}
 		cc := &ChainConn{Backend: cl, Client: cl, ChainID: id.Uint64()}
-		addr, err := knownContract(ctx, cfg, cc, dataDir)
+		addr, err := knownContract(cfg, cc, dataDir)
 		if err != nil {
 			cc.Close()
 			return nil, common.Address{}, err
@@ -209,7 +209,7 @@ func OpenContract(ctx context.Context, cfg *AnchorConfig, dataDir string) (*Chai
 	if err != nil {
 		return nil, common.Address{}, err
 	}
-	addr, err := knownContract(ctx, cfg, cc, dataDir)
+	addr, err := knownContract(cfg, cc, dataDir)
 	if err != nil {
 		cc.Close()
 		return nil, common.Address{}, err
@@ -217,7 +217,7 @@ func OpenContract(ctx context.Context, cfg *AnchorConfig, dataDir string) (*Chai
 	return cc, addr, nil
 }
 
-func knownContract(ctx context.Context, cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
+func knownContract(cfg *AnchorConfig, cc *ChainConn, dataDir string) (common.Address, error) {
 	if cfg.Contract != "" {
 		if !common.IsHexAddress(cfg.Contract) {
 			return common.Address{}, fmt.Errorf("--anchor-contract %q is not an address", cfg.Contract)

@@ -207,7 +207,6 @@ type eventJSON struct {
 	SensorElementList []elementJSON   `json:"sensorElementList"`
 	ErrorDeclaration  json.RawMessage `json:"errorDeclaration"`
 	QuantityList      json.RawMessage `json:"quantityList"`
-	ChildQuantityList json.RawMessage `json:"childQuantityList"`
 
 	// custos extension (prefix "custos" bound to Namespace).
 	CustosKind     string        `json:"custos:kind"`
@@ -843,7 +842,7 @@ func PartyFromURI(s string) (string, error) {
 // PartyURI is the URI of a custos party: itself if it is a URI, else
 // urn:custos:party:<percent-encoded>.
 func PartyURI(p string) string {
-	if u, err := url.Parse(p); err == nil && u.Scheme != "" && strings.Contains(p, ":") && !strings.ContainsAny(p, " \t") {
+	if isURI(p) {
 		return p
 	}
 	return PartyURIPrefix + escape(p)
@@ -851,10 +850,16 @@ func PartyURI(p string) string {
 
 // SensorURI is the deviceID of a custos sensor name.
 func SensorURI(s string) string {
-	if u, err := url.Parse(s); err == nil && u.Scheme != "" && strings.Contains(s, ":") && !strings.ContainsAny(s, " \t") {
+	if isURI(s) {
 		return s
 	}
 	return SensorURIPrefix + escape(s)
+}
+
+// isURI reports whether s is already an absolute URI.
+func isURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && strings.Contains(s, ":") && !strings.ContainsAny(s, " \t")
 }
 
 func escape(s string) string {

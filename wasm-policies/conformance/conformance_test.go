@@ -97,16 +97,23 @@ func TestColdchainGolden(t *testing.T) {
 // TestGoFromSource builds the Go coldchain from source, as build.sh does,
 // and runs it against the golden file.
 func TestGoFromSource(t *testing.T) {
+	golden(t, buildGo(t, "coldchain"))
+}
+
+// buildGo builds the Go contract in ../name as build.sh does and returns
+// its bytes.
+func buildGo(t *testing.T, name string) []byte {
+	t.Helper()
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	_, err := os.Stat(goBin)
 	need(t, err == nil, "go toolchain not found at "+goBin)
-	out := filepath.Join(t.TempDir(), "coldchain.wasm")
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "../coldchain")
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "../"+name)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, b)
 	}
-	golden(t, read(t, out))
+	return read(t, out)
 }
 
 // TestAssemblyScriptFromSource builds the AssemblyScript contracts with the
@@ -216,9 +223,6 @@ func TestAgreeEventForEvent(t *testing.T) {
 // and runs it, under the real host and runtime, against its golden file
 // (wasm-policies/<name>/testdata: params.json, events.jsonl, expected.jsonl).
 func TestReferenceContracts(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	_, err := os.Stat(goBin)
-	need(t, err == nil, "go toolchain not found at "+goBin)
 	tests := []struct{ name, custodian string }{
 		{"humidshock", ""},
 		{"custody", "acme"},
@@ -227,15 +231,10 @@ func TestReferenceContracts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), tt.name+".wasm")
-			cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "../"+tt.name)
-			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("build: %v\n%s", err, b)
-			}
+			wasm := buildGo(t, tt.name)
 			dir := filepath.Join("..", tt.name, "testdata")
 			got, err := policytest.Run(context.Background(), policytest.Config{
-				Module: read(t, out), Name: tt.name, Params: read(t, filepath.Join(dir, "params.json")), Custodian: tt.custodian, Host: hostCfg,
+				Module: wasm, Name: tt.name, Params: read(t, filepath.Join(dir, "params.json")), Custodian: tt.custodian, Host: hostCfg,
 			}, bytes.NewReader(read(t, filepath.Join(dir, "events.jsonl"))))
 			if err != nil {
 				t.Fatal(err)

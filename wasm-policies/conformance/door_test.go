@@ -2,10 +2,6 @@ package conformance
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -18,16 +14,7 @@ import (
 // arrives before the close, the door timer (12:01:00) fires before it and
 // the close then comes LATE and withdraws the alert.
 func TestDoorExample(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	_, err := os.Stat(goBin)
-	need(t, err == nil, "go toolchain not found at "+goBin)
-	out := filepath.Join(t.TempDir(), "humidshock.wasm")
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "../humidshock")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
-	wasm := read(t, out)
+	wasm := buildGo(t, "humidshock")
 	const (
 		open   = `{"ts":"2026-11-25T12:00:00Z","sensor":"d1","type":"door","value":1}`
 		closed = `{"ts":"2026-11-25T12:00:10Z","sensor":"d1","type":"door","value":0}`
