@@ -251,7 +251,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	conn := a.Conn
 	a.closers = append(a.closers, func() { conn.Drain(); conn.Close() })
-	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536))
+	// An asynchronous publication whose acknowledgement is lost (a stream
+	// leader changing in a cluster) fails after a while instead of never:
+	// the bus re-sends it (same Nats-Msg-Id) and acknowledges input only
+	// after it is stored.
+	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

@@ -29,8 +29,8 @@ func TestCluster(t *testing.T) {
 			return
 		}
 		w := clustertest.NewWorkload(name, 30, readings)
-		ws = append(ws, w)
 		t.Run(name, func(t *testing.T) {
+			ws = append(ws, w)
 			c.T = t
 			f(t, w)
 			c.WaitOwned(30 * time.Second)
@@ -58,30 +58,38 @@ func TestCluster(t *testing.T) {
 	run("FreezeNode", 6000, func(t *testing.T, w *clustertest.Workload) {
 		n := c.Nodes[2]
 		fenced := n.Metric("custos_fenced_commits_total")
-		third := len(w.Msgs) / 3
-		c.Publish(js, w, 0, third, 300*time.Millisecond)
-		// Freeze it in the middle of a burst: it has input in hand (applied,
-		// not yet committed) that it will try to commit when thawed.
-		frozen := make(chan struct{})
-		go func() {
-			defer close(frozen)
-			time.Sleep(150 * time.Millisecond)
+		const rounds = 3
+		chunk := len(w.Msgs) / (rounds + 1)
+		// Freeze it, then publish: the server delivers its partitions'
+		// input to its pending pull requests, into its socket. Once its
+		// partitions have moved (and been fenced by their new owners), thaw
+		// it: it reads that input, applies it to the twins it still holds
+		// and tries to commit, which the fence refuses. (Up to three rounds,
+		// in case a round found it without a pull request pending.)
+		round := 0
+		for ; round < rounds; round++ {
+			c.Publish(js, w, round*chunk, round*chunk+chunk/4, 200*time.Millisecond)
 			n.Freeze()
-		}()
-		c.Publish(js, w, third, 2*third, 0)
-		<-frozen
-		c.WaitOwned(30 * time.Second) // the others took its partitions
-		c.Logf("%s frozen; its partitions moved", n.ID)
-		c.Publish(js, w, 2*third, len(w.Msgs), 300*time.Millisecond)
-		n.Thaw()
-		deadline := time.Now().Add(30 * time.Second)
-		for n.Metric("custos_fenced_commits_total") <= fenced {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no commit refused by the fence after thawing\n%s", n.ID, n.Tail(40))
+			c.Publish(js, w, round*chunk+chunk/4, (round+1)*chunk, 0)
+			c.WaitOwned(30 * time.Second) // the others took its partitions
+			c.Logf("%s frozen; its partitions moved", n.ID)
+			n.Thaw()
+			deadline := time.Now().Add(3 * time.Second)
+			for n.Metric("custos_fenced_commits_total") <= fenced && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(50 * time.Millisecond)
+			if n.Metric("custos_fenced_commits_total") > fenced {
+				break
+			}
+			c.Logf("%s thawed with nothing to commit; again", n.ID)
+			c.WaitOwned(30 * time.Second)
+		}
+		if round == rounds {
+			t.Fatalf("%s: no commit refused by the fence after %d freezes\n%s", n.ID, rounds, n.Tail(40))
 		}
 		c.Logf("%s thawed: %v commits refused by the fence", n.ID, n.Metric("custos_fenced_commits_total")-fenced)
+		c.Publish(js, w, (round+1)*chunk, len(w.Msgs), 300*time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
 		for n.Metric("custos_partitions_owned") < 1 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s did not own partitions again\n%s", n.ID, n.Tail(40))

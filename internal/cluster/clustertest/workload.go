@@ -304,10 +304,10 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 	if err != nil {
 		c.T.Fatal(err)
 	}
-	// Dead letters are published after the commit of their batch: give a
-	// moment for the last ones.
+	// Dead letters are published after the commit of their batch (and
+	// re-sent if a stream leader changed meanwhile): give them time.
 	var n uint64
-	for end := time.Now().Add(5 * time.Second); ; {
+	for end := time.Now().Add(30 * time.Second); ; {
 		info, err := dlq.Info(ctx)
 		if err != nil {
 			c.T.Fatal(err)
@@ -320,6 +320,11 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 	}
 	if n != uint64(w.Bad) {
 		c.T.Errorf("dead letters: %d, want %d (the deliberately bad input only)", n, w.Bad)
+		st, _ := js.Stream(ctx, "CUSTOS_INPUT")
+		for name := range st.ListConsumers(ctx).Info() {
+			c.T.Logf("consumer %s: filter %v ack floor %d delivered %d pending %d ack pending %d",
+				name.Name, name.Config.FilterSubjects, name.AckFloor.Stream, name.Delivered.Stream, name.NumPending, name.NumAckPending)
+		}
 	}
 	c.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
 }
