@@ -65,10 +65,10 @@ func (c *Cluster) Logf(format string, args ...any) {
 
 // Node is one custos child process.
 type Node struct {
-	ID   string
-	Dir  string
-	HTTP string // host:port of its HTTP API
-	Log  string // file with its stderr
+	ID     string
+	Dir    string
+	HTTP   string // host:port of its HTTP API
+	Log    string // file with its stderr
 	cmd    *exec.Cmd
 	done   chan struct{}
 	c      *Cluster
