@@ -10,8 +10,6 @@ package clustertest
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -162,7 +160,9 @@ func Start(t testing.TB, o Options) *Cluster {
 		os.RemoveAll(c.dir)
 	}
 	t.Cleanup(func() { c.Logf("schema dropped") })
-	c.Store = newSchema(t, base)
+	store, drop := pg.FreshSchema(base, "cluster")
+	t.Cleanup(drop)
+	c.Store = store
 	t.Cleanup(func() { c.Logf("NATS servers down") })
 	c.NATS = natstest.Start(t, o.Servers)
 	c.Logf("%d NATS servers up", o.Servers)
@@ -188,32 +188,6 @@ func Start(t testing.TB, o Options) *Cluster {
 	c.WaitOwned(60 * time.Second)
 	c.Logf("all %d partitions owned", o.Partitions)
 	return c
-}
-
-// newSchema returns base with a fresh schema, dropped at the end.
-func newSchema(t testing.TB, base string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "cluster_" + hex.EncodeToString(b[:])
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	u := base + sep + pg.SchemaParam + "=" + schema
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		db, err := pg.Open(ctx, base, pg.WithoutMigrations())
-		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Pool().Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-		}
-	})
-	return u
 }
 
 // freeAddr is a loopback address for node i's HTTP API: from
