@@ -274,7 +274,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	// Runtime and bus.
-	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Host),
+	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Modules),
 		Shards: cfg.Shards, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
@@ -292,7 +292,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.registerGauges()
 	if a.EPCIS, err = exchange.New(ctx, exchange.Config{Conn: a.Conn, JS: a.JS, Store: a.Store, Runtime: a.Runtime,
-		Policies: a.Host, Logger: cfg.Logger}); err != nil {
+		Policies: a.Modules, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	if err := a.EPCIS.Subscribe(); err != nil {
@@ -317,7 +317,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 	// HTTP.
 	hc := httpapi.Config{
-		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
+		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Modules, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
 		JS: a.JS, Auth: tokens, Metrics: a.Metrics, Routes: a.EPCIS.Routes(), BodyTimeout: cfg.HTTPBodyTimeout,
 	}
