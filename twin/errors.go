@@ -20,7 +20,26 @@ var (
 	ErrClosed = errors.New("twin closed")
 	// ErrStopped: the runtime has been stopped.
 	ErrStopped = errors.New("runtime stopped")
+	// ErrFenced: a commit was refused because another node has since taken
+	// one of the batch's partitions (it holds a higher fence token). Errors
+	// about a fence are *FencedError values, which match it with errors.Is.
+	ErrFenced = errors.New("fenced")
 )
+
+// FencedError is a commit refused by a partition's fence: the committing
+// node held Token, the store has seen Current (higher) from a newer owner.
+// Nothing of the batch was written.
+type FencedError struct {
+	Partition      int
+	Token, Current uint64
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("fenced: partition %d has fence token %d, this node holds %d", e.Partition, e.Current, e.Token)
+}
+
+// Is makes errors.Is(err, ErrFenced) hold.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
 // Reason classifies why an input was not applied. It is the last token of
 // the dead-letter subject custos.dlq.<reason>, so it is a stable public name.

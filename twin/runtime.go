@@ -154,6 +154,10 @@ type Step struct {
 	batch Batch
 }
 
+// SetFences attaches to the step the fence tokens of the partitions its
+// input came from (see Batch.Fences); Commit hands them to the store.
+func (st *Step) SetFences(f map[int]uint64) { st.batch.Fences = f }
+
 // ErrNeedsEvict is returned by Apply after an Apply or Commit failed: the
 // twins in memory may be ahead of the store, so the caller must Evict and
 // deliver the unacknowledged input again.

@@ -33,6 +33,12 @@ type Batch struct {
 	Twins   []*Twin  // new snapshots, replacing the old ones
 	Records []Record // history records to add
 	Alerts  []Alert  // alerts to add
+	// Fences, in a cluster, maps each partition whose input the batch
+	// applied to the fence token the committing node holds for it. A store
+	// that fences (PostgreSQL) writes nothing and returns a *FencedError
+	// when it has seen a higher token for one of them, and otherwise records
+	// the tokens in the same transaction. Nil outside a cluster.
+	Fences map[int]uint64
 }
 
 // Reset empties b for reuse, keeping its capacity.
@@ -41,6 +47,7 @@ func (b *Batch) Reset() {
 	b.Twins = b.Twins[:0]
 	b.Records = b.Records[:0]
 	b.Alerts = b.Alerts[:0]
+	b.Fences = nil
 }
 
 // TwinQuery selects twins. Zero fields do not filter.

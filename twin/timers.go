@@ -152,6 +152,13 @@ func (r *Runtime) RunTimers(ctx context.Context, tick time.Duration, sink TimerS
 // called once at start, in the background: twins are loaded lazily, but
 // their timers must fire even if no event arrives.
 func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
+	return r.LoadTimersWhere(ctx, nil)
+}
+
+// LoadTimersWhere is LoadTimers for the twins whose id match accepts (all
+// if match is nil): in a cluster, a node that takes a partition loads the
+// timers of that partition's twins.
+func (r *Runtime) LoadTimersWhere(ctx context.Context, match func(id string) bool) (int, error) {
 	after, n := "", 0
 	for {
 		page, err := r.cfg.Store.Twins(ctx, TwinQuery{After: after, Limit: 1000})
@@ -159,6 +166,9 @@ func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, t := range page {
+			if match != nil && !match(t.ID) {
+				continue
+			}
 			if pt := processingTimers(t.Timers); len(pt) > 0 {
 				r.timers.set(t.ID, pt)
 				n += len(pt)
@@ -169,6 +179,23 @@ func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+// DropTimers forgets the pending processing-time timers of the twins whose
+// id match accepts: in a cluster, a node that gives up a partition stops
+// firing its timers (the new owner loads them).
+func (r *Runtime) DropTimers(match func(id string) bool) int {
+	q := r.timers
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for id, ts := range q.byTwin {
+		if match(id) {
+			n += len(ts)
+			delete(q.byTwin, id) // heap entries lapse: no longer pending
+		}
+	}
+	return n
 }
 
 // waiters lets callers wait for the result of an input by stream sequence.

@@ -45,6 +45,7 @@ func runCmd(args []string) {
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
 	lim := addContractLimitFlags(fs)
 	chain := addChainFlags(fs, true)
+	cl := addClusterFlags(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.parse(args)
@@ -72,6 +73,7 @@ func runCmd(args []string) {
 		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
+		Cluster: cl.config(),
 	})
 	if err != nil {
 		fatalf("start: %v", err)
@@ -105,6 +107,9 @@ func runCmd(args []string) {
 	storeWhere := "embedded (" + *data + "/store)"
 	if *store != "" {
 		storeWhere = "postgres"
+	}
+	if a.Partitions != nil {
+		natsWhere += fmt.Sprintf("\n  cluster    node %s, %d partitions (owned now: %q; /metrics custos_partition_fence)", *cl.node, *cl.partitions, a.Partitions.String())
 	}
 	fmt.Fprintf(os.Stderr, `custos %s running
   data       %s

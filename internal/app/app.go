@@ -24,6 +24,7 @@ import (
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/bus"
+	"github.com/custos-dev/custos/internal/cluster"
 	"github.com/custos-dev/custos/internal/epcis/exchange"
 	"github.com/custos-dev/custos/internal/httpapi"
 	"github.com/custos-dev/custos/internal/metrics"
@@ -83,6 +84,8 @@ type Config struct {
 	CacheDir string
 	// Anchor turns anchoring on (nil: off).
 	Anchor *AnchorConfig
+	// Cluster runs this daemon as a node of a cluster (nil: single node).
+	Cluster *ClusterConfig
 
 	Logger *slog.Logger
 }
@@ -108,6 +111,11 @@ type App struct {
 	Chain      *ChainConn      // the chain anchors go to (nil when off)
 
 	EPCIS *exchange.Exchange // GS1 EPCIS 2.0 capture and export
+
+	// Cluster mode only (nil otherwise): the lease bucket custos_cluster
+	// and the partition balancer.
+	Leases     jetstream.KeyValue
+	Partitions *cluster.Partitions
 
 	log     *slog.Logger
 	cancel  context.CancelFunc
@@ -145,6 +153,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if err := httpapi.CheckListen(cfg.HTTP, tokens); err != nil {
 			return nil, err
 		}
+	}
+	if err := cfg.checkCluster(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -204,7 +215,14 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if tlsConf == nil && cfg.NATSListen != "" && cfg.NATSListen != "-" && !loopback(cfg.NATSListen) {
 			a.log.Warn("NATS listens off loopback without TLS: nkey authentication holds, but traffic is readable on the network (see docs/security.md)", "listen", cfg.NATSListen)
 		}
-		a.NATS, err = natsrv.Start(natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, Users: users, TLS: tlsConf})
+		nc := natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, Users: users, TLS: tlsConf}
+		if cc := cfg.Cluster; cc != nil {
+			if len(tenants) > 0 {
+				return nil, errors.New("cluster: tenant NATS users are not supported in cluster mode yet (their input is not partitioned)")
+			}
+			nc.ServerName, nc.ClusterName, nc.ClusterListen, nc.Routes = cc.Node, cc.Name, cc.Listen, cc.Routes
+		}
+		a.NATS, err = natsrv.Start(nc)
 		if err != nil {
 			return nil, err
 		}
@@ -232,6 +250,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if cfg.Cluster != nil {
+		if err := waitJetStream(ctx, a.JS, a.log); err != nil {
+			return nil, err
+		}
 	}
 
 	// Contracts.
@@ -279,11 +302,18 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Bus, err = bus.New(bus.Config{
+	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
 		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew,
-	})
+	}
+	if cfg.Cluster != nil {
+		if err := a.startCluster(ctx); err != nil {
+			return nil, err
+		}
+		bc.Partitions, bc.Ownership, bc.Replicas = cfg.Cluster.Partitions, a.Partitions, a.replicas()
+	}
+	a.Bus, err = bus.New(bc)
 	if err != nil {
 		return nil, err
 	}
@@ -307,13 +337,18 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		a.goRun("anchor", func() error { return a.Anchor.Run(runCtx) })
 	}
 	a.goRun("timers", func() error { return a.Runtime.RunTimers(runCtx, 0, a.Bus.FireTimer) })
-	a.goRun("load timers", func() error {
-		n, err := a.Runtime.LoadTimers(runCtx)
-		if err == nil && n > 0 {
-			a.log.Info("pending timers loaded", "timers", n)
-		}
-		return err
-	})
+	if a.Partitions != nil {
+		// Timers are loaded per partition as the node takes them.
+		a.goRun("partitions", func() error { return a.Partitions.Run(runCtx) })
+	} else {
+		a.goRun("load timers", func() error {
+			n, err := a.Runtime.LoadTimers(runCtx)
+			if err == nil && n > 0 {
+				a.log.Info("pending timers loaded", "timers", n)
+			}
+			return err
+		})
+	}
 
 	// HTTP.
 	hc := httpapi.Config{

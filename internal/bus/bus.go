@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/custos-dev/custos/internal/cluster"
 	"github.com/custos-dev/custos/internal/metrics"
 	"github.com/custos-dev/custos/twin"
 )
@@ -96,6 +97,28 @@ type Config struct {
 	// MaxFutureSkew dead-letters (future_time) readings dated more than this
 	// after the time JetStream stored them. 0: 24 h; negative: no limit.
 	MaxFutureSkew time.Duration
+	// Partitions > 0 partitions the input stream for a cluster
+	// (docs/cluster.md): its subject transform stores custos.<kind>.<twin>
+	// as custos.<kind>.<partition>.<twin>, and the bus consumes only the
+	// partitions Ownership gives this node, one durable consumer each. 0:
+	// one node and one consumer, as always. Every node of a deployment must
+	// use the same number; Setup refuses another.
+	Partitions int
+	// Ownership is required with Partitions.
+	Ownership Ownership
+}
+
+// Ownership says which input partitions this node consumes (cluster mode;
+// internal/cluster implements it with leases).
+type Ownership interface {
+	// Owned returns the partitions this node holds, each with its fence
+	// token (the commit carries it, see twin.Batch.Fences).
+	Owned() map[int]uint64
+	// Changed receives a value whenever Owned may have changed.
+	Changed() <-chan struct{}
+	// Fenced says that the store refused a commit for partition p (a newer
+	// owner exists): the node gives p up at once.
+	Fenced(p int)
 }
 
 // Bus is the NATS side of the runtime.
@@ -106,10 +129,16 @@ type Bus struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 
-	mu      sync.Mutex
-	ready   bool
-	lastErr error // why ingest last stopped (cleared when it consumes again)
-	pubErr  error // the last publication that failed for good (cleared by one that succeeds)
+	// tokens are the partitions consumed by the current run of consume,
+	// with their fence tokens (nil without partitions); set before its
+	// goroutines start.
+	tokens map[int]uint64
+
+	mu        sync.Mutex
+	consuming map[int]uint64 // partitions consumed now (for WaitReleased)
+	ready     bool
+	lastErr   error // why ingest last stopped (cleared when it consumes again)
+	pubErr    error // the last publication that failed for good (cleared by one that succeeds)
 }
 
 // New validates cfg and returns a Bus. Call Setup, then Run.
@@ -141,13 +170,16 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Partitions < 0 || cfg.Partitions > 0 && cfg.Ownership == nil {
+		return nil, errors.New("bus: Partitions needs Ownership")
+	}
 	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS}, nil
 }
 
 // Setup creates or updates the streams and the KV bucket. It is
 // idempotent. The durable consumer is (re)created by Run.
 func (b *Bus) Setup(ctx context.Context) error {
-	streams := []jetstream.StreamConfig{{
+	input := jetstream.StreamConfig{
 		Name:        StreamInput,
 		Description: "custos input: telemetry, commands and timers of all twins",
 		Subjects: []string{TelemetryPrefix + ">", CommandPrefix + ">", TimerPrefix + ">",
@@ -156,7 +188,11 @@ func (b *Bus) Setup(ctx context.Context) error {
 		Duplicates: b.cfg.DuplicateWindow,
 		Replicas:   b.cfg.Replicas,
 		MaxMsgSize: int32(b.cfg.MaxMessageBytes) * 4,
-	}, {
+	}
+	if err := b.partitionInput(ctx, &input); err != nil {
+		return err
+	}
+	streams := []jetstream.StreamConfig{input, {
 		Name:        StreamAlerts,
 		Description: "custos alerts raised on twins",
 		Subjects:    []string{"custos.twin.*.alert"},
@@ -195,39 +231,58 @@ func (b *Bus) Setup(ctx context.Context) error {
 // again first and in stream order, instead of after AckWait and behind newer
 // ones — which AckAll would then acknowledge unseen.
 func (b *Bus) resetConsumer(ctx context.Context) error {
-	cfg := jetstream.ConsumerConfig{
-		Durable:       Consumer,
-		Description:   "custos runtime",
-		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       5 * time.Minute,
-		MaxAckPending: max(b.cfg.BatchSize*8, 65536),
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-	}
-	old, err := b.js.Consumer(ctx, StreamInput, Consumer)
-	switch {
-	case err == nil:
-		info, err := old.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("consumer %s: %w", Consumer, err)
-		}
-		if err := b.js.DeleteConsumer(ctx, StreamInput, Consumer); err != nil {
-			return fmt.Errorf("consumer %s: delete: %w", Consumer, err)
-		}
-		if floor := info.AckFloor.Stream; floor > 0 {
-			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-			cfg.OptStartSeq = floor + 1
-		}
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-	default:
-		return fmt.Errorf("consumer %s: %w", Consumer, err)
-	}
-	cons, err := b.js.CreateConsumer(ctx, StreamInput, cfg)
+	cons, err := b.resetDurable(ctx, Consumer, nil, 0)
 	if err != nil {
-		return fmt.Errorf("consumer %s: %w", Consumer, err)
+		return err
 	}
 	b.cons = cons
 	return nil
+}
+
+// resetDurable deletes the durable consumers olds and creates name right
+// after the highest of their acknowledgement floors (or after seq after,
+// if higher), delivering the subjects of filter (all if empty).
+func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, after uint64, olds ...string) (jetstream.Consumer, error) {
+	if len(olds) == 0 {
+		olds = []string{name}
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:        name,
+		FilterSubjects: filter,
+		Description:    "custos runtime",
+		AckPolicy:      jetstream.AckAllPolicy,
+		AckWait:        5 * time.Minute,
+		MaxAckPending:  max(b.cfg.BatchSize*8, 65536),
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxDeliver:     -1,
+	}
+	floor := after
+	for _, o := range olds {
+		old, err := b.js.Consumer(ctx, StreamInput, o)
+		switch {
+		case err == nil:
+			info, err := old.Info(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("consumer %s: %w", o, err)
+			}
+			if err := b.js.DeleteConsumer(ctx, StreamInput, o); err != nil {
+				return nil, fmt.Errorf("consumer %s: delete: %w", o, err)
+			}
+			floor = max(floor, info.AckFloor.Stream)
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+		default:
+			return nil, fmt.Errorf("consumer %s: %w", o, err)
+		}
+	}
+	if floor > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = floor + 1
+	}
+	cons, err := b.js.CreateConsumer(ctx, StreamInput, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	return cons, nil
 }
 
 // Ready reports whether the ingest loop is consuming.
@@ -277,6 +332,13 @@ func (b *Bus) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, errRebalance) {
+			// Partitions moved: restart at once on the new set, from the
+			// acknowledgement floors, with nothing of the old run in memory.
+			b.log.Info("partitions changed; ingest restarts on the partitions owned now")
+			b.cfg.Runtime.Evict()
+			continue
+		}
 		if time.Since(start) > 10*time.Second {
 			backoff = minBackoff // it had been running fine: retry at once
 		}
@@ -294,30 +356,28 @@ func (b *Bus) Run(ctx context.Context) error {
 // inflight collects the publications of a batch, to await them before its
 // input is acknowledged.
 type inflight struct {
-	ack     jetstream.Msg // acknowledged (AckAll) once the publications are stored
+	acks    []jetstream.Msg // acknowledged (AckAll, one per consumer) once the publications are stored
 	futures []jetstream.PubAckFuture
 	retry   []*nats.Msg // publications, by future index, for re-sending
 }
 
 func (b *Bus) consume(ctx context.Context) error {
-	if err := b.resetConsumer(ctx); err != nil {
-		return err
-	}
 	g, ctx := errgroup.WithContext(ctx)
 	in := make(chan jetstream.Msg, b.cfg.BatchSize*4)
-	cc, err := b.cons.Consume(func(m jetstream.Msg) {
+	stop, err := b.startConsumers(ctx, func(m jetstream.Msg) {
 		select {
 		case in <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(b.cfg.BatchSize*4), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		b.log.Debug("consume", "err", err)
-	}))
+	})
+	defer stop()
 	if err != nil {
-		return fmt.Errorf("consume: %w", err)
+		return err
 	}
-	defer cc.Stop()
 	b.setReady(true)
+	if b.cfg.Ownership != nil {
+		g.Go(func() error { return b.watchOwnership(ctx) })
+	}
 
 	// Three stages, each in order: apply (this goroutine's loop), commit,
 	// publish+ack. Applying batch k+1 overlaps committing batch k.
@@ -327,8 +387,10 @@ func (b *Bus) consume(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(work)
 		for p := range steps {
+			p.step.SetFences(p.fences)
 			out, err := b.cfg.Runtime.Commit(ctx, p.step)
 			if err != nil {
+				b.fenced(err)
 				return err
 			}
 			p.out, p.step = out, nil
@@ -397,6 +459,8 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 type processed struct {
 	start     time.Time
 	msgs      []jetstream.Msg
+	last      map[string]jetstream.Msg // the last message of each consumer
+	fences    map[int]uint64           // partitions of the batch, with their fence tokens
 	inputs    []twin.Input
 	inputMsgs []jetstream.Msg // the message of each input (for dead letters)
 	dead      []dead
@@ -425,7 +489,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	}()
 	kv := make(map[string]twin.StateUpdate)
 	flushed, unflushed := time.Now(), 0
-	var last jetstream.Msg
+	last := map[string]jetstream.Msg{}
 	fl := &inflight{}
 	finish := func(flush bool) error {
 		if flush {
@@ -434,7 +498,10 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			}
 			clear(kv)
 			flushed, unflushed = time.Now(), 0
-			fl.ack = last
+			for _, m := range last {
+				fl.acks = append(fl.acks, m)
+			}
+			clear(last)
 		}
 		select {
 		case acks <- fl:
@@ -468,7 +535,9 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			}
 			b.publish(fl, kv, p)
 			unflushed += len(p.msgs)
-			last = p.msgs[len(p.msgs)-1]
+			for c, m := range p.last {
+				last[c] = m
+			}
 			// Flush when the interval is up, when much is pending, or when the
 			// pipeline has drained (a quiet system is not delayed by the
 			// interval; a busy one coalesces).
@@ -502,8 +571,8 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 		if len(fl.futures) > 0 {
 			b.setPubErr(nil)
 		}
-		if fl.ack != nil {
-			if err := fl.ack.Ack(); err != nil {
+		for _, m := range fl.acks {
+			if err := m.Ack(); err != nil {
 				b.log.Warn("ack", "err", err)
 			}
 		}
@@ -564,13 +633,21 @@ type dead struct {
 // parse turns the batch's messages into p's inputs; unparseable ones become
 // dead letters.
 func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
+	p.last = make(map[string]jetstream.Msg, 1)
 	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
 			b.log.Warn("message without metadata", "subject", m.Subject(), "err", err)
 			continue
 		}
-		in, ierr := b.parseOne(m, md)
+		p.last[md.Consumer] = m
+		in, part, ierr := b.parseOne(m, md)
+		if t, ok := b.tokens[part]; ok {
+			if p.fences == nil {
+				p.fences = make(map[int]uint64, 1)
+			}
+			p.fences[part] = t
+		}
 		if ierr != nil {
 			p.dead = append(p.dead, dead{msg: m, seq: md.Sequence.Stream, index: -1, err: ierr})
 			continue
@@ -581,7 +658,13 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 	}
 }
 
-func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, *twin.InputError) {
+// parseOne parses one message; part is its partition (-1 without).
+func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (in twin.Input, part int, ierr *twin.InputError) {
+	in, ierr = b.parseInput(m, md, &part)
+	return in, part, ierr
+}
+
+func (b *Bus) parseInput(m jetstream.Msg, md *jetstream.MsgMetadata, part *int) (twin.Input, *twin.InputError) {
 	subj := m.Subject()
 	data := m.Data()
 	var cat, id, tenant string
@@ -598,6 +681,17 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 		cat, id = "command", subj[len(CommandPrefix):]
 	case strings.HasPrefix(subj, TimerPrefix):
 		cat, id = "timer", subj[len(TimerPrefix):]
+	}
+	*part = -1
+	if b.cfg.Partitions > 0 {
+		// Stored as custos.<kind>.<partition>.<twin> by the stream's
+		// subject transform.
+		ps, rest, _ := strings.Cut(id, ".")
+		p, err := strconv.Atoi(ps)
+		if err != nil || p != cluster.PartitionOf(rest, b.cfg.Partitions) {
+			return twin.Input{}, twin.Rejectf(twin.ReasonInvalidSubject, "subject %q is not in the partition of its twin", subj)
+		}
+		*part, id = p, rest
 	}
 	if !twin.ValidID(id) {
 		return twin.Input{}, twin.Rejectf(twin.ReasonInvalidSubject, "subject %q does not name a valid twin id", subj)

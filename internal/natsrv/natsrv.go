@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -29,6 +30,14 @@ type Config struct {
 	Users []User
 	// TLS, if set, is required of every client connection.
 	TLS *tls.Config
+	// ServerName names the server (default "custos"); in a cluster, unique.
+	ServerName string
+	// ClusterListen (host:port), if set, clusters this server with the
+	// servers at Routes (nats://host:port of their cluster listeners) as
+	// cluster ClusterName (default "custos"): JetStream becomes clustered.
+	ClusterListen string
+	Routes        []string
+	ClusterName   string
 }
 
 // Server is a running embedded NATS server.
@@ -49,8 +58,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("natsrv: no directory")
 	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "custos"
+	}
 	opts := &server.Options{
-		ServerName: "custos",
+		ServerName: cfg.ServerName,
 		JetStream:  true,
 		StoreDir:   cfg.Dir,
 		NoSigs:     true,
@@ -83,6 +95,11 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.TLS != nil {
 		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, cfg.TLS, 2
+	}
+	if cfg.ClusterListen != "" {
+		if err := clusterOpts(opts, cfg); err != nil {
+			return nil, fmt.Errorf("natsrv: %w", err)
+		}
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = 1 << 20
@@ -178,4 +195,32 @@ func (s *Server) URL() string {
 func (s *Server) Stop() {
 	s.Shutdown()
 	s.WaitForShutdown()
+}
+
+// clusterOpts sets the route listener and routes of a clustered server.
+func clusterOpts(opts *server.Options, cfg Config) error {
+	host, port, err := net.SplitHostPort(cfg.ClusterListen)
+	if err != nil {
+		return fmt.Errorf("cluster listen %q: %w", cfg.ClusterListen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("cluster listen port %q: %w", port, err)
+	}
+	name := cfg.ClusterName
+	if name == "" {
+		name = "custos"
+	}
+	opts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: p}
+	if cfg.TLS != nil {
+		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = cfg.TLS, 2
+	}
+	for _, r := range cfg.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("cluster route %q: want nats://host:port", r)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }

@@ -304,6 +304,11 @@ func validIDs(b *twin.Batch) error {
 // Nothing of b is visible to readers, nor after a crash, unless all of it is.
 // If b holds several snapshots of one twin, the last one wins.
 func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
+	if len(b.Fences) > 0 {
+		// One process owns an embedded store: there is nothing to fence,
+		// and a cluster needs a shared store (PostgreSQL).
+		return errors.New("commit: the embedded store does not fence partitions (a cluster needs the postgres store)")
+	}
 	if err := validIDs(b); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

@@ -48,7 +48,8 @@ ON CONFLICT (id) DO UPDATE SET
 	stream_seq = EXCLUDED.stream_seq, timers = EXCLUDED.timers,
 	watermark_ns = EXCLUDED.watermark_ns, last_reading_ns = EXCLUDED.last_reading_ns,
 	lag_ns = EXCLUDED.lag_ns, lateness_ns = EXCLUDED.lateness_ns, buffered = EXCLUDED.buffered,
-	written_at = now()`
+	written_at = now()
+WHERE twins.seq <= EXCLUDED.seq`
 
 	insertHistorySQL = `INSERT INTO history (twin, seq, stream_seq, ts, kind, event, event_hash, state_hash, module, digest,
 	record_ns, late, failure, failure_detail)
@@ -102,7 +103,38 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 		err = db.commit(ctx, b, s)
 	}
 	if err != nil {
+		if fe := fenced(err, b.Fences); fe != nil {
+			return fmt.Errorf("pg commit: %w", fe)
+		}
 		return fmt.Errorf("pg commit: %w", err)
+	}
+	return nil
+}
+
+// fenced turns the fence check's refusal into a *twin.FencedError (nil if
+// err is not one).
+func fenced(err error, fences map[int]uint64) *twin.FencedError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != fencedCode {
+		return nil
+	}
+	p, _ := strconv.Atoi(pe.Hint)
+	cur, _ := strconv.ParseUint(pe.Detail, 10, 64)
+	return &twin.FencedError{Partition: p, Token: fences[p], Current: cur}
+}
+
+// AdvanceFence raises partition's fence to token (a node taking the
+// partition does so before it reads any of its twins), so that a former
+// owner can no longer commit it. It fails with a *twin.FencedError if the
+// fence is higher already (a newer owner exists).
+func (db *DB) AdvanceFence(ctx context.Context, partition int, token uint64) error {
+	fences := map[int]uint64{partition: token}
+	_, err := db.pool.Exec(ctx, fenceCheckSQL, []int32{int32(partition)}, []int64{int64(token)})
+	if fe := fenced(err, fences); fe != nil {
+		return fmt.Errorf("pg fence: %w", fe)
+	}
+	if err != nil {
+		return fmt.Errorf("pg fence: %w", err)
 	}
 	return nil
 }
@@ -128,8 +160,23 @@ func connBroken(ctx context.Context, err error) bool {
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// queueTwinsAlerts queues the snapshot upsert and the alerts insert of b.
+// fenceCheckSQL checks and advances the fences of a batch's partitions
+// (migration 0003); it fails with fencedCode when one is higher.
+const fenceCheckSQL = `SELECT custos_fence_check($1::int[], $2::int8[])`
+
+const fencedCode = "CUF01"
+
+// queueTwinsAlerts queues the fence check, the snapshot upsert and the
+// alerts insert of b.
 func queueTwinsAlerts(batch *pgx.Batch, b *twin.Batch, s *scratch) {
+	if len(b.Fences) > 0 {
+		parts := make([]int32, 0, len(b.Fences))
+		tokens := make([]int64, 0, len(b.Fences))
+		for p, t := range b.Fences {
+			parts, tokens = append(parts, int32(p)), append(tokens, int64(t))
+		}
+		batch.Queue(fenceCheckSQL, parts, tokens)
+	}
 	if len(b.Twins) > 0 {
 		s.twins.fill(b.Twins, s)
 		t := &s.twins

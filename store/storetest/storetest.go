@@ -107,6 +107,7 @@ func Run(t *testing.T, open Opener) {
 		{"TwinsStale", testTwinsStale},
 		{"Reopen", testReopen},
 		{"Hammer", testHammer},
+		{"Fence", testFence},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1177,5 +1178,60 @@ func testTwinsStale(t *testing.T, h *harness) {
 	}
 	if got := ids(h.twins(twin.TwinQuery{StaleBefore: base})); len(got) != 0 {
 		t.Fatalf("stale before everything: got %v", got)
+	}
+}
+
+// Fencer is a store that fences cluster partitions (store/pg): see
+// twin.Batch.Fences.
+type Fencer interface {
+	AdvanceFence(ctx context.Context, partition int, token uint64) error
+}
+
+// testFence: a batch carrying a fence token lower than one the store has
+// seen writes nothing and fails with twin.ErrFenced; tokens advance; a
+// snapshot never moves a twin backwards. Stores that do not fence refuse a
+// fenced batch.
+func testFence(t *testing.T, h *harness) {
+	f := build(spec{id: "fenced", records: 5})
+	b := batchOf(f)
+	b.Fences = map[int]uint64{3: 10, 4: 2}
+	fs, ok := h.s.(Fencer)
+	if !ok {
+		if err := h.s.Commit(ctx(), b); err == nil {
+			t.Fatal("a store that does not fence committed a fenced batch")
+		}
+		return
+	}
+	h.commit(b)
+	h.wantTwin(f.snap)
+	if err := fs.AdvanceFence(ctx(), 3, 12); err != nil {
+		t.Fatalf("AdvanceFence: %v", err)
+	}
+	if err := fs.AdvanceFence(ctx(), 3, 11); !errors.Is(err, twin.ErrFenced) {
+		t.Fatalf("AdvanceFence below the fence: %v, want ErrFenced", err)
+	}
+	g := build(spec{id: "fenced", records: 8})
+	stale := &twin.Batch{Twins: []*twin.Twin{g.snap}, Records: g.records[5:], Fences: map[int]uint64{4: 2, 3: 10}}
+	err := h.s.Commit(ctx(), stale)
+	var fe *twin.FencedError
+	if !errors.As(err, &fe) || !errors.Is(err, twin.ErrFenced) {
+		t.Fatalf("stale commit: %v, want a *twin.FencedError", err)
+	}
+	if fe.Partition != 3 || fe.Token != 10 || fe.Current != 12 {
+		t.Errorf("FencedError %+v, want partition 3 token 10 current 12", *fe)
+	}
+	h.wantTwin(f.snap) // nothing of the stale batch
+	if got := h.history(twin.HistoryQuery{Twin: "fenced"}); len(got) != 5 {
+		t.Fatalf("History after a fenced commit: %d records, want 5", len(got))
+	}
+	stale.Fences = map[int]uint64{3: 12}
+	h.commit(stale)
+	h.wantTwin(g.snap)
+	// An older snapshot of the twin (a former owner's) does not replace a
+	// newer one.
+	h.commit(&twin.Batch{Twins: []*twin.Twin{f.snap}, Fences: map[int]uint64{3: 13}})
+	h.wantTwin(g.snap)
+	if err := fs.AdvanceFence(ctx(), 3, 12); !errors.Is(err, twin.ErrFenced) {
+		t.Fatalf("the commit with token 13 did not advance the fence: %v", err)
 	}
 }

@@ -1,0 +1,31 @@
+package cluster
+
+import (
+	"hash/fnv"
+	"strconv"
+)
+
+// PartitionOf is the partition of twin id among n: fnv32a(id) mod n, the
+// hash nats-server's subject transform function partition(n, …) computes
+// (server/subject_transform.go, getHashPartition), so custos and the
+// server agree on where a twin's input is stored. n ≤ 0 gives 0.
+func PartitionOf(id string, n int) int {
+	if n <= 0 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// InputTransform returns the source and destination of the input stream's
+// subject transform for n partitions: custos.<kind>.<twin> is stored as
+// custos.<kind>.<partition>.<twin>. Publishers keep publishing
+// custos.telemetry.<twin>.
+func InputTransform(n int) (src, dest string) {
+	return "custos.*.*", "custos.{{wildcard(1)}}.{{partition(" + strconv.Itoa(n) + ",2)}}.{{wildcard(2)}}"
+}
+
+// PartitionFilter is the stored-subject filter of partition p's input:
+// telemetry, commands and timers of its twins.
+func PartitionFilter(p int) string { return "custos.*." + strconv.Itoa(p) + ".*" }
