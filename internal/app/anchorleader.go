@@ -171,3 +171,43 @@ func (l *AnchorLeader) tenure(ctx context.Context, fence uint64) error {
 	}
 	return err
 }
+
+// startClusterAnchoring sets up anchoring on a cluster node: the anchor
+// lease in custos_cluster (the TTL of the partition leases), the fenced
+// PostgreSQL anchor store, and a read-only service for proofs and status.
+func (a *App) startClusterAnchoring(ctx context.Context, cfg anchor.Config) error {
+	db, ok := a.Store.(*pg.DB)
+	if !ok {
+		return errors.New("cluster: anchoring needs the postgres store")
+	}
+	kv, err := cluster.EnsureBucket(ctx, a.JS, a.replicas())
+	if err != nil {
+		return err
+	}
+	ttl := a.Config.Cluster.LeaseTTL
+	if ttl <= 0 {
+		ttl = 6 * time.Second
+	}
+	h, err := cluster.NewHolder(kv, a.Config.Cluster.Node, ttl, a.log)
+	if err != nil {
+		return err
+	}
+	if a.AnchorLeader, err = NewAnchorLeader(cfg, db, h); err != nil {
+		return err
+	}
+	a.Anchor = a.AnchorLeader.Reader()
+	a.anchorGauges()
+	m, l := a.Metrics, a.AnchorLeader
+	m.Gauge("custos_anchor_leader", "1 when this node is the anchoring leader (holds lease anchor), else 0.", func() float64 {
+		if ok, _ := l.Leading(); ok {
+			return 1
+		}
+		return 0
+	})
+	m.Gauge("custos_anchor_fence", "Fence of this node's current or last tenure as anchoring leader (0: never led).", func() float64 {
+		_, f := l.Leading()
+		return float64(f)
+	})
+	a.log.Info("anchoring (cluster: on the holder of lease anchor)", "chain_id", a.Chain.ChainID, "contract", cfg.Contract.Hex(), "signer", a.Anchor.Signer().Hex())
+	return nil
+}

@@ -110,6 +110,10 @@ type App struct {
 	Anchor     *anchor.Service // nil when anchoring is off
 	Chain      *ChainConn      // the chain anchors go to (nil when off)
 
+	// AnchorLeader runs anchoring in cluster mode (Anchor is then its
+	// read-only service, for proofs and status).
+	AnchorLeader *AnchorLeader
+
 	EPCIS *exchange.Exchange // GS1 EPCIS 2.0 capture and export
 
 	// Cluster mode only (nil otherwise): the lease bucket custos_cluster
@@ -280,7 +284,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	// Deployed modules survive restarts: re-register them before the
 	// runtime applies any event (twins load their module by sha256).
-	mods, err := modstore.Open(ctx, a.JS)
+	mods, err := modstore.Open(ctx, a.JS, modstore.WithReplicas(a.replicas()))
 	if err != nil {
 		return nil, err
 	}
@@ -297,10 +301,19 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	// Runtime and bus.
-	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Modules),
-		Shards: cfg.Shards, Logger: cfg.Logger})
+	rc := twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Modules),
+		Shards: cfg.Shards, Logger: cfg.Logger}
+	if cfg.Cluster != nil {
+		rc.Results = a.publishResult
+	}
+	a.Runtime, err = twin.New(rc)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Cluster != nil {
+		if err := a.subscribeResults(); err != nil {
+			return nil, fmt.Errorf("cluster: command results: %w", err)
+		}
 	}
 	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
@@ -333,7 +346,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.goRun("ingest", func() error { return a.Bus.Run(runCtx) })
-	if a.Anchor != nil {
+	if a.AnchorLeader != nil {
+		a.goRun("anchor", func() error { return a.AnchorLeader.Run(runCtx) })
+	} else if a.Anchor != nil {
 		a.goRun("anchor", func() error { return a.Anchor.Run(runCtx) })
 	}
 	a.goRun("timers", func() error { return a.Runtime.RunTimers(runCtx, 0, a.Bus.FireTimer) })
@@ -358,6 +373,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.anchorHooks(&hc)
 	a.moduleHooks(&hc)
+	if cfg.Cluster != nil {
+		hc.Wait = a.waitResult
+		hc.Cluster = func() any { return a.ClusterState() }
+	}
 	a.API = httpapi.New(hc)
 	if cfg.HTTP != "" && cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
