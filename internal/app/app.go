@@ -330,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Bus.Setup(ctx); err != nil {
+	if err := a.setupBus(ctx); err != nil {
 		return nil, err
 	}
 	a.registerGauges()

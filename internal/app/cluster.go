@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/internal/cluster"
 	"github.com/custos-dev/custos/store/pg"
 )
@@ -135,5 +136,23 @@ func waitJetStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
 		}
+	}
+}
+
+// setupBus declares the streams and buckets. Nodes of a cluster starting
+// together race to create the same replicated streams, which can time out
+// while the servers agree: a node retries for a minute.
+func (a *App) setupBus(ctx context.Context) error {
+	if a.Config.Cluster == nil {
+		return a.Bus.Setup(ctx)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := a.Bus.Setup(ctx)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || errors.Is(err, bus.ErrPartitions) {
+			return err
+		}
+		a.log.Info("stream setup: retrying", "err", err)
+		time.Sleep(500 * time.Millisecond)
 	}
 }

@@ -37,6 +37,10 @@ func PartitionConsumer(p int, fence uint64) string {
 
 func partitionConsumerPrefix(p int) string { return Consumer + "-p" + strconv.Itoa(p) + "-" }
 
+// ErrPartitions is wrapped by Setup's refusals about partitions (a node
+// started with another number than the stream's, …): not worth retrying.
+var ErrPartitions = errors.New("partitions")
+
 // errRebalance ends a run of consume when the owned partitions changed.
 var errRebalance = errors.New("partitions changed")
 
@@ -64,9 +68,9 @@ func (b *Bus) partitionInput(ctx context.Context, sc *jetstream.StreamConfig) er
 	switch {
 	case have == n:
 	case have > 0 && n == 0:
-		return fmt.Errorf("stream %s is partitioned (%d partitions, a cluster's): start with --cluster --partitions %d", StreamInput, have, have)
+		return fmt.Errorf("%w: stream %s is partitioned (%d partitions, a cluster's): start with --cluster --partitions %d", ErrPartitions, StreamInput, have, have)
 	case have > 0:
-		return fmt.Errorf("stream %s has %d partitions, this node was started with %d: every node of a cluster uses the same number (it is fixed when the cluster is first started)", StreamInput, have, n)
+		return fmt.Errorf("%w: stream %s has %d partitions, this node was started with %d: every node of a cluster uses the same number (it is fixed when the cluster is first started)", ErrPartitions, StreamInput, have, n)
 	case s != nil:
 		// A single node's stream becomes a cluster's. Input still
 		// unacknowledged in the old subject shape would be seen by no
@@ -82,7 +86,7 @@ func (b *Bus) partitionInput(ctx context.Context, sc *jetstream.StreamConfig) er
 				return fmt.Errorf("consumer %s: %w", Consumer, err)
 			}
 			if info.NumPending > 0 || info.NumAckPending > 0 {
-				return fmt.Errorf("stream %s holds %d input messages not yet applied by the single-node runtime: run custos without --cluster until they are, then start the cluster", StreamInput, info.NumPending+uint64(info.NumAckPending))
+				return fmt.Errorf("%w: stream %s holds %d input messages not yet applied by the single-node runtime: run custos without --cluster until they are, then start the cluster", ErrPartitions, StreamInput, info.NumPending+uint64(info.NumAckPending))
 			}
 			after = info.AckFloor.Stream
 		}

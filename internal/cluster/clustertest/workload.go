@@ -1,0 +1,314 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/contracts"
+	"github.com/custos-dev/custos/store/embedded"
+	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+)
+
+// Msg is one input message of a workload.
+type Msg struct {
+	Subject string
+	Body    []byte
+}
+
+// Workload is a fleet's input: creates, then readings to random twins, and
+// Bad deliberately invalid messages (dead letters) among them.
+type Workload struct {
+	Msgs  []Msg
+	Twins []string
+	Bad   int
+}
+
+// NewWorkload builds the create commands of twins coldchain twins and
+// readings readings (one in ten a batch of two), with one invalid message
+// in the middle. Event times are fixed, so every replay gives the same
+// digests.
+func NewWorkload(twins, readings int) *Workload {
+	p := builtin.Coldchain()
+	ref := twin.ContractRef{Name: p.Name, Version: p.Version, SHA256: sha256.Sum256(p.Wasm)}
+	w := &Workload{}
+	for i := 0; i < twins; i++ {
+		id := fmt.Sprintf("K-%d", i)
+		cmd, _ := json.Marshal(twin.Command{Type: "create", TS: "2026-01-01T00:00:00Z", Kind: "case", Contract: &ref,
+			Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":600}`)})
+		w.Msgs = append(w.Msgs, Msg{"custos.command." + id, cmd})
+		w.Twins = append(w.Twins, id)
+	}
+	rng := rand.New(rand.NewPCG(13, 1))
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < readings; i++ {
+		if i == readings/2 {
+			w.Msgs = append(w.Msgs, Msg{"custos.telemetry." + w.Twins[0], []byte(`{"ts": not json`)})
+			w.Bad++
+		}
+		id := w.Twins[rng.IntN(twins)]
+		ts := base.Add(time.Duration(i+1) * time.Minute).Format(time.RFC3339)
+		v := 5 + rng.NormFloat64()*3
+		var body []byte
+		if i%10 == 0 {
+			body = fmt.Appendf(nil, `{"readings":[{"ts":%q,"sensor":"t1","type":"temperature","value":%.2f},{"ts":%q,"sensor":"d1","type":"door","value":%d}]}`,
+				ts, v, ts, rng.IntN(2))
+		} else {
+			body = fmt.Appendf(nil, `{"ts":%q,"sensor":"t1","type":"temperature","value":%.2f}`, ts, v)
+		}
+		w.Msgs = append(w.Msgs, Msg{"custos.telemetry." + id, body})
+	}
+	return w
+}
+
+// Connect connects a client to the NATS cluster (closed at the end of the
+// test).
+func (c *Cluster) Connect() (*nats.Conn, jetstream.JetStream) { return c.NATS.Connect() }
+
+// Publish publishes w.Msgs[from:to] in order, each with Nats-Msg-Id
+// "w:<index>" (so a re-send is idempotent), pacing them over d, and
+// returns once all are stored.
+func (c *Cluster) Publish(js jetstream.JetStream, w *Workload, from, to int, d time.Duration) {
+	c.T.Helper()
+	const chunk = 200
+	n := to - from
+	steps := max((n+chunk-1)/chunk, 1)
+	pause := d / time.Duration(steps)
+	for i := from; i < to; i += chunk {
+		end := min(i+chunk, to)
+		var fs []jetstream.PubAckFuture
+		for j := i; j < end; j++ {
+			f, err := js.PublishAsync(w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID("w:"+strconv.Itoa(j)))
+			if err != nil {
+				c.T.Fatalf("publish %d: %v", j, err)
+			}
+			fs = append(fs, f)
+		}
+		for k, f := range fs {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				// A server restarting: send it again (same id).
+				c.republish(js, w, i+k, err)
+			case <-time.After(30 * time.Second):
+				c.republish(js, w, i+k, fmt.Errorf("no ack in 30s"))
+			}
+		}
+		time.Sleep(pause)
+	}
+}
+
+func (c *Cluster) republish(js jetstream.JetStream, w *Workload, j int, why error) {
+	c.T.Helper()
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = js.Publish(ctx, w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID("w:"+strconv.Itoa(j)))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	c.T.Fatalf("publish %d: %v (first: %v)", j, err, why)
+}
+
+// Replay applies the input stream, as stored, from its first message, with
+// one twin.Runtime on an embedded store in one process: the single-node
+// reference. It returns that store (closed at the end of the test).
+func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
+	c.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := js.Stream(ctx, "CUSTOS_INPUT")
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	last := info.State.LastSeq
+	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	var inputs []twin.Input
+	for seq := uint64(0); seq < last; {
+		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			md, _ := m.Metadata()
+			seq = md.Sequence.Stream
+			got++
+			if in, ok := parseStored(m.Subject(), m.Data(), md.Timestamp); ok {
+				in.StreamSeq = seq
+				inputs = append(inputs, in)
+			}
+		}
+		if got == 0 {
+			c.T.Fatalf("replay: stream read stopped at %d of %d", seq, last)
+		}
+	}
+	host, err := contracts.NewHost(ctx, contracts.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.T.Cleanup(func() { host.Close(context.Background()) })
+	if _, err := host.RegisterBuiltins(ctx); err != nil {
+		c.T.Fatal(err)
+	}
+	ref, err := embedded.Open(c.T.TempDir())
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.T.Cleanup(func() { ref.Close() })
+	rt, err := twin.New(twin.Config{Store: ref, Contracts: host, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	for i := 0; i < len(inputs); i += 500 {
+		if _, err := rt.Process(ctx, inputs[i:min(i+500, len(inputs))]); err != nil {
+			c.T.Fatal(err)
+		}
+	}
+	return ref
+}
+
+// parseStored parses a stored input message (custos.<kind>.<p>.<twin>) as
+// the bus does; ok is false for a message the bus dead-letters.
+func parseStored(subj string, data []byte, ts time.Time) (twin.Input, bool) {
+	tok := strings.Split(subj, ".")
+	if len(tok) != 4 {
+		return twin.Input{}, false
+	}
+	kind, id := tok[1], tok[3]
+	switch kind {
+	case "telemetry":
+		evs, err := twin.ParseTelemetry(data, ts)
+		return twin.Input{Twin: id, Events: evs}, err == nil
+	case "command":
+		in, err := twin.ParseCommand(id, data, ts)
+		if err != nil {
+			return twin.Input{}, false
+		}
+		return *in, true
+	case "timer":
+		in, err := twin.ParseTimer(id, data, ts)
+		if err != nil {
+			return twin.Input{}, false
+		}
+		return *in, true
+	}
+	return twin.Input{}, false
+}
+
+// Verify waits (up to d) until the cluster has applied every input of the
+// stream, then checks that each twin's state and full history in
+// PostgreSQL equal the single-node replay's (so every reading was applied
+// exactly once, in order: same count, same digest chain), and that the
+// dead-letter stream holds exactly w.Bad messages.
+func (c *Cluster) Verify(js jetstream.JetStream, w *Workload, d time.Duration) {
+	c.T.Helper()
+	ref := c.Replay(js)
+	ctx := context.Background()
+	db, err := pg.Open(ctx, c.Store)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]*twin.Twin{}
+	for _, id := range w.Twins {
+		t, err := ref.Twin(ctx, id)
+		if err != nil {
+			c.T.Fatalf("replay: %s: %v", id, err)
+		}
+		want[id] = t
+	}
+	deadline := time.Now().Add(d)
+	for {
+		behind := 0
+		for _, id := range w.Twins {
+			if t, err := db.Twin(ctx, id); err != nil || t.Seq < want[id].Seq {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("%d of %d twins behind the replay after %v\n%s", behind, len(w.Twins), d, c.Logs(20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	records := 0
+	for _, id := range w.Twins {
+		got, _ := db.Twin(ctx, id)
+		wt := want[id]
+		if got.Seq != wt.Seq || got.Digest != wt.Digest || !bytes.Equal(got.State, wt.State) || got.Alerts != wt.Alerts || got.StreamSeq != wt.StreamSeq {
+			c.T.Errorf("%s: cluster seq %d digest %s alerts %d stream_seq %d; replay seq %d digest %s alerts %d stream_seq %d",
+				id, got.Seq, got.Digest, got.Alerts, got.StreamSeq, wt.Seq, wt.Digest, wt.Alerts, wt.StreamSeq)
+			continue
+		}
+		gh, err := db.History(ctx, twin.HistoryQuery{Twin: id, Limit: 1 << 20})
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		wh, _ := ref.History(ctx, twin.HistoryQuery{Twin: id, Limit: 1 << 20})
+		if len(gh) != len(wh) || uint64(len(gh)) != got.Seq {
+			c.T.Errorf("%s: %d history records in the cluster, %d in the replay, seq %d", id, len(gh), len(wh), got.Seq)
+			continue
+		}
+		for j := range gh {
+			g, r := gh[j], wh[j]
+			if g.Seq != uint64(j+1) || g.Digest != r.Digest || g.StreamSeq != r.StreamSeq || g.EventHash != r.EventHash || g.Failure != r.Failure {
+				c.T.Errorf("%s record %d: seq %d stream_seq %d digest %s; replay seq %d stream_seq %d digest %s",
+					id, j, g.Seq, g.StreamSeq, g.Digest, r.Seq, r.StreamSeq, r.Digest)
+				break
+			}
+		}
+		ga, _ := db.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 1 << 20})
+		wa, _ := ref.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 1 << 20})
+		if len(ga) != len(wa) {
+			c.T.Errorf("%s: %d alerts in the cluster, %d in the replay", id, len(ga), len(wa))
+		}
+		records += len(gh)
+	}
+	dlq, err := js.Stream(ctx, "CUSTOS_DLQ")
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	// Dead letters are published after the commit of their batch: give a
+	// moment for the last ones.
+	var n uint64
+	for end := time.Now().Add(5 * time.Second); ; {
+		info, err := dlq.Info(ctx)
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		n = info.State.Msgs
+		if n >= uint64(w.Bad) || time.Now().After(end) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n != uint64(w.Bad) {
+		c.T.Errorf("dead letters: %d, want %d (the deliberately bad input only)", n, w.Bad)
+	}
+	c.T.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
+}
