@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/anchor/pgstore"
 	"github.com/custos-dev/custos/internal/cluster"
@@ -180,8 +182,11 @@ func (a *App) startClusterAnchoring(ctx context.Context, cfg anchor.Config) erro
 	if !ok {
 		return errors.New("cluster: anchoring needs the postgres store")
 	}
-	kv, err := cluster.EnsureBucket(ctx, a.JS, a.replicas())
-	if err != nil {
+	var kv jetstream.KeyValue
+	if err := a.clusterSetup(ctx, func() (err error) {
+		kv, err = cluster.EnsureBucket(ctx, a.JS, a.replicas())
+		return err
+	}); err != nil {
 		return err
 	}
 	ttl := a.Config.Cluster.LeaseTTL
@@ -210,4 +215,19 @@ func (a *App) startClusterAnchoring(ctx context.Context, cfg anchor.Config) erro
 	})
 	a.log.Info("anchoring (cluster: on the holder of lease anchor)", "chain_id", a.Chain.ChainID, "contract", cfg.Contract.Hex(), "signer", a.Anchor.Signer().Hex())
 	return nil
+}
+
+// clusterSetup runs f, a declaration of streams or buckets, retrying for a
+// minute in cluster mode: nodes starting together race to create the same
+// replicated assets, which can time out while the servers agree.
+func (a *App) clusterSetup(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := f()
+		if err == nil || a.Config.Cluster == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		a.log.Info("cluster setup: retrying", "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -284,8 +284,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	// Deployed modules survive restarts: re-register them before the
 	// runtime applies any event (twins load their module by sha256).
-	mods, err := modstore.Open(ctx, a.JS, modstore.WithReplicas(a.replicas()))
-	if err != nil {
+	var mods *modstore.Store
+	if err := a.clusterSetup(ctx, func() (err error) {
+		mods, err = modstore.Open(ctx, a.JS, modstore.WithReplicas(a.replicas()))
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	a.Modules = &modstore.Deployer{Host: a.Host, Modules: mods, Twins: a.Store, Logger: cfg.Logger}
