@@ -94,6 +94,17 @@ RETURNING fence`, int64(s.fence), s.holder).Scan(&got)
 	return nil
 }
 
+// Claim records this store's fence as the leader's, writing nothing else:
+// a new leader calls it first, so that from then on a former leader's
+// writes are refused.
+//
+// # Errors
+//
+// ErrFenced when a higher fence has written.
+func (s *Store) Claim(ctx context.Context) error {
+	return s.write(ctx, "claim anchor store", func(pgx.Tx) error { return nil })
+}
+
 // CreateEpoch implements anchor.Store.
 func (s *Store) CreateEpoch(ctx context.Context, e *anchor.Epoch, leaves []merkle.Leaf) error {
 	body, err := json.Marshal(e)

@@ -163,10 +163,21 @@ func TestStoreFence(t *testing.T) {
 	if f, h, _ := cur.Leader(ctx); f != 9 || h != "node-2" {
 		t.Fatalf("leader %d %q", f, h)
 	}
+	// A new leader claims the store before anything else: the one before
+	// is fenced from that moment.
+	if err := New(db.Pool(), 10, "node-3").Claim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.UpdateEpoch(ctx, epoch(2), nil); !errors.Is(err, ErrFenced) {
+		t.Fatalf("update after a newer claim: %v", err)
+	}
+	if err := cur.Claim(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("claim below the stored fence: %v", err)
+	}
 
 	// Leaders racing with rising fences: each tries the next epoch.
 	var wg sync.WaitGroup
-	for f := uint64(10); f < 20; f++ {
+	for f := uint64(11); f < 21; f++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -148,6 +148,9 @@ func (l *AnchorLeader) Run(ctx context.Context) error {
 // tenure runs the anchor service as leader with fence.
 func (l *AnchorLeader) tenure(ctx context.Context, fence uint64) error {
 	st := pgstore.New(l.db.Pool(), fence, l.holder.ID())
+	if err := st.Claim(ctx); err != nil {
+		return err
+	}
 	cfg := l.cfg
 	cfg.Store, cfg.Heads, cfg.HeadsChanged = st, st.ChangedHeads, true
 	if cfg.Rescan <= 0 {
