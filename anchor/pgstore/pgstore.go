@@ -161,10 +161,15 @@ ON CONFLICT (account) DO UPDATE SET next = EXCLUDED.next`, n.Account[:], int64(n
 	})
 }
 
-func decodeEpochs(rows pgx.Rows) ([]*anchor.Epoch, error) {
+// epochs runs query (selecting body) and decodes the epochs.
+func (s *Store) epochs(ctx context.Context, query string, args ...any) ([]*anchor.Epoch, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	var out []*anchor.Epoch
 	var body []byte
-	_, err := pgx.ForEachRow(rows, []any{&body}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&body}, func() error {
 		var e anchor.Epoch
 		if err := json.Unmarshal(body, &e); err != nil {
 			return err
@@ -177,15 +182,11 @@ func decodeEpochs(rows pgx.Rows) ([]*anchor.Epoch, error) {
 
 // Epoch implements anchor.Store.
 func (s *Store) Epoch(ctx context.Context, n uint64) (*anchor.Epoch, error) {
-	rows, err := s.pool.Query(ctx, "SELECT body FROM anchor_epochs WHERE epoch = $1", int64(n))
-	if err != nil {
+	es, err := s.epochs(ctx, "SELECT body FROM anchor_epochs WHERE epoch = $1", int64(n))
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("epoch %d: %w", n, err)
-	}
-	es, err := decodeEpochs(rows)
-	if err != nil {
-		return nil, fmt.Errorf("epoch %d: %w", n, err)
-	}
-	if len(es) == 0 {
+	case len(es) == 0:
 		return nil, fmt.Errorf("epoch %d: %w", n, anchor.ErrNotFound)
 	}
 	return es[0], nil
@@ -196,11 +197,7 @@ func (s *Store) Epochs(ctx context.Context, after uint64, limit int) ([]*anchor.
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, "SELECT body FROM anchor_epochs WHERE epoch > $1 ORDER BY epoch LIMIT $2", int64(after), limit)
-	if err != nil {
-		return nil, fmt.Errorf("epochs: %w", err)
-	}
-	es, err := decodeEpochs(rows)
+	es, err := s.epochs(ctx, "SELECT body FROM anchor_epochs WHERE epoch > $1 ORDER BY epoch LIMIT $2", int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("epochs: %w", err)
 	}
@@ -209,11 +206,7 @@ func (s *Store) Epochs(ctx context.Context, after uint64, limit int) ([]*anchor.
 
 // Unfinished implements anchor.Store.
 func (s *Store) Unfinished(ctx context.Context) ([]*anchor.Epoch, error) {
-	rows, err := s.pool.Query(ctx, "SELECT body FROM anchor_epochs WHERE state NOT IN ('confirmed', 'failed') ORDER BY epoch")
-	if err != nil {
-		return nil, fmt.Errorf("unfinished: %w", err)
-	}
-	es, err := decodeEpochs(rows)
+	es, err := s.epochs(ctx, "SELECT body FROM anchor_epochs WHERE state NOT IN ('confirmed', 'failed') ORDER BY epoch")
 	if err != nil {
 		return nil, fmt.Errorf("unfinished: %w", err)
 	}
@@ -235,20 +228,30 @@ func (s *Store) Leaves(ctx context.Context, epoch uint64) ([]merkle.Leaf, error)
 	if err != nil {
 		return nil, fmt.Errorf("leaves: %w", err)
 	}
-	var out []merkle.Leaf
+	hs, err := scanHeads(rows)
+	if err != nil {
+		return nil, fmt.Errorf("leaves: %w", err)
+	}
+	out := make([]merkle.Leaf, len(hs))
+	for i, h := range hs {
+		out[i] = merkle.Leaf(h)
+	}
+	return out, nil
+}
+
+// scanHeads reads rows of (twin, seq, digest).
+func scanHeads(rows pgx.Rows) ([]anchor.Head, error) {
+	var out []anchor.Head
 	var (
 		id  string
 		seq int64
 		d   []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &seq, &d}, func() error {
-		out = append(out, merkle.Leaf{Twin: id, Seq: uint64(seq), Digest: twin.Hash(d)})
+	_, err := pgx.ForEachRow(rows, []any{&id, &seq, &d}, func() error {
+		out = append(out, anchor.Head{Twin: id, Seq: uint64(seq), Digest: twin.Hash(d)})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("leaves: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // LeavesFrom implements anchor.Store.
@@ -309,16 +312,7 @@ WHERE t.id > $1 AND t.seq > COALESCE(c.seq, 0) ORDER BY t.id LIMIT $2`, after, l
 	if err != nil {
 		return nil, fmt.Errorf("changed heads: %w", err)
 	}
-	var out []anchor.Head
-	var (
-		id  string
-		seq int64
-		d   []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &seq, &d}, func() error {
-		out = append(out, anchor.Head{Twin: id, Seq: uint64(seq), Digest: twin.Hash(d)})
-		return nil
-	})
+	out, err := scanHeads(rows)
 	if err != nil {
 		return nil, fmt.Errorf("changed heads: %w", err)
 	}

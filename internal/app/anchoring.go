@@ -251,6 +251,9 @@ func LoadOwnerKey(path, passFile string) (*ecdsa.PrivateKey, error) {
 // anchoring service, fed after every durable batch.
 func (a *App) startAnchoring(ctx context.Context) error {
 	cfg := a.Config.Anchor
+	if a.Config.Cluster != nil && cfg.ChainRPC == "" && cfg.ChainListen == "" {
+		return errors.New("cluster: anchoring needs one chain for all nodes: --chain-rpc URL (or --chain-listen on the node whose embedded dev chain the others reach with --chain-rpc), or --anchor=false")
+	}
 	cc, err := OpenChain(ctx, cfg, a.Config.Data, a.log)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/nats-io/nats.go"
 
 	"github.com/custos-dev/custos/anchor"
@@ -16,6 +15,7 @@ import (
 	"github.com/custos-dev/custos/anchor/pgstore"
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/internal/cluster"
+	"github.com/custos-dev/custos/internal/cluster/clustertest"
 	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/store/pg"
 	"github.com/custos-dev/custos/twin"
@@ -75,16 +75,7 @@ func TestClusterAnchorLeaderFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	dev, err := devchain.Open(devchain.Config{Dir: t.TempDir(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	cc := &app.ChainConn{Backend: dev.Client(), Client: dev.Client(), Dev: dev, ChainID: devchain.ChainID, Key: dev.DevKey()}
-	contract, err := app.DeployContract(ctx, cc, t.TempDir(), 0, common.Address{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, contract := clustertest.DevChain(t, "")
 	records := func(ctx context.Context, id string, from, to uint64) ([]twin.Record, error) {
 		return db.History(ctx, twin.HistoryQuery{Twin: id, AfterSeq: from - 1, Limit: int(to - from + 1)})
 	}

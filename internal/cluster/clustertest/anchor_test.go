@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
-	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/anchor/devchain"
@@ -36,16 +35,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 	}
 	rpc := ln.Addr().String()
 	ln.Close()
-	dev, err := devchain.Open(devchain.Config{Dir: t.TempDir(), Listen: rpc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	cc := &app.ChainConn{Backend: dev.Client(), Client: dev.Client(), Dev: dev, ChainID: devchain.ChainID, Key: dev.DevKey()}
-	contract, err := app.DeployContract(ctx, cc, t.TempDir(), 0, common.Address{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, contract := clustertest.DevChain(t, rpc)
 	ks := keystore.NewKeyStore(filepath.Join(t.TempDir(), "keys"), keystore.LightScryptN, keystore.LightScryptP)
 	acct, err := ks.ImportECDSA(dev.DevKey(), "cluster-test")
 	if err != nil {
