@@ -49,8 +49,15 @@ type Config struct {
 	// SenderKey pays gas (a relayer wallet); nil means SignerKey.
 	SenderKey *ecdsa.PrivateKey
 	Store     Store
-	Heads     HeadSource   // optional; see HeadSource
-	Records   RecordSource // required for Proof
+	Heads     HeadSource // optional; see HeadSource
+	// HeadsChanged: Heads lists only twins changed since their last cut
+	// (anchor/pgstore's ChangedHeads), so their cut seqs are not read again.
+	HeadsChanged bool
+	// Rescan, if not zero, re-reads Heads this often while Run runs: in a
+	// cluster the anchoring leader learns this way of the commits of the
+	// other nodes (docs/cluster.md, "Anchoring in a cluster").
+	Rescan  time.Duration
+	Records RecordSource // required for Proof
 
 	Interval      time.Duration // epoch interval; default 10 s
 	MaxLeaves     int           // cut an epoch early at this many changed twins; default 100,000
@@ -231,19 +238,12 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	}
 	for {
-		id, err := s.cfg.Backend.ChainID(ctx)
-		if err == nil && s.cfg.ChainID != 0 && id.Uint64() != s.cfg.ChainID {
-			return fmt.Errorf("%w: endpoint chain id %d, configured %d", ErrConfig, id, s.cfg.ChainID)
-		}
-		var owner common.Address
+		err := s.Connect(ctx)
 		if err == nil {
-			owner, err = Owner(ctx, s.cfg.Backend, s.cfg.Contract)
-		}
-		if err == nil {
-			s.mu.Lock()
-			s.chainID, s.operator = id, owner
-			s.mu.Unlock()
 			break
+		}
+		if errors.Is(err, ErrConfig) {
+			return err
 		}
 		if err := retry("chain id and operator", err); err != nil {
 			return err
@@ -252,6 +252,14 @@ func (s *Service) Run(ctx context.Context) error {
 	if k, err := KeyOf(ctx, s.cfg.Backend, s.cfg.Contract, s.signer); err == nil && k.Until == 0 {
 		s.log.Warn("anchor: the operator has not authorised this runtime's signer key; anchors will be refused until it does (custos anchor authorize)",
 			"signer", s.signer, "operator", s.Operator(), "contract", s.cfg.Contract)
+	}
+	if s.cfg.Heads != nil {
+		// The Heads source has everything committed: start from it alone
+		// (what was observed in an earlier Run may have been cut since, by
+		// another leader of a cluster).
+		s.mu.Lock()
+		clear(s.pending)
+		s.mu.Unlock()
 	}
 	for s.cfg.Heads != nil {
 		err := s.recoverHeads(ctx)
@@ -263,9 +271,20 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	backoff = s.cfg.Poll
-	lastCut := time.Now()
+	lastCut, lastScan := time.Now(), time.Now()
 	var lastCheck time.Time
 	for {
+		if s.cfg.Rescan > 0 && time.Since(lastScan) >= s.cfg.Rescan {
+			if err := s.recoverHeads(ctx); err != nil {
+				var se *storeError
+				if errors.As(err, &se) {
+					return err
+				}
+				s.log.Warn("anchor: re-reading heads failed; will retry", "err", err)
+			} else {
+				lastScan = time.Now()
+			}
+		}
 		if time.Since(lastCheck) >= s.cfg.RecheckEvery {
 			if err := s.recheckConfirmed(ctx); err != nil {
 				var se *storeError
@@ -306,6 +325,9 @@ func (s *Service) Run(ctx context.Context) error {
 		if d := s.cfg.Interval - time.Since(lastCut); d > 0 && d < wait {
 			wait = d
 		}
+		if d := s.cfg.Rescan - time.Since(lastScan); s.cfg.Rescan > 0 && d > 0 && d < wait {
+			wait = d
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -313,6 +335,31 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// Connect asks the chain for its id (checked against Config.ChainID) and
+// TwinAnchor for its operator, once. Run does it (and retries); a node of a
+// cluster that serves proofs without running the service calls it itself.
+//
+// # Errors
+//
+// ErrConfig for a chain id other than the configured one; RPC errors.
+func (s *Service) Connect(ctx context.Context) error {
+	id, err := s.cfg.Backend.ChainID(ctx)
+	if err != nil {
+		return fmt.Errorf("chain id: %w", err)
+	}
+	if s.cfg.ChainID != 0 && id.Uint64() != s.cfg.ChainID {
+		return fmt.Errorf("%w: endpoint chain id %d, configured %d", ErrConfig, id, s.cfg.ChainID)
+	}
+	owner, err := Owner(ctx, s.cfg.Backend, s.cfg.Contract)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.chainID, s.operator = id, owner
+	s.mu.Unlock()
+	return nil
 }
 
 // storeError marks failures of the anchor store, which stop Run.
@@ -340,6 +387,10 @@ func (s *Service) recoverHeads(ctx context.Context) error {
 		}
 		var changed []Head
 		for _, h := range hs {
+			if s.cfg.HeadsChanged {
+				changed = append(changed, h)
+				continue
+			}
 			cut, err := s.cfg.Store.CutSeq(ctx, h.Twin)
 			if err != nil {
 				return storeErr(err)

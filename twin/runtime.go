@@ -29,6 +29,11 @@ type Config struct {
 	// 2,000,000); the least recently used are passivated beyond it.
 	MaxResident int
 	Logger      *slog.Logger
+	// Results, if set, receives the result of every command input
+	// (creates, events, upgrades; not readings) once its batch is durable,
+	// in stream order, from the goroutine that calls Commit. A cluster
+	// passes them on to the node that took the request (see Notify).
+	Results func(seq uint64, res Result)
 }
 
 // Runtime applies inputs to twins. Twins are records owned by a fixed set of
@@ -256,7 +261,21 @@ func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
 		}
 	}
 	r.waiters.done(st.in, out.Results)
+	if r.cfg.Results != nil {
+		for i := range st.in {
+			if st.in[i].command() {
+				r.cfg.Results(st.in[i].StreamSeq, out.Results[i])
+			}
+		}
+	}
 	return out, nil
+}
+
+// Notify records the result of the command input at stream sequence seq
+// applied by another runtime (the owner of the twin, in a cluster), for
+// Wait.
+func (r *Runtime) Notify(seq uint64, res Result) {
+	r.waiters.notify(seq, res)
 }
 
 // Wait blocks until the input at stream sequence seq has been processed (or

@@ -248,21 +248,32 @@ func (w *waiters) done(in []Input, results []Result) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i := range in {
-		if !in[i].command() {
-			continue
+		if in[i].command() {
+			w.deliver(in[i].StreamSeq, results[i])
 		}
-		seq := in[i].StreamSeq
-		res := results[i]
-		for _, ch := range w.wait_[seq] {
-			ch <- res
-		}
-		delete(w.wait_, seq)
-		w.recent[seq] = res
+	}
+}
+
+// notify records one result applied elsewhere.
+func (w *waiters) notify(seq uint64, res Result) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.deliver(seq, res)
+}
+
+// deliver must be called with w.mu held.
+func (w *waiters) deliver(seq uint64, res Result) {
+	for _, ch := range w.wait_[seq] {
+		ch <- res
+	}
+	delete(w.wait_, seq)
+	if _, ok := w.recent[seq]; !ok {
 		w.order = append(w.order, seq)
-		if len(w.order) > recentResults {
-			delete(w.recent, w.order[0])
-			w.order = w.order[1:]
-		}
+	}
+	w.recent[seq] = res
+	if len(w.order) > recentResults {
+		delete(w.recent, w.order[0])
+		w.order = w.order[1:]
 	}
 }
 

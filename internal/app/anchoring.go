@@ -251,6 +251,9 @@ func LoadOwnerKey(path, passFile string) (*ecdsa.PrivateKey, error) {
 // anchoring service, fed after every durable batch.
 func (a *App) startAnchoring(ctx context.Context) error {
 	cfg := a.Config.Anchor
+	if a.Config.Cluster != nil && cfg.ChainRPC == "" && cfg.ChainListen == "" {
+		return errors.New("cluster: anchoring needs one chain for all nodes: --chain-rpc URL (or --chain-listen on the node whose embedded dev chain the others reach with --chain-rpc), or --anchor=false")
+	}
 	cc, err := OpenChain(ctx, cfg, a.Config.Data, a.log)
 	if err != nil {
 		return err
@@ -261,25 +264,9 @@ func (a *App) startAnchoring(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := anchorstore.Open(filepath.Join(a.Config.Data, "anchors", "store"))
-	if err != nil {
-		return fmt.Errorf("anchor store: %w", err)
-	}
-	a.closers = append(a.closers, func() { st.Close() })
 	store := a.Store
-	svc, err := anchor.New(anchor.Config{
-		Backend: cc.Backend, ChainID: cc.ChainID, Contract: addr, SignerKey: cc.Key, Store: st,
-		Heads: func(ctx context.Context, after string, limit int) ([]anchor.Head, error) {
-			ts, err := store.Twins(ctx, twin.TwinQuery{After: after, Limit: limit})
-			if err != nil {
-				return nil, err
-			}
-			hs := make([]anchor.Head, len(ts))
-			for i, t := range ts {
-				hs[i] = anchor.Head{Twin: t.ID, Seq: t.Seq, Digest: t.Digest}
-			}
-			return hs, nil
-		},
+	acfg := anchor.Config{
+		Backend: cc.Backend, ChainID: cc.ChainID, Contract: addr, SignerKey: cc.Key,
 		Records: func(ctx context.Context, id string, from, to uint64) ([]twin.Record, error) {
 			var out []twin.Record
 			for after := from - 1; after < to; {
@@ -301,7 +288,28 @@ func (a *App) startAnchoring(ctx context.Context) error {
 		},
 		Interval: cfg.Interval, MaxLeaves: cfg.MaxLeaves, Confirmations: cfg.Confirmations,
 		FeeCap: FeeCap(cfg.FeeCapGwei), Logger: a.log.With("component", "anchor"),
-	})
+	}
+	if a.Config.Cluster != nil {
+		return a.startClusterAnchoring(ctx, acfg)
+	}
+	st, err := anchorstore.Open(filepath.Join(a.Config.Data, "anchors", "store"))
+	if err != nil {
+		return fmt.Errorf("anchor store: %w", err)
+	}
+	a.closers = append(a.closers, func() { st.Close() })
+	acfg.Store = st
+	acfg.Heads = func(ctx context.Context, after string, limit int) ([]anchor.Head, error) {
+		ts, err := store.Twins(ctx, twin.TwinQuery{After: after, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		hs := make([]anchor.Head, len(ts))
+		for i, t := range ts {
+			hs[i] = anchor.Head{Twin: t.ID, Seq: t.Seq, Digest: t.Digest}
+		}
+		return hs, nil
+	}
+	svc, err := anchor.New(acfg)
 	if err != nil {
 		return err
 	}
@@ -325,6 +333,9 @@ func (a *App) anchorHooks(c *httpapi.Config) {
 		return b, err
 	}
 	c.Anchors = func(ctx context.Context) (any, error) { return svc.Status(ctx) }
+	if l := a.AnchorLeader; l != nil {
+		c.Anchors = func(ctx context.Context) (any, error) { return l.Status(ctx) }
+	}
 	c.Verify = func(ctx context.Context, raw json.RawMessage) (any, error) {
 		b, err := anchor.ReadBundle(bytes.NewReader(raw))
 		if err != nil {
@@ -342,9 +353,14 @@ func RuntimePin(svc *anchor.Service) anchor.Pin {
 	return anchor.Pin{Operator: svc.Operator(), Contract: svc.Contract(), ChainID: svc.ChainID()}
 }
 
-// onCommit feeds each durable batch's digest heads to the anchor service.
+// onCommit feeds each durable batch's digest heads to the anchor service
+// (in a cluster: to the leader, if this node leads).
 func (a *App) onCommit(out *twin.Outcome) {
-	if a.Anchor != nil && len(out.States) > 0 {
+	switch {
+	case len(out.States) == 0:
+	case a.AnchorLeader != nil:
+		a.AnchorLeader.Observe(out.Heads())
+	case a.Anchor != nil:
 		a.Anchor.Observe(out.Heads())
 	}
 }
@@ -355,6 +371,13 @@ func (a *App) anchorGauges() {
 	status := func() *anchor.Status {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		if l := a.AnchorLeader; l != nil { // the leader's pending twins
+			st, err := l.Status(ctx)
+			if err != nil {
+				return &anchor.Status{}
+			}
+			return st.Status
+		}
 		st, err := svc.Status(ctx)
 		if err != nil {
 			return &anchor.Status{}

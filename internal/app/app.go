@@ -110,6 +110,10 @@ type App struct {
 	Anchor     *anchor.Service // nil when anchoring is off
 	Chain      *ChainConn      // the chain anchors go to (nil when off)
 
+	// AnchorLeader runs anchoring in cluster mode (Anchor is then its
+	// read-only service, for proofs and status).
+	AnchorLeader *AnchorLeader
+
 	EPCIS *exchange.Exchange // GS1 EPCIS 2.0 capture and export
 
 	// Cluster mode only (nil otherwise): the lease bucket custos_cluster
@@ -290,7 +294,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	// runtime applies any event (twins load their module by sha256).
 	var mods *modstore.Store
 	if err := a.declare(ctx, "module store", func() (err error) {
-		mods, err = modstore.Open(ctx, a.JS)
+		mods, err = modstore.Open(ctx, a.JS, modstore.WithReplicas(a.replicas()))
 		return err
 	}); err != nil {
 		return nil, err
@@ -308,10 +312,19 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	// Runtime and bus.
-	a.Runtime, err = twin.New(twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Host),
-		Shards: cfg.Shards, Logger: cfg.Logger})
+	rc := twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Modules),
+		Shards: cfg.Shards, Logger: cfg.Logger}
+	if cfg.Cluster != nil {
+		rc.Results = a.publishResult
+	}
+	a.Runtime, err = twin.New(rc)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Cluster != nil {
+		if err := a.subscribeResults(); err != nil {
+			return nil, fmt.Errorf("cluster: command results: %w", err)
+		}
 	}
 	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
@@ -333,7 +346,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.registerGauges()
 	if a.EPCIS, err = exchange.New(ctx, exchange.Config{Conn: a.Conn, JS: a.JS, Store: a.Store, Runtime: a.Runtime,
-		Policies: a.Host, Logger: cfg.Logger}); err != nil {
+		Policies: a.Modules, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	if err := a.EPCIS.Subscribe(); err != nil {
@@ -344,7 +357,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.goRun("ingest", func() error { return a.Bus.Run(runCtx) })
-	if a.Anchor != nil {
+	if a.AnchorLeader != nil {
+		a.goRun("anchor", func() error { return a.AnchorLeader.Run(runCtx) })
+	} else if a.Anchor != nil {
 		a.goRun("anchor", func() error { return a.Anchor.Run(runCtx) })
 	}
 	a.goRun("timers", func() error { return a.Runtime.RunTimers(runCtx, 0, a.Bus.FireTimer) })
@@ -363,12 +378,16 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 	// HTTP.
 	hc := httpapi.Config{
-		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Host, Conn: a.Conn,
+		Store: a.Store, Runtime: a.Runtime, Commands: a.Bus, Policies: a.Modules, Conn: a.Conn,
 		Registry: a.Metrics.Registry, Ready: a.ready, Logger: cfg.Logger,
 		JS: a.JS, Auth: tokens, Metrics: a.Metrics, Routes: a.EPCIS.Routes(), BodyTimeout: cfg.HTTPBodyTimeout,
 	}
 	a.anchorHooks(&hc)
 	a.moduleHooks(&hc)
+	if cfg.Cluster != nil {
+		hc.Wait = a.waitResult
+		hc.Cluster = func() any { return a.ClusterState() }
+	}
 	a.API = httpapi.New(hc)
 	if cfg.HTTP != "" && cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

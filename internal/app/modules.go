@@ -31,6 +31,6 @@ func (a *App) moduleHooks(c *httpapi.Config) {
 	c.ListPolicies = func(ctx context.Context) (any, error) { return d.List(ctx) }
 	c.Module = d.ModuleBytes
 	c.Upgrade = func(ctx context.Context, id, policy, version string) (*twin.Command, error) {
-		return modstore.UpgradeCommand(ctx, a.Host, a.Store, id, policy, version)
+		return modstore.UpgradeCommand(ctx, d, a.Store, id, policy, version)
 	}
 }

@@ -46,7 +46,13 @@ type Config struct {
 	Conn     *nats.Conn // for /v1/stream
 	Registry *prometheus.Registry
 	// Ready reports whether ingest runs and the store answers (for /readyz).
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Cluster, if set, gives this node's part of a cluster (leases held,
+	// fences), shown as "cluster" in /readyz.
+	Cluster func() any
+	// Wait, if set, replaces Runtime.Wait for the result of a command input
+	// (a cluster node waits for the twin's owner).
+	Wait   func(ctx context.Context, id string, seq uint64) (twin.Result, error)
 	Logger *slog.Logger
 	// CommandTimeout bounds how long a create or event request waits for
 	// the runtime to apply it (default 10 s).
@@ -509,7 +515,12 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, cmd 
 		writeError(w, http.StatusServiceUnavailable, "nats_unavailable", err.Error())
 		return
 	}
-	res, err := s.cfg.Runtime.Wait(ctx, seq)
+	var res twin.Result
+	if s.cfg.Wait != nil {
+		res, err = s.cfg.Wait(ctx, id, seq)
+	} else {
+		res, err = s.cfg.Runtime.Wait(ctx, seq)
+	}
 	if err != nil {
 		writeError(w, http.StatusAccepted, "pending", fmt.Sprintf("accepted as input %d but not applied within %s", seq, s.cfg.CommandTimeout))
 		return
@@ -663,6 +674,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
 			return
 		}
+	}
+	if s.cfg.Cluster != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "cluster": s.cfg.Cluster()})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -24,8 +24,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/twin"
@@ -46,13 +48,26 @@ type Store struct {
 	obj jetstream.ObjectStore
 }
 
+// Option configures Open.
+type Option func(*jetstream.ObjectStoreConfig)
+
+// WithReplicas keeps the bucket on n servers of a NATS cluster (default 1);
+// an existing bucket is updated to n.
+func WithReplicas(n int) Option {
+	return func(c *jetstream.ObjectStoreConfig) { c.Replicas = max(n, 1) }
+}
+
 // Open opens (creating if needed) the module bucket.
-func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
-	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, error) {
+	cfg := jetstream.ObjectStoreConfig{
 		Bucket:      Bucket,
 		Description: "custos contract modules, content-addressed",
 		Storage:     jetstream.FileStorage,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	obj, err := js.CreateOrUpdateObjectStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("module store: %w", err)
 	}
@@ -126,13 +141,97 @@ func (s *Store) Module(ctx context.Context, sha twin.Hash) ([]byte, error) {
 	return b, nil
 }
 
+// lastSeq is the bucket's last stream sequence: it moves with every put.
+func (s *Store) lastSeq(ctx context.Context) (uint64, error) {
+	st, err := s.obj.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("module store status: %w", err)
+	}
+	return st.(*jetstream.ObjectBucketStatus).StreamInfo().State.LastSeq, nil
+}
+
 // Deployer deploys modules on a running host and keeps them in a Store.
+//
+// It is also the twin.ContractHost the runtime uses, over Host: a module or
+// a name@version the host lacks — deployed through another node of a
+// cluster — is fetched from the Store on the miss and registered before the
+// call goes on, so no node dead-letters an event for want of a module that
+// is deployed.
 type Deployer struct {
 	Host    *contracts.Host
 	Modules *Store
 	// Twins, if set, lets List count the twins on each module.
 	Twins  twin.Store
 	Logger *slog.Logger
+
+	fetch singleflight.Group
+	mu    sync.Mutex
+	seen  uint64 // the Store's last sequence when last synced
+}
+
+var _ twin.ContractHost = (*Deployer)(nil)
+
+// Resolve implements twin.ContractHost: the host's, else the Store's after
+// a sync.
+func (d *Deployer) Resolve(ctx context.Context, name, version string) (twin.ContractRef, error) {
+	ref, err := d.Host.Resolve(ctx, name, version)
+	if errors.Is(err, twin.ErrUnknownPolicy) {
+		if ok, serr := d.sync(ctx); serr != nil {
+			return ref, serr
+		} else if ok {
+			return d.Host.Resolve(ctx, name, version)
+		}
+	}
+	return ref, err
+}
+
+// Contract implements twin.ContractHost: the host's, else the Store's after
+// a sync.
+func (d *Deployer) Contract(ctx context.Context, sha twin.Hash) (twin.Contract, error) {
+	c, err := d.Host.Contract(ctx, sha)
+	if errors.Is(err, twin.ErrUnknownPolicy) {
+		if ok, serr := d.sync(ctx); serr != nil {
+			return c, serr
+		} else if ok {
+			return d.Host.Contract(ctx, sha)
+		}
+	}
+	return c, err
+}
+
+// Policies returns the host's registrations (for the HTTP API).
+func (d *Deployer) Policies() []twin.ContractRef { return d.Host.Policies() }
+
+// sync registers what the Store holds and the host lacks, when the Store
+// changed since the last sync (one status request otherwise), and reports
+// whether it registered anything. Concurrent misses share one sync. An
+// error (the store unreachable) is not ErrUnknownPolicy: the caller fails
+// the event as a transient error, to be retried, not dead-lettered.
+func (d *Deployer) sync(ctx context.Context) (bool, error) {
+	v, err, _ := d.fetch.Do("sync", func() (any, error) {
+		last, err := d.Modules.lastSeq(ctx)
+		if err != nil {
+			return false, fmt.Errorf("fetch modules: %w", err)
+		}
+		d.mu.Lock()
+		seen := d.seen
+		d.mu.Unlock()
+		if last == seen {
+			return false, nil
+		}
+		got, err := d.restore(ctx, true)
+		if err != nil {
+			return len(got) > 0, fmt.Errorf("fetch modules: %w", err)
+		}
+		d.mu.Lock()
+		d.seen = last
+		d.mu.Unlock()
+		for _, ref := range got {
+			d.logger().Info("contract fetched from the module store", "name", ref.Name, "version", ref.Version, "sha256", ref.SHA256.Hex())
+		}
+		return len(got) > 0, nil
+	})
+	return v.(bool), err
 }
 
 // Deploy validates wasm (size, exports and their signatures, the import
@@ -169,12 +268,31 @@ func (d *Deployer) logger() *slog.Logger {
 // twins on it fail their events with reason unknown_policy until it is
 // deployed again.
 func (d *Deployer) Restore(ctx context.Context) ([]twin.ContractRef, error) {
+	last, err := d.Modules.lastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.restore(ctx, false)
+	if err == nil {
+		d.mu.Lock()
+		d.seen = last
+		d.mu.Unlock()
+	}
+	return out, err
+}
+
+// restore registers the stored modules (only those the host lacks, if
+// missing).
+func (d *Deployer) restore(ctx context.Context, missing bool) ([]twin.ContractRef, error) {
 	refs, err := d.Modules.Refs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []twin.ContractRef
 	for _, ref := range refs {
+		if have, err := d.Host.Resolve(ctx, ref.Name, ref.Version); missing && err == nil && have.SHA256 == ref.SHA256 {
+			continue
+		}
 		wasm, err := d.Modules.Module(ctx, ref.SHA256)
 		if err != nil {
 			return out, err
