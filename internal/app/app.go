@@ -300,7 +300,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.Modules = &modstore.Deployer{Host: a.Host, Modules: mods, Twins: a.Store, Logger: cfg.Logger}
-	if _, err := a.Modules.Restore(ctx); err != nil {
+	if err := a.declare(ctx, "deployed policies", func() error { _, err := a.Modules.Restore(ctx); return err }); err != nil {
 		return nil, fmt.Errorf("deployed policies: %w", err)
 	}
 

@@ -360,9 +360,10 @@ func (m *Partitions) release(ctx context.Context, parts []int) {
 	defer cancel()
 	for _, p := range parts {
 		if err := m.cfg.WaitReleased(wctx, p); err != nil {
-			// Keep renewing: the lease expires only if this node dies.
-			m.log.Warn("ingest did not stop consuming a partition in time; not releasing it yet", "partition", p)
-			continue
+			// Release it anyway (kept, it would be neither owned nor
+			// free): the next owner fences it before it reads anything,
+			// so whatever this node still commits of it is refused.
+			m.log.Warn("ingest did not stop consuming a partition in time; releasing it anyway (fenced)", "partition", p)
 		}
 		if m.cfg.Released != nil {
 			m.cfg.Released(p)
