@@ -241,12 +241,16 @@ func (m *Partitions) leave() {
 	m.signal()
 	for _, p := range parts {
 		if err := m.cfg.WaitReleased(ctx, p); err != nil {
-			m.log.Warn("leaving: ingest still consumes a partition; its lease expires instead", "partition", p)
-			return
+			// The next owner fences it before reading anything.
+			m.log.Warn("leaving: ingest still consumes a partition; releasing it anyway (fenced)", "partition", p)
 		}
-		m.holder.Release(ctx, PartitionLease(p))
+		rctx, cancel := context.WithTimeout(context.Background(), m.cfg.TTL/3)
+		m.holder.Release(rctx, PartitionLease(p))
+		cancel()
 	}
-	m.nodes.Delete(ctx, m.cfg.Node)
+	dctx, cancel := context.WithTimeout(context.Background(), m.cfg.TTL/3)
+	defer cancel()
+	m.nodes.Delete(dctx, m.cfg.Node)
 }
 
 // balance is one round: heartbeat, forget lost leases, then give up extras
