@@ -74,7 +74,8 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 	st := pgstore.New(db.Pool(), 0, "")
 
 	_, js := c.Connect()
-	w := clustertest.NewWorkload(20, 1500)
+	w := clustertest.NewWorkload(12, 800)
+	began := time.Now()
 	half := len(w.Msgs) / 2
 	c.Publish(js, w, 0, half, time.Second)
 	first := leader(nil)
@@ -88,6 +89,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("%v: cluster up, half published, epoch 1 cut", time.Since(began))
 	first.Kill()
 	t.Logf("killed the anchoring leader %s (fence %v)", first.ID, fence1)
 	c.Publish(js, w, half, len(w.Msgs), time.Second)
@@ -98,6 +100,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 	t.Logf("%s anchors now (fence %v)", second.ID, second.Metric("custos_anchor_fence"))
 	c.WaitOwned(30 * time.Second)
 	c.Verify(js, w, 60*time.Second)
+	t.Logf("%v: verified", time.Since(began))
 
 	// Everything is anchored and confirmed in the end: no twin above its
 	// cut, no unfinished epoch.
@@ -121,7 +124,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 			t.Fatalf("epoch %d at %d: %s", e.Number, i+1, e.State)
 		}
 	}
-	t.Logf("%d epochs, contiguous and confirmed", len(es))
+	t.Logf("%v: %d epochs, contiguous and confirmed", time.Since(began), len(es))
 	pin := anchor.Pin{Operator: dev.DevAddress(), Contract: contract, ChainID: devchain.ChainID}
 	var via []*clustertest.Node
 	for _, n := range c.Nodes {
