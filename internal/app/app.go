@@ -178,7 +178,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		a.Store = db
 	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
-		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention}))
+		opts := []pg.Option{pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention})}
+		if cfg.Cluster != nil {
+			opts = append(opts, pg.WithSessionTimeouts(cfg.Cluster.sessionTimeout()))
+		}
+		db, err := pg.Open(ctx, cfg.Store, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("postgres store: %w", err)
 		}
@@ -251,7 +255,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	conn := a.Conn
 	a.closers = append(a.closers, func() { conn.Drain(); conn.Close() })
-	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536))
+	// An asynchronous publication whose acknowledgement is lost (a stream
+	// leader changing in a cluster) fails after a while instead of never:
+	// the bus re-sends it (same Nats-Msg-Id) and acknowledges input only
+	// after it is stored.
+	a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncMaxPending(65536), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -285,7 +293,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	// Deployed modules survive restarts: re-register them before the
 	// runtime applies any event (twins load their module by sha256).
 	var mods *modstore.Store
-	if err := a.clusterSetup(ctx, func() (err error) {
+	if err := a.declare(ctx, "module store", func() (err error) {
 		mods, err = modstore.Open(ctx, a.JS, modstore.WithReplicas(a.replicas()))
 		return err
 	}); err != nil {

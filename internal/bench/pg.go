@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,26 +23,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // freshSchema returns url with a new schema (pg.SchemaParam), so that a run
 // starts on empty tables, and a function that drops the schema.
-func freshSchema(url string) (string, func()) {
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "bench_" + hex.EncodeToString(b[:])
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		db, err := pg.Open(ctx, url, pg.WithoutMigrations(), pg.WithLogger(quiet))
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		db.Pool().Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-	}
-	return url + sep + pg.SchemaParam + "=" + schema, drop
-}
+func freshSchema(url string) (string, func()) { return pg.FreshSchema(url, "bench") }
 
 // Store rows/s measurement: writers commit batches shaped like the ingest
 // path's (storeTwins snapshots, storePerTwin history records each, an

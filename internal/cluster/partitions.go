@@ -68,9 +68,10 @@ type Partitions struct {
 	nodes   jetstream.KeyValue
 	changed chan struct{}
 
-	mu    sync.Mutex
-	owned map[int]uint64 // partition → fence, fenced in the store
-	live  int
+	mu     sync.Mutex
+	owned  map[int]uint64    // partition → fence, fenced in the store
+	lostAt map[int]time.Time // owned partitions whose lease ended, since when
+	live   int
 
 	fencedCommits atomic.Uint64
 	moves         atomic.Uint64
@@ -110,7 +111,7 @@ func NewPartitions(ctx context.Context, cfg PartitionsConfig) (*Partitions, erro
 		return nil, fmt.Errorf("kv %s: %w", NodesBucket, err)
 	}
 	m := &Partitions{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), holder: h, nodes: nodes,
-		changed: make(chan struct{}, 1), owned: map[int]uint64{}}
+		changed: make(chan struct{}, 1), owned: map[int]uint64{}, lostAt: map[int]time.Time{}}
 	if cfg.Registry != nil {
 		m.register(cfg.Registry)
 	}
@@ -130,10 +131,22 @@ func validNode(id string) bool {
 }
 
 // Owned returns the partitions held and fenced, with their fence tokens.
+// A partition whose lease has ended is not among them (ingest must not
+// recreate its consumer), though ingest may still be finishing what it
+// holds of it (see balance).
 func (m *Partitions) Owned() map[int]uint64 {
+	held := m.holder.Held()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return maps.Clone(m.owned)
+	o := maps.Clone(m.owned)
+	for p := range o {
+		if _, lost := m.lostAt[p]; lost {
+			delete(o, p)
+		} else if _, ok := held[PartitionLease(p)]; !ok {
+			delete(o, p)
+		}
+	}
+	return o
 }
 
 // Changed receives a value when Owned may have changed.
@@ -159,6 +172,7 @@ func (m *Partitions) Fenced(p int) {
 	m.mu.Lock()
 	_, ok := m.owned[p]
 	delete(m.owned, p)
+	delete(m.lostAt, p)
 	m.mu.Unlock()
 	if !ok {
 		return
@@ -257,10 +271,24 @@ func (m *Partitions) balance(ctx context.Context) {
 	m.live = live
 	m.mu.Unlock()
 
-	// Leases that ended without our releasing them.
+	// Leases that ended without our releasing them. Ingest goes on with
+	// what it holds for one more TTL: the store's fence refuses its commits
+	// once the next owner has fenced the partition (and ingest then gives
+	// the partition up at once, see Fenced), and a commit before that is
+	// one the next owner will read. Consumers of a partition taken over are
+	// gone, so no new input comes.
 	held := m.holder.Held()
 	for p := range m.Owned() {
-		if _, ok := held[PartitionLease(p)]; !ok {
+		if _, ok := held[PartitionLease(p)]; ok {
+			continue
+		}
+		m.mu.Lock()
+		at, seen := m.lostAt[p]
+		if !seen {
+			m.lostAt[p] = time.Now()
+		}
+		m.mu.Unlock()
+		if seen && time.Since(at) >= m.cfg.TTL {
 			m.lost(p)
 		}
 	}
@@ -279,6 +307,7 @@ func (m *Partitions) lost(p int) {
 	m.mu.Lock()
 	_, ok := m.owned[p]
 	delete(m.owned, p)
+	delete(m.lostAt, p)
 	m.mu.Unlock()
 	if ok {
 		m.log.Warn("partition lost (lease not renewed in time)", "partition", p)
@@ -327,7 +356,7 @@ func (m *Partitions) release(ctx context.Context, parts []int) {
 	}
 	m.mu.Unlock()
 	m.signal()
-	wctx, cancel := context.WithTimeout(ctx, m.cfg.TTL)
+	wctx, cancel := context.WithTimeout(ctx, 5*m.cfg.TTL)
 	defer cancel()
 	for _, p := range parts {
 		if err := m.cfg.WaitReleased(wctx, p); err != nil {
@@ -377,6 +406,7 @@ func (m *Partitions) acquire(ctx context.Context, n int, owned map[int]uint64) {
 		}
 		m.mu.Lock()
 		m.owned[p] = l.Fence()
+		delete(m.lostAt, p)
 		m.mu.Unlock()
 		m.moves.Add(1)
 		m.signal()
