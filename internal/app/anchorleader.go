@@ -186,7 +186,7 @@ func (a *App) startClusterAnchoring(ctx context.Context, cfg anchor.Config) erro
 		return errors.New("cluster: anchoring needs the postgres store")
 	}
 	var kv jetstream.KeyValue
-	if err := a.clusterSetup(ctx, func() (err error) {
+	if err := a.declare(ctx, "lease bucket", func() (err error) {
 		kv, err = cluster.EnsureBucket(ctx, a.JS, a.replicas())
 		return err
 	}); err != nil {
@@ -218,11 +218,4 @@ func (a *App) startClusterAnchoring(ctx context.Context, cfg anchor.Config) erro
 	})
 	a.log.Info("anchoring (cluster: on the holder of lease anchor)", "chain_id", a.Chain.ChainID, "contract", cfg.Contract.Hex(), "signer", a.Anchor.Signer().Hex())
 	return nil
-}
-
-// clusterSetup runs f, a declaration of streams or buckets, retrying for a
-// minute in cluster mode: nodes starting together race to create the same
-// replicated assets, which can time out while the servers agree.
-func (a *App) clusterSetup(ctx context.Context, f func() error) error {
-	return a.declare(ctx, "cluster setup", f)
 }

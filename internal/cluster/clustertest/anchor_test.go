@@ -4,47 +4,41 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/anchor/devchain"
 	"github.com/custos-dev/custos/anchor/pgstore"
-	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/internal/cluster/clustertest"
 	"github.com/custos-dev/custos/store/pg"
 )
 
 // TestClusterKillAnchorLeader: three nodes anchor to one chain (a dev chain
 // over JSON-RPC, the runtime key in a keystore); kill -9 the anchoring
-// leader mid-stream. Another node takes the anchor lease; every reading is
-// applied exactly once, epochs stay contiguous and confirmed, and the proof
-// of every twin's head, asked of any node, verifies against the chain.
+// leader mid-stream (killAnchorLeader).
 func TestClusterKillAnchorLeader(t *testing.T) {
 	clustertest.DatabaseURL(t)
-	ctx := context.Background()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpc := ln.Addr().String()
-	ln.Close()
-	dev, contract := clustertest.DevChain(t, rpc)
-	ks := keystore.NewKeyStore(filepath.Join(t.TempDir(), "keys"), keystore.LightScryptN, keystore.LightScryptP)
-	acct, err := ks.ImportECDSA(dev.DevKey(), "cluster-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(app.PassphraseEnv, "cluster-test")
+	args, dev, pin := clustertest.Anchoring(t)
+	c := clustertest.Start(t, clustertest.Options{Args: args})
+	_, js := c.Connect()
+	killAnchorLeader(t, c, js, clustertest.NewWorkload("anchor", 12, 800), dev, pin)
+}
 
-	c := clustertest.Start(t, clustertest.Options{Args: []string{"--anchor=true", "--chain-rpc", "http://" + rpc,
-		"--keystore", acct.URL.Path, "--anchor-contract", contract.Hex(), "--anchor-interval", "300ms"}})
+// killAnchorLeader is scenario (5) on a cluster started with
+// clustertest.Anchoring's flags: publish half of w, kill -9 the anchoring
+// leader once an epoch is cut, publish the rest. Another node takes the
+// anchor lease with a higher fence; every reading is applied exactly once;
+// in the end every twin is anchored, epochs are contiguous and confirmed,
+// and the proof of every twin's head, asked of any running node, verifies
+// against the chain with the operator pinned. The killed node is started
+// again at the end.
+func killAnchorLeader(t *testing.T, c *clustertest.Cluster, js jetstream.JetStream, w *clustertest.Workload, dev *devchain.Chain, pin anchor.Pin) {
+	ctx := context.Background()
 	leader := func(not *clustertest.Node) *clustertest.Node {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -72,15 +66,15 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 	}
 	defer db.Close()
 	st := pgstore.New(db.Pool(), 0, "")
+	began := time.Now()
+	epochs, _ := st.LastEpoch(ctx)
 
-	_, js := c.Connect()
-	w := clustertest.NewWorkload("AnchorLeader", 20, 1500)
 	half := len(w.Msgs) / 2
 	c.Publish(js, w, 0, half, time.Second)
 	first := leader(nil)
 	fence1 := first.Metric("custos_anchor_fence")
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if n, _ := st.LastEpoch(ctx); n >= 1 {
+		if n, _ := st.LastEpoch(ctx); n > epochs {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -89,7 +83,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	first.Kill()
-	t.Logf("killed the anchoring leader %s (fence %v)", first.ID, fence1)
+	t.Logf("%v: killed the anchoring leader %s (fence %v)", time.Since(began), first.ID, fence1)
 	c.Publish(js, w, half, len(w.Msgs), time.Second)
 	second := leader(first)
 	if f := second.Metric("custos_anchor_fence"); f <= fence1 {
@@ -112,7 +106,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	es, err := st.Epochs(ctx, 0, 10000)
+	es, err := st.Epochs(ctx, 0, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +115,7 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 			t.Fatalf("epoch %d at %d: %s", e.Number, i+1, e.State)
 		}
 	}
-	t.Logf("%d epochs, contiguous and confirmed", len(es))
-	pin := anchor.Pin{Operator: dev.DevAddress(), Contract: contract, ChainID: devchain.ChainID}
+	t.Logf("%v: %d epochs, contiguous and confirmed", time.Since(began), len(es))
 	var via []*clustertest.Node
 	for _, n := range c.Nodes {
 		if n.Running() {
@@ -153,4 +146,5 @@ func TestClusterKillAnchorLeader(t *testing.T) {
 			t.Fatalf("proof of %s seq %d from %s: %v\n%s", id, tw.Seq, n.ID, err, rep)
 		}
 	}
+	first.Start()
 }
