@@ -174,7 +174,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		a.Store = db
 	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
-		db, err := pg.Open(ctx, cfg.Store, pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention}))
+		opts := []pg.Option{pg.WithLogger(cfg.Logger), pg.WithRetention(pg.Retention{Keep: cfg.HistoryRetention})}
+		if cfg.Cluster != nil {
+			opts = append(opts, pg.WithSessionTimeouts(cfg.Cluster.sessionTimeout()))
+		}
+		db, err := pg.Open(ctx, cfg.Store, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("postgres store: %w", err)
 		}
@@ -280,8 +284,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	// Deployed modules survive restarts: re-register them before the
 	// runtime applies any event (twins load their module by sha256).
-	mods, err := modstore.Open(ctx, a.JS)
-	if err != nil {
+	var mods *modstore.Store
+	if err := a.declare(ctx, "module store", func() (err error) {
+		mods, err = modstore.Open(ctx, a.JS)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	a.Modules = &modstore.Deployer{Host: a.Host, Modules: mods, Twins: a.Store, Logger: cfg.Logger}

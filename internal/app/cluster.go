@@ -38,6 +38,16 @@ type ClusterConfig struct {
 	Name string
 }
 
+// sessionTimeout bounds a PostgreSQL transaction of a paused node (it
+// holds its partitions' fence rows): four lease TTLs, at least 5 s.
+func (cc *ClusterConfig) sessionTimeout() time.Duration {
+	ttl := cc.LeaseTTL
+	if ttl == 0 {
+		ttl = 6 * time.Second
+	}
+	return max(4*ttl, 5*time.Second)
+}
+
 // DefaultPartitions is the number of partitions when none is given: enough
 // to spread over a dozen nodes, few enough that a partition holds many twins.
 const DefaultPartitions = 16
@@ -86,16 +96,26 @@ func (a *App) replicas() int {
 // startCluster creates the lease bucket and the partition balancer (before
 // the bus, which takes its ownership from it).
 func (a *App) startCluster(ctx context.Context) error {
-	cc := a.Config.Cluster
 	db, ok := a.Store.(*pg.DB)
 	if !ok {
 		return errors.New("cluster: the store does not fence (postgres needed)")
 	}
-	var err error
-	if a.Leases, err = cluster.EnsureBucket(ctx, a.JS, a.replicas()); err != nil {
+	err := a.declare(ctx, "lease bucket", func() (err error) {
+		a.Leases, err = cluster.EnsureBucket(ctx, a.JS, a.replicas())
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	a.Partitions, err = cluster.NewPartitions(ctx, cluster.PartitionsConfig{
+	return a.declare(ctx, "partitions", func() (err error) {
+		a.Partitions, err = a.newPartitions(ctx, db)
+		return err
+	})
+}
+
+func (a *App) newPartitions(ctx context.Context, db *pg.DB) (*cluster.Partitions, error) {
+	cc := a.Config.Cluster
+	p, err := cluster.NewPartitions(ctx, cluster.PartitionsConfig{
 		JS: a.JS, Leases: a.Leases, Node: cc.Node, Partitions: cc.Partitions, TTL: cc.LeaseTTL, Replicas: a.replicas(),
 		Fence: db.AdvanceFence,
 		Acquired: func(ctx context.Context, p int) {
@@ -111,7 +131,7 @@ func (a *App) startCluster(ctx context.Context) error {
 		Registry:     a.Metrics.Registry,
 		Logger:       a.log,
 	})
-	return err
+	return p, err
 }
 
 // waitJetStream waits until clustered JetStream answers (a meta leader is
@@ -143,16 +163,21 @@ func waitJetStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger
 // together race to create the same replicated streams, which can time out
 // while the servers agree: a node retries for a minute.
 func (a *App) setupBus(ctx context.Context) error {
-	if a.Config.Cluster == nil {
-		return a.Bus.Setup(ctx)
-	}
+	return a.declare(ctx, "streams", func() error { return a.Bus.Setup(ctx) })
+}
+
+// declare runs f, which creates or updates JetStream streams or buckets.
+// Nodes of a cluster starting together race to create the same replicated
+// ones, which can time out while the servers agree: in a cluster, f is
+// retried for a minute.
+func (a *App) declare(ctx context.Context, what string, f func() error) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		err := a.Bus.Setup(ctx)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || errors.Is(err, bus.ErrPartitions) {
+		err := f()
+		if err == nil || a.Config.Cluster == nil || time.Now().After(deadline) || ctx.Err() != nil || errors.Is(err, bus.ErrPartitions) {
 			return err
 		}
-		a.log.Info("stream setup: retrying", "err", err)
+		a.log.Info("jetstream setup: retrying", "what", what, "err", err)
 		time.Sleep(500 * time.Millisecond)
 	}
 }

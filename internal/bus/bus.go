@@ -133,6 +133,7 @@ type Bus struct {
 	// with their fence tokens (nil without partitions); set before its
 	// goroutines start.
 	tokens map[int]uint64
+	runs   uint64 // runs of consume with partitions (consumer names)
 
 	mu        sync.Mutex
 	consuming map[int]uint64 // partitions consumed now (for WaitReleased)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/custos-dev/custos/internal/cluster"
 	"github.com/custos-dev/custos/twin"
@@ -28,11 +29,13 @@ const (
 )
 
 // PartitionConsumer is the name of the durable consumer of partition p
-// created by the owner holding fence token fence. The token in the name
-// makes a former owner's pulls and acknowledgements (JetStream does not
-// fence them) address a consumer that no longer exists.
-func PartitionConsumer(p int, fence uint64) string {
-	return partitionConsumerPrefix(p) + strconv.FormatUint(fence, 10)
+// created by the owner holding fence token fence, in its run-th run of
+// ingest. A name is never used twice: a former owner's (or an earlier
+// run's) pulls and late acknowledgements, which JetStream does not fence,
+// address a consumer that no longer exists instead of acknowledging input
+// the current one has not applied.
+func PartitionConsumer(p int, fence, run uint64) string {
+	return partitionConsumerPrefix(p) + strconv.FormatUint(fence, 10) + "-" + strconv.FormatUint(run, 10)
 }
 
 func partitionConsumerPrefix(p int) string { return Consumer + "-p" + strconv.Itoa(p) + "-" }
@@ -138,6 +141,8 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 	}
 	owned := b.cfg.Ownership.Owned()
 	b.tokens = owned
+	b.runs++
+	run := b.runs
 	if len(owned) == 0 {
 		return stop, nil
 	}
@@ -154,17 +159,31 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 	if err := lister.Err(); err != nil {
 		return stop, fmt.Errorf("stream %s: consumers: %w", StreamInput, err)
 	}
+	// Reset the consumers concurrently: each is a round of the stream's
+	// replicas, and a rebalance waits for all of them.
+	parts := slices.Sorted(maps.Keys(owned))
+	conss := make([]jetstream.Consumer, len(parts))
+	var g errgroup.Group
+	for i, p := range parts {
+		g.Go(func() error {
+			name := PartitionConsumer(p, owned[p], run)
+			olds := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, partitionConsumerPrefix(p)) })
+			cons, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p)}, after, append(olds, name)...)
+			if err != nil {
+				return fmt.Errorf("partition %d: %w", p, err)
+			}
+			conss[i] = cons
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return stop, err
+	}
 	pull := max(b.cfg.BatchSize*4/len(owned), 256)
-	for _, p := range slices.Sorted(maps.Keys(owned)) {
-		name := PartitionConsumer(p, owned[p])
-		olds := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, partitionConsumerPrefix(p)) })
-		cons, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p)}, after, append(olds, name)...)
-		if err != nil {
-			return stop, fmt.Errorf("partition %d: %w", p, err)
-		}
+	for i, cons := range conss {
 		cc, err := cons.Consume(handle, jetstream.PullMaxMessages(pull), errs)
 		if err != nil {
-			return stop, fmt.Errorf("partition %d: consume: %w", p, err)
+			return stop, fmt.Errorf("partition %d: consume: %w", parts[i], err)
 		}
 		ccs = append(ccs, cc)
 	}

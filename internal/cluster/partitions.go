@@ -327,7 +327,7 @@ func (m *Partitions) release(ctx context.Context, parts []int) {
 	}
 	m.mu.Unlock()
 	m.signal()
-	wctx, cancel := context.WithTimeout(ctx, m.cfg.TTL)
+	wctx, cancel := context.WithTimeout(ctx, 5*m.cfg.TTL)
 	defer cancel()
 	for _, p := range parts {
 		if err := m.cfg.WaitReleased(wctx, p); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type config struct {
 	maxConns  int32
 	log       *slog.Logger
 	migrate   bool
+	// sessionTimeout, if set, is statement_timeout and
+	// idle_in_transaction_session_timeout (WithSessionTimeouts).
+	sessionTimeout time.Duration
 }
 
 // Retention configures the periodic deletion of old history records.
@@ -105,6 +109,22 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithSessionTimeouts bounds, on every connection, how long one statement
+// may run and a transaction may sit idle waiting for its client
+// (statement_timeout and idle_in_transaction_session_timeout). In a
+// cluster, a commit transaction holds the fence rows of its partitions
+// until it ends; if its node is paused mid-commit, the server aborts it
+// after d, so that the partitions' next owner can fence them.
+func WithSessionTimeouts(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Second {
+			return fmt.Errorf("%w: session timeouts %v: want at least 1s", ErrInvalidOption, d)
+		}
+		c.sessionTimeout = d
+		return nil
+	}
+}
+
 // WithoutMigrations makes Open skip applying migrations, for a node that
 // must not change the schema; the tables must already exist.
 func WithoutMigrations() Option {
@@ -148,6 +168,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	}
 	if _, ok := pc.ConnConfig.RuntimeParams["application_name"]; !ok {
 		pc.ConnConfig.RuntimeParams["application_name"] = "custos"
+	}
+	if d := cfg.sessionTimeout; d > 0 {
+		ms := strconv.FormatInt(d.Milliseconds(), 10)
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = ms
+		pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = ms
 	}
 	// Find connections broken by a server restart soon, not after a minute.
 	pc.HealthCheckPeriod = 5 * time.Second

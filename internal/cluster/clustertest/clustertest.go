@@ -12,8 +12,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,10 +25,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/store/pg"
 )
@@ -49,6 +54,13 @@ type Cluster struct {
 	Nodes []*Node
 	Opts  Options
 	dir   string
+	start time.Time
+}
+
+// Logf logs with the time since the cluster started.
+func (c *Cluster) Logf(format string, args ...any) {
+	c.T.Helper()
+	c.T.Logf("%6.2fs "+format, append([]any{time.Since(c.start).Seconds()}, args...)...)
 }
 
 // Node is one custos child process.
@@ -57,14 +69,16 @@ type Node struct {
 	Dir  string
 	HTTP string // host:port of its HTTP API
 	Log  string // file with its stderr
-	cmd  *exec.Cmd
-	done chan struct{}
-	c    *Cluster
+	cmd    *exec.Cmd
+	done   chan struct{}
+	c      *Cluster
+	frozen atomic.Bool
 }
 
 var (
 	buildOnce sync.Once
 	binPath   string
+	cacheDir  string // compiled built-in contracts, copied to each node
 	buildErr  error
 )
 
@@ -81,7 +95,19 @@ func Binary(t testing.TB) string {
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/custos-dev/custos/cmd/custos").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
 		}
+		// Compile the built-in contracts once: nodes start from a copy of
+		// this cache instead of compiling them three times at once.
+		cacheDir = filepath.Join(dir, "wazero-cache")
+		ctx := context.Background()
+		h, err := contracts.NewHost(ctx, contracts.Config{CacheDir: cacheDir, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			buildErr = err
+			return
+		}
+		defer h.Close(ctx)
+		_, buildErr = h.RegisterBuiltins(ctx)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -129,9 +155,17 @@ func Start(t testing.TB, o Options) *Cluster {
 		o.LeaseTTL = 1500 * time.Millisecond
 	}
 	_ = bin
-	c := &Cluster{T: t, Opts: o, dir: t.TempDir()}
+	c := &Cluster{T: t, Opts: o, dir: t.TempDir(), start: time.Now()}
+	if keep := os.Getenv("CUSTOS_CLUSTERTEST_DIR"); keep != "" {
+		// Keep the nodes' data and logs for a look afterwards.
+		c.dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		os.RemoveAll(c.dir)
+	}
+	t.Cleanup(func() { c.Logf("schema dropped") })
 	c.Store = newSchema(t, base)
+	t.Cleanup(func() { c.Logf("NATS servers down") })
 	c.NATS = natstest.Start(t, o.Servers)
+	c.Logf("%d NATS servers up", o.Servers)
 	for i := 0; i < o.Nodes; i++ {
 		n := &Node{ID: "n" + strconv.Itoa(i+1), Dir: filepath.Join(c.dir, "n"+strconv.Itoa(i+1)), HTTP: freeAddr(t, i), c: c}
 		n.Log = filepath.Join(n.Dir, "stderr.log")
@@ -150,7 +184,9 @@ func Start(t testing.TB, o Options) *Cluster {
 	for _, n := range c.Nodes {
 		n.WaitReady(60 * time.Second)
 	}
+	c.Logf("%d custos nodes ready", o.Nodes)
 	c.WaitOwned(60 * time.Second)
+	c.Logf("all %d partitions owned", o.Partitions)
 	return c
 }
 
@@ -210,6 +246,10 @@ func (n *Node) Args() []string {
 func (n *Node) start() {
 	t := n.c.T
 	if err := os.MkdirAll(n.Dir, 0o755); err != nil {
+		t.Error(err)
+		return
+	}
+	if err := os.CopyFS(filepath.Join(n.Dir, "wazero-cache"), os.DirFS(cacheDir)); err != nil && !errors.Is(err, fs.ErrExist) {
 		t.Error(err)
 		return
 	}
@@ -275,10 +315,16 @@ func (n *Node) signal(sig syscall.Signal) {
 
 // Freeze stops the node's process (SIGSTOP): it renews no lease and
 // commits nothing until Thaw.
-func (n *Node) Freeze() { n.cmd.Process.Signal(syscall.SIGSTOP) }
+func (n *Node) Freeze() {
+	n.cmd.Process.Signal(syscall.SIGSTOP)
+	n.frozen.Store(true)
+}
 
 // Thaw resumes a frozen node (SIGCONT).
-func (n *Node) Thaw() { n.cmd.Process.Signal(syscall.SIGCONT) }
+func (n *Node) Thaw() {
+	n.cmd.Process.Signal(syscall.SIGCONT)
+	n.frozen.Store(false)
+}
 
 // WaitReady waits until the node's /readyz answers 200.
 func (n *Node) WaitReady(d time.Duration) {
@@ -360,7 +406,7 @@ func (n *Node) Tail(lines int) string {
 // many running nodes answered.
 func (c *Cluster) Owned() (owned, nodes int) {
 	for _, n := range c.Nodes {
-		if !n.Running() {
+		if !n.Running() || n.frozen.Load() {
 			continue
 		}
 		if v := n.Metric("custos_partitions_owned"); v >= 0 {
@@ -398,9 +444,12 @@ func (c *Cluster) Logs(lines int) string {
 }
 
 func (c *Cluster) stopAll() {
+	defer c.Logf("nodes stopped")
 	for _, n := range c.Nodes {
 		if n.Running() {
-			n.Thaw()
+			if n.frozen.Load() {
+				n.Thaw()
+			}
 			n.Kill()
 		}
 	}

@@ -31,21 +31,22 @@ type Msg struct {
 // Workload is a fleet's input: creates, then readings to random twins, and
 // Bad deliberately invalid messages (dead letters) among them.
 type Workload struct {
+	Name  string // twin ids are <Name>-<n>
 	Msgs  []Msg
 	Twins []string
 	Bad   int
 }
 
-// NewWorkload builds the create commands of twins coldchain twins and
-// readings readings (one in ten a batch of two), with one invalid message
-// in the middle. Event times are fixed, so every replay gives the same
-// digests.
-func NewWorkload(twins, readings int) *Workload {
+// NewWorkload builds the create commands of twins coldchain twins named
+// <name>-<n> and readings readings (one in ten a batch of two), with one
+// invalid message in the middle. Event times are fixed, so every replay
+// gives the same digests.
+func NewWorkload(name string, twins, readings int) *Workload {
 	p := builtin.Coldchain()
 	ref := twin.ContractRef{Name: p.Name, Version: p.Version, SHA256: sha256.Sum256(p.Wasm)}
-	w := &Workload{}
+	w := &Workload{Name: name}
 	for i := 0; i < twins; i++ {
-		id := fmt.Sprintf("K-%d", i)
+		id := fmt.Sprintf("%s-%d", name, i)
 		cmd, _ := json.Marshal(twin.Command{Type: "create", TS: "2026-01-01T00:00:00Z", Kind: "case", Contract: &ref,
 			Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":600}`)})
 		w.Msgs = append(w.Msgs, Msg{"custos.command." + id, cmd})
@@ -78,7 +79,7 @@ func NewWorkload(twins, readings int) *Workload {
 func (c *Cluster) Connect() (*nats.Conn, jetstream.JetStream) { return c.NATS.Connect() }
 
 // Publish publishes w.Msgs[from:to] in order, each with Nats-Msg-Id
-// "w:<index>" (so a re-send is idempotent), pacing them over d, and
+// "<name>:<index>" (so a re-send is idempotent), pacing them over d, and
 // returns once all are stored.
 func (c *Cluster) Publish(js jetstream.JetStream, w *Workload, from, to int, d time.Duration) {
 	c.T.Helper()
@@ -90,7 +91,7 @@ func (c *Cluster) Publish(js jetstream.JetStream, w *Workload, from, to int, d t
 		end := min(i+chunk, to)
 		var fs []jetstream.PubAckFuture
 		for j := i; j < end; j++ {
-			f, err := js.PublishAsync(w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID("w:"+strconv.Itoa(j)))
+			f, err := js.PublishAsync(w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID(w.Name+":"+strconv.Itoa(j)))
 			if err != nil {
 				c.T.Fatalf("publish %d: %v", j, err)
 			}
@@ -115,7 +116,7 @@ func (c *Cluster) republish(js jetstream.JetStream, w *Workload, j int, why erro
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = js.Publish(ctx, w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID("w:"+strconv.Itoa(j)))
+		_, err = js.Publish(ctx, w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID(w.Name+":"+strconv.Itoa(j)))
 		cancel()
 		if err == nil {
 			return
@@ -146,8 +147,8 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 		c.T.Fatal(err)
 	}
 	var inputs []twin.Input
-	for seq := uint64(0); seq < last; {
-		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+	for seq, empty := uint64(0), 0; seq < last; {
+		batch, err := oc.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			c.T.Fatal(err)
 		}
@@ -161,11 +162,13 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 				inputs = append(inputs, in)
 			}
 		}
-		if got == 0 {
-			c.T.Fatalf("replay: stream read stopped at %d of %d", seq, last)
+		if got > 0 {
+			empty = 0
+		} else if empty++; empty > 10 {
+			c.T.Fatalf("replay: stream read stopped at %d of %d: %v", seq, last, batch.Error())
 		}
 	}
-	host, err := contracts.NewHost(ctx, contracts.Config{Logger: slog.New(slog.DiscardHandler)})
+	host, err := contracts.NewHost(ctx, contracts.Config{CacheDir: cacheDir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		c.T.Fatal(err)
 	}
@@ -219,13 +222,20 @@ func parseStored(subj string, data []byte, ts time.Time) (twin.Input, bool) {
 }
 
 // Verify waits (up to d) until the cluster has applied every input of the
-// stream, then checks that each twin's state and full history in
-// PostgreSQL equal the single-node replay's (so every reading was applied
-// exactly once, in order: same count, same digest chain), and that the
-// dead-letter stream holds exactly w.Bad messages.
-func (c *Cluster) Verify(js jetstream.JetStream, w *Workload, d time.Duration) {
+// stream, then checks that the state and full history in PostgreSQL of
+// each twin of the workloads equal the single-node replay's (so every
+// reading was applied exactly once, in order: same count, same digest
+// chain), and that the dead-letter stream holds exactly their Bad
+// messages.
+func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workload) {
 	c.T.Helper()
+	w := &Workload{}
+	for _, x := range ws {
+		w.Twins = append(w.Twins, x.Twins...)
+		w.Bad += x.Bad
+	}
 	ref := c.Replay(js)
+	c.Logf("replayed on one node")
 	ctx := context.Background()
 	db, err := pg.Open(ctx, c.Store)
 	if err != nil {
@@ -256,6 +266,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, w *Workload, d time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	c.Logf("cluster caught up with the replay")
 	records := 0
 	for _, id := range w.Twins {
 		got, _ := db.Twin(ctx, id)
@@ -310,5 +321,5 @@ func (c *Cluster) Verify(js jetstream.JetStream, w *Workload, d time.Duration) {
 	if n != uint64(w.Bad) {
 		c.T.Errorf("dead letters: %d, want %d (the deliberately bad input only)", n, w.Bad)
 	}
-	c.T.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
+	c.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
 }
