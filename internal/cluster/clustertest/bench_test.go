@@ -36,7 +36,7 @@ func BenchmarkClusterNodes(b *testing.B) {
 func benchNodes(b *testing.B, nodes, twins, readings int) {
 	c := clustertest.Start(b, clustertest.Options{Nodes: nodes, Partitions: 12, Args: []string{"--log-level", "info"}})
 	_, js := c.Connect()
-	w := clustertest.NewWorkload(twins, readings)
+	w := clustertest.NewWorkload("B", twins, readings)
 	// The creates first, so the timed part is readings only.
 	c.Publish(js, w, 0, twins, 0)
 	applied := func() (n float64) {
