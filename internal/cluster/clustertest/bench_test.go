@@ -1,8 +1,10 @@
 package clustertest_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +53,7 @@ func benchNodes(b *testing.B, nodes, twins, readings int) {
 		deadline := time.Now().Add(d)
 		for applied() < want {
 			if time.Now().After(deadline) {
-				b.Fatalf("%v of %v events applied after %v\n%s", applied(), want, d, c.Logs(20))
+				b.Fatalf("%v of %v events applied after %v\n%s\n%s", applied(), want, d, consumers(js), c.Logs(20))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -149,4 +151,28 @@ func publishFast(b *testing.B, c *clustertest.Cluster, js jetstream.JetStream, w
 		}
 	}
 	wait(0)
+}
+
+// consumers describes the input stream's consumers (for a stall's report).
+func consumers(js jetstream.JetStream) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var sb strings.Builder
+	st, err := js.Stream(ctx, "CUSTOS_INPUT")
+	if err != nil {
+		return err.Error()
+	}
+	if info, err := st.Info(ctx); err == nil {
+		fmt.Fprintf(&sb, "stream: msgs %d first %d last %d\n", info.State.Msgs, info.State.FirstSeq, info.State.LastSeq)
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		fmt.Fprintf(&sb, "consumer %s filters %v start %v/%d: delivered %d ackfloor %d pending %d ackpending %d waiting %d\n",
+			ci.Name, append(ci.Config.FilterSubjects, ci.Config.FilterSubject), ci.Config.DeliverPolicy, ci.Config.OptStartSeq,
+			ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+	}
+	if err := l.Err(); err != nil {
+		fmt.Fprintf(&sb, "list: %v\n", err)
+	}
+	return sb.String()
 }
