@@ -38,7 +38,7 @@ func BenchmarkClusterNodes(b *testing.B) {
 }
 
 func benchNodes(b *testing.B, nodes, twins, readings int) {
-	c := clustertest.Start(b, clustertest.Options{Nodes: nodes, Partitions: 12, Args: []string{"--log-level", "info"}})
+	c := clustertest.Start(b, clustertest.Options{Nodes: nodes, Partitions: 12, LeaseTTL: 3 * time.Second, Args: []string{"--log-level", "info"}})
 	_, js := c.Connect()
 	w := clustertest.NewWorkload("B", twins, readings)
 	// The creates first, so the timed part is readings only.
