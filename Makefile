@@ -6,7 +6,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 20m
 
-.PHONY: all build run demo test test-short bench bench-go policies contracts lint fmt fuzz clean
+.PHONY: all build run demo cluster bench-cluster test test-short bench bench-go policies contracts lint fmt fuzz clean
 
 all: build
 
@@ -26,6 +26,11 @@ demo: build
 	echo; echo "dashboard: http://127.0.0.1:8080/   (Ctrl-C stops custos)"; \
 	wait $$pid
 
+## cluster: three nats-server processes (clustered, JetStream) and three custos nodes on one PostgreSQL
+## (CUSTOS_CLUSTER_DATABASE, default postgres://custos:custos@127.0.0.1:5432/custos), data in ./custos-cluster; Ctrl-C stops all
+cluster:
+	bash examples/cluster/run.sh
+
 ## test: the whole suite, with the race detector on the concurrent core, then
 ## the tests that stop and start the shared PostgreSQL server: alone (-p 1),
 ## after everything else, since `go test` runs packages in parallel
@@ -42,6 +47,10 @@ test-short:
 ## with CUSTOS_BENCH_DATABASE (or CUSTOS_TEST_DATABASE) also custos on PostgreSQL and the store's records/s
 bench: bench-go
 	$(GO) run ./cmd/custos bench $(ARGS)
+
+## bench-cluster: 1, 2 and 3 custos nodes on a 3-server NATS cluster and PostgreSQL (CUSTOS_TEST_DATABASE): readings/s, CPU per event per node, rebalancing
+bench-cluster:
+	$(GO) test -run '^$$' -bench ClusterNodes -benchtime 1x -timeout 30m ./internal/cluster/clustertest/
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./contracts/ ./twin/ ./store/embedded/ ./anchor/...
@@ -71,4 +80,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzEventUnmarshal -fuzztime 10s ./twin/
 
 clean:
-	rm -rf bin custos-data custos-demo
+	rm -rf bin custos-data custos-demo custos-cluster

@@ -235,7 +235,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 		a.closers = append(a.closers, a.NATS.Stop)
-		a.Conn, err = nats.Connect("", nats.InProcessServer(a.NATS), a.NATS.Internal(), nats.Name("custos"), nats.MaxReconnects(-1))
+		a.Conn, err = connectInProcess(a.NATS, a.log)
 	} else {
 		opts := []nats.Option{nats.Name("custos"), nats.MaxReconnects(-1)}
 		if cfg.NATSCreds != "" {
@@ -488,4 +488,20 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// connectInProcess connects to the embedded server. Right after a crash the
+// server may still be recovering JetStream when it accepts connections, and
+// the first handshake can time out ("no servers available"): try for up to
+// 30 s before giving up.
+func connectInProcess(s *natsrv.Server, log *slog.Logger) (*nats.Conn, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := nats.Connect("", nats.InProcessServer(s), s.Internal(), nats.Name("custos"), nats.MaxReconnects(-1))
+		if err == nil || !errors.Is(err, nats.ErrNoServers) || time.Now().After(deadline) {
+			return nc, err
+		}
+		log.Info("embedded NATS server not answering yet; retrying", "err", err)
+		time.Sleep(200 * time.Millisecond)
+	}
 }

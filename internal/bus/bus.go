@@ -269,7 +269,7 @@ func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, af
 			if err := b.js.DeleteConsumer(ctx, StreamInput, o); err != nil {
 				return nil, fmt.Errorf("consumer %s: delete: %w", o, err)
 			}
-			floor = max(floor, info.AckFloor.Stream)
+			floor = max(floor, consumerFloor(info))
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
 		default:
 			return nil, fmt.Errorf("consumer %s: %w", o, err)
@@ -284,6 +284,20 @@ func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, af
 		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	return cons, nil
+}
+
+// consumerFloor is the stream sequence up to which a consumer has handled
+// its input: its acknowledgement floor, or, for one created at a start
+// sequence that has acknowledged nothing yet (JetStream then reports a
+// floor of 0), the sequence before its start. Without the second, a restart
+// before the first acknowledgement would start the next consumer from the
+// beginning of the stream.
+func consumerFloor(info *jetstream.ConsumerInfo) uint64 {
+	floor := info.AckFloor.Stream
+	if info.Config.DeliverPolicy == jetstream.DeliverByStartSequencePolicy && info.Config.OptStartSeq > 0 {
+		floor = max(floor, info.Config.OptStartSeq-1)
+	}
+	return floor
 }
 
 // Ready reports whether the ingest loop is consuming.
