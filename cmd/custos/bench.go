@@ -37,6 +37,8 @@ func benchCmd(args []string) {
 	postgres := fs.String("postgres", benchDatabase(), "also measure custos and the store alone on this PostgreSQL (postgres:// URL; default $CUSTOS_BENCH_DATABASE, else $CUSTOS_TEST_DATABASE; \"\" to skip)")
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	heapprofile := fs.String("heapprofile", "", "write a heap profile, taken with every twin of the scale phase resident, to this file")
+	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	fs.parse(args)
 	if *blockprofile != "" {
@@ -62,10 +64,12 @@ func benchCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
-		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout})
+		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
+		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}
+	fmt.Println(res.ScaleSummary())
 	if line := res.PostgresSummary(); line != "" {
 		fmt.Println(line)
 	}

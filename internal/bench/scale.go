@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+)
+
+// Scale is what the fleet-scale phase of a run measured: memory per
+// resident twin and CPU per reading with Config.Twins twins.
+type Scale struct {
+	Twins int
+	// BaseRSS and ResidentRSS are the process's resident set (VmRSS) after a
+	// forced GC that returns free memory to the OS: before the twins are
+	// created, and with every twin created and holding the state of one
+	// reading (all resident).
+	BaseRSS, ResidentRSS int64
+	// BytesPerTwin is (ResidentRSS − BaseRSS) / Twins.
+	BytesPerTwin int64
+	// CPUPerReading is the whole process's CPU time per reading while
+	// Readings readings, in gateway bursts over all twins, are applied.
+	CPUPerReading time.Duration
+	Readings      int
+	// PeakRSS is the process's peak resident set (VmHWM) at the end of the
+	// run: every phase, not only this one.
+	PeakRSS int64
+}
+
+// ScaleSummary is the fleet-scale line of `custos bench`.
+func (r Result) ScaleSummary() string {
+	s := r.Scale
+	return fmt.Sprintf("custos-scale: twins=%d rss_bytes=%d bytes_per_twin=%d cpu_per_reading_us=%.1f p99_ms=%.1f",
+		s.Twins, s.PeakRSS, s.BytesPerTwin, float64(s.CPUPerReading.Nanoseconds())/1e3, float64(r.Latency.P99.Microseconds())/1e3)
+}
+
+// scale creates cfg.Twins twins on a fresh daemon, gives each one reading
+// (so all are resident with a contract state and view) and measures the
+// resident set per twin; then it sends readings in bursts of gatewayBurst
+// consecutive twins, every twin in turn (the realistic shape: every twin
+// reports every few minutes, a gateway forwards its twins' readings
+// together) and measures CPU per reading.
+func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
+	s := Scale{Twins: cfg.Twins}
+	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return s, err
+	}
+	defer a.Close()
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
+	if err != nil {
+		return s, err
+	}
+	defer pubc.Close()
+	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	p := builtin.Coldchain()
+	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	if err != nil {
+		return s, err
+	}
+	s.BaseRSS = settledRSS()
+
+	create, err := json.Marshal(&twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339)})
+	if err != nil {
+		return s, err
+	}
+	start := time.Now()
+	if err := publishAsync(ctx, js, cfg.Twins, func(i int) string { return "custos.command.S-" + strconv.Itoa(i) },
+		func(int) []byte { return create }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(cfg.Twins)); err != nil {
+		return s, err
+	}
+	fmt.Fprintf(cfg.Log, "  %d twins created in %.1fs\n", cfg.Twins, time.Since(start).Seconds())
+	rng := rand.New(rand.NewPCG(5, 6))
+	bodies := make([][]byte, 1024)
+	for i := range bodies {
+		bodies[i] = single(i, rng)
+	}
+	if err := publishAsync(ctx, js, cfg.Twins, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i) },
+		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(2*cfg.Twins)); err != nil {
+		return s, err
+	}
+	if st := a.Runtime.Stats(); st.Resident < cfg.Twins {
+		fmt.Fprintf(cfg.Log, "  only %d of %d twins resident\n", st.Resident, cfg.Twins)
+	}
+	s.ResidentRSS = settledRSS()
+	s.BytesPerTwin = (s.ResidentRSS - s.BaseRSS) / int64(cfg.Twins)
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return s, err
+		}
+	}
+	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident: %d bytes per twin\n",
+		s.BaseRSS>>20, s.ResidentRSS>>20, cfg.Twins, s.BytesPerTwin)
+
+	// CPU per reading: every twin reports, in gateway bursts.
+	s.Readings = max(cfg.Twins, min(cfg.Messages, 4*cfg.Twins))
+	before := a.Runtime.Stats().Applied
+	start, cpu0 := time.Now(), cpuTime()
+	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, cfg.Twins)) },
+		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, before+uint64(s.Readings)); err != nil {
+		return s, err
+	}
+	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
+	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
+		s.Readings, gatewayBurst, float64(s.CPUPerReading.Nanoseconds())/1e3, float64(s.Readings)/time.Since(start).Seconds())
+	return s, nil
+}
+
+// gatewayBurst is how many consecutive twins' readings a gateway forwards
+// together in the scale phase.
+const gatewayBurst = 50
+
+// burstTwin is the twin of reading i: gateways (blocks of gatewayBurst
+// twins) take turns in a scrambled order, each sending one reading of each
+// of its twins, so every twin reports once per round.
+func burstTwin(i, twins int) int {
+	round, k := i/twins, i%twins
+	full := twins / gatewayBurst // whole gateways; the rest report in place
+	if k >= full*gatewayBurst {
+		return k
+	}
+	m := 7919 // g → g·m + round (mod full) is a permutation for m prime to full
+	for gcd(m, full) != 1 {
+		m += 2
+	}
+	return (k/gatewayBurst*m+round)%full*gatewayBurst + k%gatewayBurst
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// settledRSS collects garbage, returns free memory to the OS and reads the
+// resident set: the memory the process holds for what is live.
+func settledRSS() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return procStatus("VmRSS")
+}
+
+// PeakRSS is the process's peak resident set so far (VmHWM), 0 where
+// /proc is not available.
+func PeakRSS() int64 { return procStatus("VmHWM") }
+
+// procStatus reads a "kB" field of /proc/self/status in bytes.
+func procStatus(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok || string(k) != field {
+			continue
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n << 10
+	}
+	return 0
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}
