@@ -22,7 +22,7 @@ func TestPackRoundTrip(t *testing.T) {
 		Digest: Hash{9, 8, 7}, Alerts: 4, Created: t0, Updated: t0.Add(time.Hour), Watermark: t0.Add(time.Hour),
 		LastReading: t0.Add(59 * time.Minute), Lag: -3 * time.Second, Lateness: 10 * time.Minute,
 		State: []byte{1, 2, 3, 0, 5}, StreamSeq: 1 << 40,
-		Timers: []Timer{{Name: "silence", At: t0.Add(2 * time.Hour)}, {Name: "budget", At: t0.Add(3 * time.Hour), Processing: true}},
+		Timers:   []Timer{{Name: "silence", At: t0.Add(2 * time.Hour)}, {Name: "budget", At: t0.Add(3 * time.Hour), Processing: true}},
 		Buffered: []Buffered{{StreamSeq: 77, Event: Event{Kind: KindReading, Type: TypeTemperature, Time: t0.Add(30 * time.Minute), Value: 4.5, Fields: []string{"t1", "CEL"}}}},
 	}
 	res := &resident{t: tw, c: bandContract{}, lastUsed: 12345}
