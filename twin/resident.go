@@ -10,7 +10,7 @@ import (
 
 // Resident twins come in two forms. A twin an event touched in the last
 // Config.CompactAfter is hot: a *Twin with its contract handle, ready to
-// apply. A quieter one is packed: the bytes below, in the shard's cold map,
+// apply. A quieter one is packed: the bytes below, in the shard's cold table,
 // until its next event unpacks it (about a microsecond, no store read).
 // Packing keeps everything the twin holds except its view, which is a pure
 // function of the state (custos_view) and is computed again if the next
@@ -53,11 +53,10 @@ func intern(v string) string {
 	return unique.Make(v).Value()
 }
 
-// pack returns the packed form of a hot resident twin, in a slice of its
-// own, exactly as long as needed.
+// pack returns the cold table entry of a hot resident twin.
 func (s *shard) pack(res *resident) []byte {
 	s.packBuf = s.appendPacked(s.packBuf[:0], res)
-	return append(make([]byte, 0, len(s.packBuf)), s.packBuf...)
+	return newEntry(res.t.ID, s.packBuf)
 }
 
 func (s *shard) appendPacked(b []byte, res *resident) []byte {
@@ -101,9 +100,6 @@ func (s *shard) appendPacked(b []byte, res *resident) []byte {
 	b = binary.AppendUvarint(b, uint64(len(buf)))
 	return append(b, buf...)
 }
-
-// packedLastUsed is the lastUsed of a packed twin.
-func packedLastUsed(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }
 
 func packStr(b []byte, v string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(v)))

@@ -26,7 +26,7 @@ func TestPackRoundTrip(t *testing.T) {
 		Buffered: []Buffered{{StreamSeq: 77, Event: Event{Kind: KindReading, Type: TypeTemperature, Time: t0.Add(30 * time.Minute), Value: 4.5, Fields: []string{"t1", "CEL"}}}},
 	}
 	res := &resident{t: tw, c: bandContract{}, lastUsed: 12345}
-	b := s.pack(res)
+	b := packedOf(s.pack(res))
 	got, err := s.unpack(tw.ID, b)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestPackRoundTrip(t *testing.T) {
 	}
 	// An empty twin too, and every truncation of a packed twin is an error.
 	empty := &resident{t: &Twin{ID: "E", Contract: tw.Contract, Status: StatusCreated}, lastUsed: 1}
-	if got, err := s.unpack("E", s.pack(empty)); err != nil || !reflect.DeepEqual(got.t, empty.t) {
+	if got, err := s.unpack("E", packedOf(s.pack(empty))); err != nil || !reflect.DeepEqual(got.t, empty.t) {
 		t.Errorf("empty twin: %+v, %v", got, err)
 	}
 	for n := 8; n < len(b); n++ {
@@ -100,7 +100,7 @@ func TestPackedTwinsApplyLikeHotOnes(t *testing.T) {
 		}
 		packed := 0
 		for _, s := range rt.shards {
-			packed += len(s.cold)
+			packed += s.cold.len()
 		}
 		if got := rt.Stats().Resident; got != 7 {
 			t.Errorf("compact %v: %d resident, want 7", compact, got)

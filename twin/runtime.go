@@ -122,7 +122,7 @@ func New(cfg Config) (*Runtime, error) {
 	r := &Runtime{cfg: cfg, log: cfg.Logger, seed: maphash.MakeSeed(), timers: newTimerQueue()}
 	r.waiters.init()
 	for i := 0; i < cfg.Shards; i++ {
-		r.shards = append(r.shards, &shard{rt: r, twins: make(map[string]*resident), cold: make(map[string][]byte),
+		r.shards = append(r.shards, &shard{rt: r, twins: make(map[string]*resident), cold: newColdTable(),
 			refIndex: make(map[ContractRef]uint64), hasher: NewHasher()})
 	}
 	return r, nil
@@ -328,7 +328,7 @@ func (r *Runtime) Evict() {
 	defer r.mu.Unlock()
 	for _, s := range r.shards {
 		clear(s.twins)
-		clear(s.cold)
+		s.cold.clear()
 		clear(s.queue)
 		s.queue, s.qhead = s.queue[:0], 0
 		s.resident.Store(0)
@@ -354,7 +354,7 @@ type shard struct {
 	rt    *Runtime
 	twins map[string]*resident // hot
 	// cold holds the packed twins (resident.go): resident, not hot.
-	cold map[string][]byte
+	cold *coldTable
 	// queue lists hot twins in the order they were last touched or loaded,
 	// from qhead on, with the lastUsed they had then: compact packs those
 	// idle for CompactAfter. A twin touched again has a later entry too.
@@ -409,30 +409,32 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 			n++
 		}
 	}
-	for id, b := range s.cold { // packed only once durable (compact)
-		if packedLastUsed(b) < before {
-			delete(s.cold, id)
-			n++
+	var idle []string // packed only once durable (compact)
+	s.cold.each(func(id, p []byte) {
+		if packedLastUsed(p) < before {
+			idle = append(idle, string(id))
 		}
+	})
+	for _, id := range idle {
+		s.cold.delete(id)
+		n++
 	}
-	if over := len(s.twins) + len(s.cold) - limit; over > 0 {
+	if over := len(s.twins) + s.cold.len() - limit; over > 0 {
 		type lru struct {
 			id       string
 			lastUsed int64
 		}
-		all := make([]lru, 0, len(s.twins)+len(s.cold))
+		all := make([]lru, 0, len(s.twins)+s.cold.len())
 		for id, res := range s.twins {
 			if res.batch <= committed {
 				all = append(all, lru{id, res.lastUsed})
 			}
 		}
-		for id, b := range s.cold {
-			all = append(all, lru{id, packedLastUsed(b)})
-		}
+		s.cold.each(func(id, p []byte) { all = append(all, lru{string(id), packedLastUsed(p)}) })
 		slices.SortFunc(all, func(a, b lru) int { return cmp.Compare(a.lastUsed, b.lastUsed) })
 		for _, e := range all[:min(over, len(all))] {
 			delete(s.twins, e.id)
-			delete(s.cold, e.id)
+			s.cold.delete(e.id)
 			n++
 		}
 	}
@@ -440,7 +442,7 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 	return n
 }
 
-func (s *shard) storeResident() { s.resident.Store(int64(len(s.twins) + len(s.cold))) }
+func (s *shard) storeResident() { s.resident.Store(int64(len(s.twins) + s.cold.len())) }
 
 // queued is an entry of shard.queue.
 type queued struct {
@@ -473,7 +475,7 @@ func (s *shard) compact(now int64) {
 		if res.lastUsed != q.lastUsed || res.upgradeTo != nil || s.twins[res.t.ID] != res {
 			continue // touched again since (a later entry), or gone
 		}
-		s.cold[res.t.ID] = s.pack(res)
+		s.cold.put(s.pack(res))
 		delete(s.twins, res.t.ID)
 	}
 	if s.qhead > len(s.queue)/2 && s.qhead > 1024 {
@@ -489,12 +491,12 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 	if res, ok := s.twins[id]; ok {
 		return res, nil
 	}
-	if b, ok := s.cold[id]; ok {
-		res, err := s.unpack(id, b)
+	if p := s.cold.get(id); p != nil {
+		res, err := s.unpack(id, p)
 		if err != nil {
 			return nil, err
 		}
-		delete(s.cold, id)
+		s.cold.delete(id)
 		res.lastUsed = s.now
 		s.twins[id] = res
 		s.enqueue(res)

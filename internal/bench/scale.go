@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -25,7 +26,7 @@ import (
 )
 
 // Scale is what the fleet-scale phase of a run measured: memory per
-// resident twin and CPU per reading with Config.Twins twins.
+// resident twin, CPU per reading, restart, with Config.Twins twins.
 type Scale struct {
 	Twins int
 	// BaseRSS and ResidentRSS are the process's resident set (VmRSS) after a
@@ -36,40 +37,79 @@ type Scale struct {
 	// BytesPerTwin is (ResidentRSS − BaseRSS) / Twins.
 	BytesPerTwin int64
 	// CPUPerReading is the whole process's CPU time per reading while
-	// Readings readings, in gateway bursts over all twins, are applied.
+	// Readings readings, in gateway bursts over all twins, are applied to
+	// resident twins.
 	CPUPerReading time.Duration
 	Readings      int
+	// Restart is the time from starting the daemon again on the same data
+	// (after a clean stop) to ingest consuming (what /readyz reports).
+	Restart time.Duration
+	// CPUPerColdReading is the CPU time per reading of the first reading of
+	// ColdReadings twins after the restart: none is resident, so each is
+	// loaded from the store (the worst case: every reading to a different,
+	// passivated twin). ColdRate is their readings/s.
+	CPUPerColdReading time.Duration
+	ColdReadings      int
+	ColdRate          float64
+	// Ref is the same measured with refTwins twins in the same run, for
+	// ratios (nil when Twins ≤ refTwins).
+	Ref *Scale
 	// PeakRSS is the process's peak resident set (VmHWM) at the end of the
 	// run: every phase, not only this one.
 	PeakRSS int64
 }
 
+// refTwins is the fleet the scale phase compares a large one with.
+const refTwins = 1000
+
 // ScaleSummary is the fleet-scale line of `custos bench`.
 func (r Result) ScaleSummary() string {
 	s := r.Scale
 	return fmt.Sprintf("custos-scale: twins=%d rss_bytes=%d bytes_per_twin=%d cpu_per_reading_us=%.1f p99_ms=%.1f",
-		s.Twins, s.PeakRSS, s.BytesPerTwin, float64(s.CPUPerReading.Nanoseconds())/1e3, float64(r.Latency.P99.Microseconds())/1e3)
+		s.Twins, s.PeakRSS, s.BytesPerTwin, us(s.CPUPerReading), float64(r.Latency.P99.Microseconds())/1e3)
 }
 
-// scale creates cfg.Twins twins on a fresh daemon, gives each one reading
-// (so all are resident with a contract state and view) and measures the
-// resident set per twin; then it sends readings in bursts of gatewayBurst
-// consecutive twins, every twin in turn (the realistic shape: every twin
-// reports every few minutes, a gateway forwards its twins' readings
-// together) and measures CPU per reading.
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// scale measures cfg.Twins twins and, for a larger fleet, refTwins twins
+// the same way, and logs the ratios.
 func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
-	s := Scale{Twins: cfg.Twins}
-	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := scaleAt(ctx, filepath.Join(dir, "fleet"), cfg, cfg.Twins)
+	if err != nil || cfg.Twins <= refTwins {
+		return s, err
+	}
+	fmt.Fprintf(cfg.Log, "custos scale, reference: %d twins, same readings\n", refTwins)
+	ref, err := scaleAt(ctx, filepath.Join(dir, "ref"), cfg, refTwins)
 	if err != nil {
 		return s, err
 	}
-	defer a.Close()
+	s.Ref = &ref
+	fmt.Fprintf(cfg.Log, "  %d twins / %d twins, same run: CPU per reading %.2f×, per first reading after restart %.2f×, restart %.2f×\n",
+		s.Twins, refTwins, us(s.CPUPerReading)/us(ref.CPUPerReading), us(s.CPUPerColdReading)/us(ref.CPUPerColdReading),
+		s.Restart.Seconds()/ref.Restart.Seconds())
+	return s, nil
+}
+
+// scaleAt creates n twins on a fresh daemon, gives each one reading (so all
+// are resident with a contract state and view) and measures the resident
+// set per twin; then it sends readings in bursts of gatewayBurst
+// consecutive twins, every twin in turn (the realistic shape: every twin
+// reports every few minutes, a gateway forwards its twins' readings
+// together) and measures CPU per reading; then it restarts the daemon and
+// measures the time to ready and the first reading of many twins.
+func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) {
+	s := Scale{Twins: n}
+	acfg := app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a, err := app.Start(ctx, acfg)
+	if err != nil {
+		return s, err
+	}
+	defer func() { a.Close() }()
 	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
 		return s, err
 	}
-	defer pubc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
 	p := builtin.Coldchain()
 	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
@@ -83,44 +123,42 @@ func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
 		return s, err
 	}
 	start := time.Now()
-	if err := publishAsync(ctx, js, cfg.Twins, func(i int) string { return "custos.command.S-" + strconv.Itoa(i) },
+	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.command.S-" + strconv.Itoa(i) },
 		func(int) []byte { return create }); err != nil {
 		return s, err
 	}
-	if err := waitApplied(ctx, a, uint64(cfg.Twins)); err != nil {
+	if err := waitApplied(ctx, a, uint64(n)); err != nil {
 		return s, err
 	}
-	fmt.Fprintf(cfg.Log, "  %d twins created in %.1fs\n", cfg.Twins, time.Since(start).Seconds())
+	fmt.Fprintf(cfg.Log, "  %d twins created in %.1fs\n", n, time.Since(start).Seconds())
 	rng := rand.New(rand.NewPCG(5, 6))
 	bodies := make([][]byte, 1024)
 	for i := range bodies {
 		bodies[i] = single(i, rng)
 	}
-	if err := publishAsync(ctx, js, cfg.Twins, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i) },
+	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i) },
 		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
 		return s, err
 	}
-	if err := waitApplied(ctx, a, uint64(2*cfg.Twins)); err != nil {
+	if err := waitApplied(ctx, a, uint64(2*n)); err != nil {
 		return s, err
 	}
-	if st := a.Runtime.Stats(); st.Resident < cfg.Twins {
-		fmt.Fprintf(cfg.Log, "  only %d of %d twins resident\n", st.Resident, cfg.Twins)
-	}
+	st := a.Runtime.Stats()
 	s.ResidentRSS = settledRSS()
-	s.BytesPerTwin = (s.ResidentRSS - s.BaseRSS) / int64(cfg.Twins)
-	if cfg.HeapProfile != "" {
+	s.BytesPerTwin = (s.ResidentRSS - s.BaseRSS) / int64(n)
+	if cfg.HeapProfile != "" && n == cfg.Twins {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
 			return s, err
 		}
 	}
-	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident: %d bytes per twin\n",
-		s.BaseRSS>>20, s.ResidentRSS>>20, cfg.Twins, s.BytesPerTwin)
+	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident (%d timers pending): %d bytes per twin\n",
+		s.BaseRSS>>20, s.ResidentRSS>>20, st.Resident, st.Timers, s.BytesPerTwin)
 
 	// CPU per reading: every twin reports, in gateway bursts.
-	s.Readings = max(cfg.Twins, min(cfg.Messages, 4*cfg.Twins))
-	before := a.Runtime.Stats().Applied
+	s.Readings = max(cfg.Messages/4, 1)
+	before := st.Applied
 	start, cpu0 := time.Now(), cpuTime()
-	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, cfg.Twins)) },
+	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, n)) },
 		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
 		return s, err
 	}
@@ -129,7 +167,40 @@ func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
 	}
 	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
 	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
-		s.Readings, gatewayBurst, float64(s.CPUPerReading.Nanoseconds())/1e3, float64(s.Readings)/time.Since(start).Seconds())
+		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
+
+	// Restart on the same data, then the first reading of many twins.
+	pubc.Close()
+	a.Close()
+	start = time.Now()
+	if a, err = app.Start(ctx, acfg); err != nil {
+		return s, fmt.Errorf("restart: %w", err)
+	}
+	for !a.Bus.Ready() || a.Bus.Err() != nil {
+		if time.Since(start) > time.Minute {
+			return s, fmt.Errorf("restart: not ready after %v: %v", time.Since(start), a.Bus.Err())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.Restart = time.Since(start)
+	if pubc, err = nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption()); err != nil {
+		return s, err
+	}
+	defer pubc.Close()
+	js, _ = jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	s.ColdReadings = min(n, 20_000)
+	start, cpu0 = time.Now(), cpuTime()
+	if err := publishAsync(ctx, js, s.ColdReadings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i*(n/s.ColdReadings)) },
+		func(i int) []byte { return bodies[(i+11)%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(s.ColdReadings)); err != nil {
+		return s, err
+	}
+	s.CPUPerColdReading = (cpuTime() - cpu0) / time.Duration(s.ColdReadings)
+	s.ColdRate = float64(s.ColdReadings) / time.Since(start).Seconds()
+	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
+		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)
 	return s, nil
 }
 
