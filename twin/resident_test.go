@@ -162,3 +162,40 @@ func TestPackedTwinsApplyLikeHotOnes(t *testing.T) {
 }
 
 var lagNS = regexp.MustCompile(`,"lag_ns":-?\d+`)
+
+// TestBatchSame: a batch says which twins keep the indexed fields of the
+// snapshot they replace (Batch.Same), so that a store may skip index upkeep.
+func TestBatchSame(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	cmd := func(seq uint64, id string, c Command) Input {
+		in, err := c.Input(id, t0.Add(time.Duration(seq)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.StreamSeq = seq
+		return *in
+	}
+	for i, step := range []struct {
+		in   []Input
+		same map[string]bool
+	}{
+		{[]Input{createInput(1, "A"), createInput(2, "B")}, map[string]bool{"A": false, "B": false}},
+		{[]Input{reading(3, "A", 5, t0.Add(time.Minute)), reading(4, "B", 120, t0.Add(time.Minute))}, // B: compromised
+			map[string]bool{"A": true, "B": false}},
+		{[]Input{cmd(5, "A", Command{Type: "custody", To: "carrier"}), reading(6, "B", 5, t0.Add(2*time.Minute))},
+			map[string]bool{"A": false, "B": true}},
+		// Changed and changed back within one batch: the same as before.
+		{[]Input{cmd(7, "A", Command{Type: "custody", To: "other"}), cmd(8, "A", Command{Type: "custody", To: "carrier"})},
+			map[string]bool{"A": true}},
+		// A twin created in the batch is new, whatever else it sees.
+		{[]Input{createInput(9, "C"), reading(10, "C", 5, t0.Add(time.Minute))}, map[string]bool{"C": false}},
+	} {
+		if _, err := rt.Process(ctx, step.in); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(st.same, step.same) {
+			t.Errorf("batch %d: Same = %v, want %v", i, st.same, step.same)
+		}
+	}
+}

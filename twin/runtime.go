@@ -217,6 +217,9 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		for _, res := range s.changed {
 			// A copy: the next Apply mutates the twin while this one commits.
 			b.Twins = append(b.Twins, res.t.Clone())
+			t := res.t
+			b.Same = append(b.Same, !res.fresh && res.before == indexedFields{t.Status, t.Kind, t.Custodian})
+			res.fresh = false
 		}
 		b.Records = append(b.Records, s.records...)
 		b.Alerts = append(b.Alerts, s.alerts...)
@@ -347,7 +350,14 @@ type resident struct {
 	batch      uint64
 	view       bool // View must be recomputed
 	viewOut    []byte
+	// before holds the indexed fields as they were before the current batch
+	// changed the twin (Batch.Same); fresh is set for a twin created by it.
+	before indexedFields
+	fresh  bool
 }
+
+// indexedFields are the fields stores index (Batch.Same).
+type indexedFields struct{ status, kind, custodian string }
 
 // shard owns a subset of the twins.
 type shard struct {
@@ -555,6 +565,9 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	res, err := s.load(ctx, in.Twin)
 	if err != nil {
 		return err
+	}
+	if res != nil && res.batch != s.batchNo { // not changed yet by this batch
+		res.before = indexedFields{res.t.Status, res.t.Kind, res.t.Custodian}
 	}
 	if res != nil && in.StreamSeq != 0 && in.StreamSeq <= res.t.StreamSeq {
 		result.Duplicate = true
@@ -790,7 +803,7 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 		Created:   e.Time,
 		Lateness:  in.Lateness,
 	}
-	res := &resident{t: t, c: c}
+	res := &resident{t: t, c: c, fresh: true}
 	if ierr := s.applyEvent(ctx, res, e, in.StreamSeq); ierr != nil {
 		result.Err = ierr
 		return nil

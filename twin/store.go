@@ -33,12 +33,18 @@ type Batch struct {
 	Twins   []*Twin  // new snapshots, replacing the old ones
 	Records []Record // history records to add
 	Alerts  []Alert  // alerts to add
+	// Same, if not nil, parallels Twins: Same[i] says that Twins[i] has the
+	// Status, Kind and Custodian of the snapshot it replaces (the twin is
+	// not new). A store that indexes those fields may skip their upkeep
+	// (and the read of the old snapshot it would take); others ignore it.
+	Same []bool
 }
 
 // Reset empties b for reuse, keeping its capacity.
 func (b *Batch) Reset() {
 	clear(b.Twins)
 	b.Twins = b.Twins[:0]
+	b.Same = b.Same[:0]
 	b.Records = b.Records[:0]
 	b.Alerts = b.Alerts[:0]
 }

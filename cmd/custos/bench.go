@@ -38,6 +38,7 @@ func benchCmd(args []string) {
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	heapprofile := fs.String("heapprofile", "", "write a heap profile, taken with every twin of the scale phase resident, to this file")
+	scaleprofile := fs.String("scale-cpuprofile", "", "write CPU profiles of the scale phase's readings to resident twins to this file + \".<twins>\"")
 	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	fs.parse(args)
@@ -65,7 +66,7 @@ func benchCmd(args []string) {
 	defer stop()
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
 		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
-		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly})
+		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}

@@ -50,6 +50,9 @@ type Config struct {
 	// HeapProfile, if set, is where the scale phase writes a heap profile
 	// with every twin resident.
 	HeapProfile string
+	// ScaleCPUProfile, if set, is where the scale phase writes CPU profiles
+	// of its readings to resident twins (with "."+twins appended).
+	ScaleCPUProfile string
 	Log         io.Writer
 }
 

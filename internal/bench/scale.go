@@ -62,6 +62,9 @@ type Scale struct {
 // refTwins is the fleet the scale phase compares a large one with.
 const refTwins = 1000
 
+// compactAfter is the runtime's default twin.Config.CompactAfter.
+const compactAfter = 5 * time.Second
+
 // ScaleSummary is the fleet-scale line of `custos bench`.
 func (r Result) ScaleSummary() string {
 	s := r.Scale
@@ -143,6 +146,10 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	if err := waitApplied(ctx, a, uint64(2*n)); err != nil {
 		return s, err
 	}
+	// A fleet at rest: what was touched last is packed too, as it would be
+	// CompactAfter later.
+	time.Sleep(compactAfter)
+	a.Runtime.Passivate(time.Now())
 	st := a.Runtime.Stats()
 	s.ResidentRSS = settledRSS()
 	s.BytesPerTwin = (s.ResidentRSS - s.BaseRSS) / int64(n)
@@ -151,12 +158,24 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 			return s, err
 		}
 	}
-	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident (%d timers pending): %d bytes per twin\n",
-		s.BaseRSS>>20, s.ResidentRSS>>20, st.Resident, st.Timers, s.BytesPerTwin)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident (%d timers pending): %d bytes per twin; Go heap in use %d MiB, RSS outside the Go runtime %d MiB\n",
+		s.BaseRSS>>20, s.ResidentRSS>>20, st.Resident, st.Timers, s.BytesPerTwin, ms.HeapInuse>>20, max(s.ResidentRSS-int64(ms.Sys-ms.HeapReleased), 0)>>20)
 
 	// CPU per reading: every twin reports, in gateway bursts.
-	s.Readings = max(cfg.Messages/4, 1)
+	s.Readings = max(cfg.Messages/10, 1)
 	before := st.Applied
+	if cfg.ScaleCPUProfile != "" {
+		f, err := os.Create(cfg.ScaleCPUProfile + "." + strconv.Itoa(n))
+		if err != nil {
+			return s, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return s, err
+		}
+	}
 	start, cpu0 := time.Now(), cpuTime()
 	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, n)) },
 		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
@@ -166,6 +185,9 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
+	if cfg.ScaleCPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
 
@@ -189,6 +211,16 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	defer pubc.Close()
 	js, _ = jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
 	s.ColdReadings = min(n, 20_000)
+	if cfg.ScaleCPUProfile != "" {
+		f, err := os.Create(cfg.ScaleCPUProfile + ".cold." + strconv.Itoa(n))
+		if err != nil {
+			return s, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return s, err
+		}
+	}
 	start, cpu0 = time.Now(), cpuTime()
 	if err := publishAsync(ctx, js, s.ColdReadings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i*(n/s.ColdReadings)) },
 		func(i int) []byte { return bodies[(i+11)%len(bodies)] }); err != nil {
@@ -198,6 +230,9 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	s.CPUPerColdReading = (cpuTime() - cpu0) / time.Duration(s.ColdReadings)
+	if cfg.ScaleCPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	s.ColdRate = float64(s.ColdReadings) / time.Since(start).Seconds()
 	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)

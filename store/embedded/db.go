@@ -56,8 +56,9 @@ type DB struct {
 
 // pendingIndexed is a snapshot written by a commit in flight.
 type pendingIndexed struct {
-	id string
-	x  indexed
+	id   string
+	x    indexed
+	same bool // the indexed fields were left as they were (Batch.Same)
 }
 
 // defaultMaxKnown bounds DB.known; past it the map starts over (a miss only
@@ -348,7 +349,9 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	for _, w := range written {
 		delete(db.inflight, w.id)
 		if err == nil {
-			db.known[w.id] = w.x
+			if !w.same {
+				db.known[w.id] = w.x
+			}
 		} else {
 			delete(db.known, w.id) // unknown whether it was written: read it next time
 		}
@@ -405,15 +408,28 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) ([]pendingIndexed, error) {
 			db.last[t.ID] = i
 		}
 	}
+	same := len(b.Same) == len(b.Twins) && !dups // with dups, Same compares with the one before in b
 	for i, t := range b.Twins {
 		if dups && db.last[t.ID] != i {
+			continue
+		}
+		if same && b.Same[i] {
+			// Indexed fields as they were: no index upkeep, and no read of
+			// the old snapshot (a point read per twin when DB.known misses,
+			// as it does for most twins of a large fleet).
+			db.key = snapshotKey(db.key[:0], t.ID)
+			db.val = appendSnapshot(db.val[:0], t)
+			if err := pb.Set(db.key, db.val, nil); err != nil {
+				return nil, err
+			}
+			written = append(written, pendingIndexed{id: t.ID, same: true})
 			continue
 		}
 		x, err := db.putSnapshot(pb, t)
 		if err != nil {
 			return nil, err
 		}
-		written = append(written, pendingIndexed{t.ID, x})
+		written = append(written, pendingIndexed{id: t.ID, x: x})
 	}
 	for i := range b.Records {
 		r := &b.Records[i]
