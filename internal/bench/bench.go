@@ -53,7 +53,7 @@ type Config struct {
 	// ScaleCPUProfile, if set, is where the scale phase writes CPU profiles
 	// of its readings to resident twins (with "."+twins appended).
 	ScaleCPUProfile string
-	Log         io.Writer
+	Log             io.Writer
 }
 
 // Result of one run. Rates are per second.
