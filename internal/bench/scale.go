@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/twin"
 	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
@@ -191,7 +192,12 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
 
-	// Restart on the same data, then the first reading of many twins.
+	// Restart on the same data, then the first reading of many twins. A
+	// clean stop: input acknowledged first (what is not is redelivered and
+	// re-emitted at start, the crash-recovery path measured elsewhere).
+	if err := waitAcked(ctx, js); err != nil {
+		return s, err
+	}
 	pubc.Close()
 	a.Close()
 	start = time.Now()
@@ -307,4 +313,30 @@ func writeHeapProfile(path string) error {
 	}
 	defer f.Close()
 	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// waitAcked waits until the runtime has acknowledged all of its input.
+func waitAcked(ctx context.Context, js jetstream.JetStream) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := js.Stream(ctx, bus.StreamInput)
+		if err != nil {
+			return err
+		}
+		c, err := st.Consumer(ctx, bus.Consumer)
+		if err != nil {
+			return err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if ci.AckFloor.Stream >= st.CachedInfo().State.LastSeq {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("input acknowledged up to %d of %d", ci.AckFloor.Stream, st.CachedInfo().State.LastSeq)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
