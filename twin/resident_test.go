@@ -3,6 +3,7 @@ package twin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -196,6 +197,65 @@ func TestBatchSame(t *testing.T) {
 		}
 		if !reflect.DeepEqual(st.same, step.same) {
 			t.Errorf("batch %d: Same = %v, want %v", i, st.same, step.same)
+		}
+	}
+}
+
+// indexedStore is a memStore with a TimerIndex (or one that says it has
+// none), counting full listings.
+type indexedStore struct {
+	*memStore
+	unsupported bool
+	listed      int
+}
+
+func (s *indexedStore) Twins(ctx context.Context, q TwinQuery) ([]*Twin, error) {
+	s.listed++
+	return s.memStore.Twins(ctx, q)
+}
+
+func (s *indexedStore) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+	if s.unsupported {
+		return nil, fmt.Errorf("no list: %w", errors.ErrUnsupported)
+	}
+	all, err := s.memStore.Twins(ctx, TwinQuery{After: after, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range all {
+		if len(processingTimers(t.Timers)) > 0 {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids, nil
+}
+
+// TestLoadTimersFromIndex: with a TimerIndex, a start reads only the twins
+// it lists, not every twin; without one (ErrUnsupported) it lists them all.
+func TestLoadTimersFromIndex(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	rt, err := New(Config{Store: st, Contracts: fakeHost{bandContract{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []Input{createInput(1, "A"), createInput(2, "B"), createInput(3, "C"), reading(4, "B", 998, t0), reading(5, "C", 5, t0)}
+	if _, err := rt.Process(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, unsupported := range []bool{false, true} {
+		is := &indexedStore{memStore: st, unsupported: unsupported}
+		rt, err := New(Config{Store: is, Contracts: fakeHost{bandContract{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := rt.LoadTimers(ctx)
+		if err != nil || n != 1 || rt.Stats().Timers != 1 {
+			t.Fatalf("unsupported %v: loaded %d, %v; %d pending", unsupported, n, err, rt.Stats().Timers)
+		}
+		if wantListed := map[bool]int{false: 0, true: 1}[unsupported]; is.listed != wantListed {
+			t.Errorf("unsupported %v: every twin listed %d times, want %d", unsupported, is.listed, wantListed)
 		}
 	}
 }

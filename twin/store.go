@@ -28,6 +28,17 @@ type Store interface {
 	Close() error
 }
 
+// TimerIndex is implemented by stores that index the twins whose snapshot
+// holds processing-time timers: LoadTimers then reads only those twins at
+// start instead of every twin of the store.
+type TimerIndex interface {
+	// TimerTwins returns up to limit ids, in id order, after after, of
+	// twins with processing-time timers; an error wrapping
+	// errors.ErrUnsupported if the store cannot tell (LoadTimers then
+	// lists every twin).
+	TimerTwins(ctx context.Context, after string, limit int) ([]string, error)
+}
+
 // Batch is one atomic write.
 type Batch struct {
 	Twins   []*Twin  // new snapshots, replacing the old ones

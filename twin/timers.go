@@ -3,6 +3,7 @@ package twin
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -152,6 +153,12 @@ func (r *Runtime) RunTimers(ctx context.Context, tick time.Duration, sink TimerS
 // called once at start, in the background: twins are loaded lazily, but
 // their timers must fire even if no event arrives.
 func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
+	if ti, ok := r.cfg.Store.(TimerIndex); ok {
+		n, err := r.loadIndexedTimers(ctx, ti)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return n, err
+		}
+	}
 	after, n := "", 0
 	for {
 		page, err := r.cfg.Store.Twins(ctx, TwinQuery{After: after, Limit: 1000})
@@ -168,6 +175,34 @@ func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		after = page[len(page)-1].ID
+	}
+}
+
+// loadIndexedTimers is LoadTimers over the twins a TimerIndex lists.
+func (r *Runtime) loadIndexedTimers(ctx context.Context, ti TimerIndex) (int, error) {
+	after, n := "", 0
+	for {
+		ids, err := ti.TimerTwins(ctx, after, 1000)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			t, err := r.cfg.Store.Twin(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			if pt := processingTimers(t.Timers); len(pt) > 0 {
+				r.timers.set(t.ID, pt)
+				n += len(pt)
+			}
+		}
+		if len(ids) < 1000 {
+			return n, nil
+		}
+		after = ids[len(ids)-1]
 	}
 }
 

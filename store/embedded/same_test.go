@@ -2,7 +2,11 @@ package embedded
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/custos-dev/custos/twin"
 )
@@ -61,4 +65,66 @@ func TestBatchSame(t *testing.T) {
 	// Twice in one batch: the last wins, compared with the stored one.
 	commit(&twin.Batch{Twins: []*twin.Twin{snap(4, "delivered", "c"), snap(5, "delivered", "c")}, Same: []bool{false, true}})
 	check("twice", 5, "delivered", "c")
+}
+
+// TestTimerIndex: the twins with processing-time timers are listed as
+// commits come, survive a reopen, and a store from before the list gets it
+// filled at open.
+func TestTimerIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openT(t, dir)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	snap := func(id string, timers ...twin.Timer) *twin.Twin {
+		return &twin.Twin{ID: id, Kind: "pallet", Status: "created", Seq: 1, Timers: timers}
+	}
+	list := func(db *DB, after string, limit int) []string {
+		t.Helper()
+		ids, err := db.TimerTwins(ctx, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	processing := twin.Timer{Name: "silence", At: at, Processing: true}
+	eventTime := twin.Timer{Name: "budget", At: at}
+	if err := db.Commit(ctx, &twin.Batch{Twins: []*twin.Twin{
+		snap("A", processing), snap("B", eventTime), snap("C"), snap("D", eventTime, processing), snap("E", processing),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(db, "", 0); !slices.Equal(got, []string{"A", "D", "E"}) {
+		t.Fatalf("timer twins = %v", got)
+	}
+	if got := list(db, "A", 1); !slices.Equal(got, []string{"D"}) {
+		t.Fatalf("after A, limit 1: %v", got)
+	}
+	if err := db.Commit(ctx, &twin.Batch{Twins: []*twin.Twin{snap("A"), snap("C", processing)}, Same: []bool{true, true}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"C", "D", "E"}
+	if got := list(db, "", 0); !slices.Equal(got, want) {
+		t.Fatalf("after changes: %v", got)
+	}
+	db.Close()
+	db = openT(t, dir)
+	if got := list(db, "", 0); !slices.Equal(got, want) {
+		t.Fatalf("after reopen: %v", got)
+	}
+	// A store from before the list: no mark, no 'p' keys.
+	pb := db.pdb.NewBatch()
+	pb.Delete(metaTimerIndex, nil)
+	pb.DeleteRange([]byte{spaceTimers}, []byte{spaceTimers + 1}, nil)
+	if err := pb.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(db, "", 0); len(got) != 0 {
+		t.Fatalf("after dropping the list: %v", got)
+	}
+	db.Close()
+	db = openT(t, dir)
+	defer db.Close()
+	if got := list(db, "", 0); !slices.Equal(got, want) {
+		t.Fatalf("filled at open: %v", got)
+	}
 }
