@@ -17,6 +17,12 @@ process and one run, and print readings/s, the ratio, and a summary line:
 
   custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s>
 
+It starts with a fleet-scale phase (--twins twins resident, memory per
+twin, CPU per reading in gateway bursts, restart; see docs/performance.md,
+"Fleet scale") and prints before the summary:
+
+  custos-scale: twins=<n> rss_bytes=<peak> bytes_per_twin=<n> cpu_per_reading_us=<n> p99_ms=<n>
+
 With a PostgreSQL database (--postgres, by default $CUSTOS_BENCH_DATABASE or
 $CUSTOS_TEST_DATABASE) the run also measures custos single on PostgreSQL and
 the store alone, each in a fresh schema dropped after, and prints before it:
