@@ -167,16 +167,11 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	// CPU per reading: every twin reports, in gateway bursts.
 	s.Readings = max(cfg.Messages/10, 1)
 	before := st.Applied
-	if cfg.ScaleCPUProfile != "" {
-		f, err := os.Create(cfg.ScaleCPUProfile + "." + strconv.Itoa(n))
-		if err != nil {
-			return s, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return s, err
-		}
+	stop, err := cpuProfile(cfg.ScaleCPUProfile, strconv.Itoa(n))
+	if err != nil {
+		return s, err
 	}
+	defer func() { stop() }()
 	start, cpu0 := time.Now(), cpuTime()
 	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, n)) },
 		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
@@ -186,9 +181,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
-	if cfg.ScaleCPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stop()
 	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
 
@@ -217,15 +210,8 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	defer pubc.Close()
 	js, _ = jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
 	s.ColdReadings = min(n, 20_000)
-	if cfg.ScaleCPUProfile != "" {
-		f, err := os.Create(cfg.ScaleCPUProfile + ".cold." + strconv.Itoa(n))
-		if err != nil {
-			return s, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return s, err
-		}
+	if stop, err = cpuProfile(cfg.ScaleCPUProfile, "cold."+strconv.Itoa(n)); err != nil {
+		return s, err
 	}
 	start, cpu0 = time.Now(), cpuTime()
 	if err := publishAsync(ctx, js, s.ColdReadings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i*(n/s.ColdReadings)) },
@@ -236,9 +222,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	s.CPUPerColdReading = (cpuTime() - cpu0) / time.Duration(s.ColdReadings)
-	if cfg.ScaleCPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stop()
 	s.ColdRate = float64(s.ColdReadings) / time.Since(start).Seconds()
 	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)
@@ -304,6 +288,30 @@ func procStatus(field string) int64 {
 		return n << 10
 	}
 	return 0
+}
+
+// cpuProfile starts a CPU profile written to path.suffix and returns the
+// function that ends it; with path "" it does nothing.
+func cpuProfile(path, suffix string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path + "." + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	done := false
+	return func() { // idempotent: also deferred for the error returns
+		if !done {
+			done = true
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}, nil
 }
 
 func writeHeapProfile(path string) error {
