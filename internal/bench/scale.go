@@ -325,7 +325,9 @@ func writeHeapProfile(path string) error {
 
 // waitAcked waits until the runtime has acknowledged all of its input.
 func waitAcked(ctx context.Context, js jetstream.JetStream) error {
-	deadline := time.Now().Add(time.Minute)
+	// Acknowledgements wait for the KV writes, which for a large fleet
+	// under load can take minutes (docs/performance.md).
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		st, err := js.Stream(ctx, bus.StreamInput)
 		if err != nil {
