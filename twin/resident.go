@@ -11,7 +11,7 @@ import (
 // Resident twins come in two forms. A twin an event touched in the last
 // Config.CompactAfter is hot: a *Twin with its contract handle, ready to
 // apply. A quieter one is packed: the bytes below, in the shard's cold table,
-// until its next event unpacks it (about a microsecond, no store read).
+// until its next event unpacks it (a few microseconds, no store read).
 // Packing keeps everything the twin holds except its view, which is a pure
 // function of the state (custos_view) and is computed again if the next
 // event's output does not carry one. Strings that repeat across a fleet
