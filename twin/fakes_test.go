@@ -21,6 +21,7 @@ type memStore struct {
 	alerts  []Alert
 	fail    error
 	commits int
+	same    map[string]bool // Batch.Same of the last commit, by twin
 }
 
 func newMemStore() *memStore {
@@ -67,7 +68,11 @@ func (m *memStore) Commit(ctx context.Context, b *Batch) error {
 		return m.fail
 	}
 	m.commits++
-	for _, t := range b.Twins {
+	m.same = map[string]bool{}
+	for i, t := range b.Twins {
+		if len(b.Same) == len(b.Twins) {
+			m.same[t.ID] = b.Same[i]
+		}
 		m.twins[t.ID] = t.Clone()
 	}
 	for _, r := range b.Records {

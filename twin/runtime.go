@@ -2,6 +2,7 @@ package twin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,11 @@ type Config struct {
 	// MaxResident caps twins kept in memory across all shards (default
 	// 2,000,000); the least recently used are passivated beyond it.
 	MaxResident int
-	Logger      *slog.Logger
+	// CompactAfter packs resident twins not touched for this long into
+	// their compact in-memory form (default 5 s; negative: never). They
+	// stay resident: their next event unpacks them without a store read.
+	CompactAfter time.Duration
+	Logger       *slog.Logger
 	// Results, if set, receives the result of every command input
 	// (creates, events, upgrades; not readings) once its batch is durable,
 	// in stream order, from the goroutine that calls Commit. A cluster
@@ -113,13 +118,17 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.MaxResident <= 0 {
 		cfg.MaxResident = 2_000_000
 	}
+	if cfg.CompactAfter == 0 {
+		cfg.CompactAfter = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, seed: maphash.MakeSeed(), timers: newTimerQueue()}
 	r.waiters.init()
 	for i := 0; i < cfg.Shards; i++ {
-		r.shards = append(r.shards, &shard{rt: r, twins: make(map[string]*resident), hasher: NewHasher()})
+		r.shards = append(r.shards, &shard{rt: r, twins: make(map[string]*resident), cold: newColdTable(),
+			refIndex: make(map[ContractRef]uint64), hasher: NewHasher()})
 	}
 	return r, nil
 }
@@ -217,6 +226,9 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		for _, res := range s.changed {
 			// A copy: the next Apply mutates the twin while this one commits.
 			b.Twins = append(b.Twins, res.t.Clone())
+			t := res.t
+			b.Same = append(b.Same, !res.fresh && res.before == indexedFields{t.Status, t.Kind, t.Custodian})
+			res.fresh = false
 		}
 		b.Records = append(b.Records, s.records...)
 		b.Alerts = append(b.Alerts, s.alerts...)
@@ -327,6 +339,7 @@ func (r *Runtime) Passivate(now time.Time) int {
 	n := 0
 	limit := r.cfg.MaxResident / len(r.shards)
 	for _, s := range r.shards {
+		s.compact(now.UnixNano())
 		n += s.passivate(now.Add(-r.cfg.IdleAfter).UnixNano(), limit, r.committed.Load())
 	}
 	r.stats.passivated.Add(uint64(n))
@@ -341,6 +354,9 @@ func (r *Runtime) Evict() {
 	defer r.mu.Unlock()
 	for _, s := range r.shards {
 		clear(s.twins)
+		s.cold.clear()
+		clear(s.queue)
+		s.queue, s.qhead = s.queue[:0], 0
 		s.resident.Store(0)
 	}
 	r.broken.Store(false)
@@ -357,12 +373,29 @@ type resident struct {
 	batch      uint64
 	view       bool // View must be recomputed
 	viewOut    []byte
+	// before holds the indexed fields as they were before the current batch
+	// changed the twin (Batch.Same); fresh is set for a twin created by it.
+	before indexedFields
+	fresh  bool
 }
+
+// indexedFields are the fields stores index (Batch.Same).
+type indexedFields struct{ status, kind, custodian string }
 
 // shard owns a subset of the twins.
 type shard struct {
-	rt       *Runtime
-	twins    map[string]*resident
+	rt    *Runtime
+	twins map[string]*resident // hot
+	// cold holds the packed twins (resident.go): resident, not hot.
+	cold *coldTable
+	// queue lists hot twins in the order they were last touched or loaded,
+	// from qhead on, with the lastUsed they had then: compact packs those
+	// idle for CompactAfter. A twin touched again has a later entry too.
+	queue    []queued
+	qhead    int
+	refs     []contractEntry // contract refs of packed twins
+	packBuf  []byte
+	refIndex map[ContractRef]uint64
 	resident atomic.Int64
 	hasher   *Hasher
 	batchNo  uint64
@@ -409,28 +442,97 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 			n++
 		}
 	}
-	if over := len(s.twins) - limit; over > 0 {
-		all := make([]*resident, 0, len(s.twins))
-		for _, res := range s.twins {
-			all = append(all, res)
+	var idle []string // packed only once durable (compact)
+	s.cold.each(func(id, p []byte) {
+		if packedLastUsed(p) < before {
+			idle = append(idle, string(id))
 		}
-		slices.SortFunc(all, func(a, b *resident) int { return int(a.lastUsed - b.lastUsed) })
-		for _, res := range all[:over] {
-			if res.batch > committed {
-				continue
+	})
+	for _, id := range idle {
+		s.cold.delete(id)
+		n++
+	}
+	if over := len(s.twins) + s.cold.len() - limit; over > 0 {
+		type lru struct {
+			id       string
+			lastUsed int64
+		}
+		all := make([]lru, 0, len(s.twins)+s.cold.len())
+		for id, res := range s.twins {
+			if res.batch <= committed {
+				all = append(all, lru{id, res.lastUsed})
 			}
-			delete(s.twins, res.t.ID)
+		}
+		s.cold.each(func(id, p []byte) { all = append(all, lru{string(id), packedLastUsed(p)}) })
+		slices.SortFunc(all, func(a, b lru) int { return cmp.Compare(a.lastUsed, b.lastUsed) })
+		for _, e := range all[:min(over, len(all))] {
+			delete(s.twins, e.id)
+			s.cold.delete(e.id)
 			n++
 		}
 	}
-	s.resident.Store(int64(len(s.twins)))
+	s.storeResident()
 	return n
+}
+
+func (s *shard) storeResident() { s.resident.Store(int64(len(s.twins) + s.cold.len())) }
+
+// queued is an entry of shard.queue.
+type queued struct {
+	res      *resident
+	lastUsed int64
+}
+
+// enqueue records that res was touched or loaded (at res.lastUsed).
+func (s *shard) enqueue(res *resident) {
+	s.queue = append(s.queue, queued{res, res.lastUsed})
+}
+
+// compact packs the hot twins not touched since before now − CompactAfter
+// and not changed by a step that is not durable yet (so that passivate may
+// drop any packed twin).
+func (s *shard) compact(now int64) {
+	after := s.rt.cfg.CompactAfter
+	if after < 0 {
+		return
+	}
+	limit, committed := now-after.Nanoseconds(), s.rt.committed.Load()
+	for s.qhead < len(s.queue) {
+		q := s.queue[s.qhead]
+		if q.lastUsed >= limit || q.res.batch > committed {
+			break // later entries are newer
+		}
+		s.queue[s.qhead] = queued{}
+		s.qhead++
+		res := q.res
+		if res.lastUsed != q.lastUsed || res.upgradeTo != nil || s.twins[res.t.ID] != res {
+			continue // touched again since (a later entry), or gone
+		}
+		s.cold.put(s.pack(res))
+		delete(s.twins, res.t.ID)
+	}
+	if s.qhead > len(s.queue)/2 && s.qhead > 1024 {
+		n := copy(s.queue, s.queue[s.qhead:])
+		clear(s.queue[n:])
+		s.queue, s.qhead = s.queue[:n], 0
+	}
 }
 
 // load returns the resident twin id, loading it from the store if needed;
 // nil if it does not exist.
 func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 	if res, ok := s.twins[id]; ok {
+		return res, nil
+	}
+	if p := s.cold.get(id); p != nil {
+		res, err := s.unpack(id, p)
+		if err != nil {
+			return nil, err
+		}
+		s.cold.delete(id)
+		res.lastUsed = s.now
+		s.twins[id] = res
+		s.enqueue(res)
 		return res, nil
 	}
 	t, err := s.rt.cfg.Store.Twin(ctx, id)
@@ -445,9 +547,11 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 		return nil, fmt.Errorf("load twin %s contract %s: %w", id, t.Contract.SHA256, err)
 	}
 	s.rt.stats.loads.Add(1)
-	res := &resident{t: t, c: c}
+	t.Kind, t.Status, t.Custodian = intern(t.Kind), intern(t.Status), intern(t.Custodian)
+	res := &resident{t: t, c: c, lastUsed: s.now}
 	s.twins[id] = res
-	s.resident.Store(int64(len(s.twins)))
+	s.enqueue(res)
+	s.storeResident()
 	return res, nil
 }
 
@@ -464,11 +568,16 @@ func (s *shard) run(ctx context.Context, in []Input, results []Result) {
 			return
 		}
 	}
+	s.compact(s.now)
+	s.storeResident()
 }
 
 // touch marks res as changed in this batch.
 func (s *shard) touch(res *resident) {
-	res.lastUsed = s.now
+	if res.lastUsed != s.now {
+		res.lastUsed = s.now
+		s.enqueue(res)
+	}
 	if res.batch != s.batchNo {
 		res.batch = s.batchNo
 		s.changed = append(s.changed, res)
@@ -479,6 +588,9 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	res, err := s.load(ctx, in.Twin)
 	if err != nil {
 		return err
+	}
+	if res != nil && res.batch != s.batchNo { // not changed yet by this batch
+		res.before = indexedFields{res.t.Status, res.t.Kind, res.t.Custodian}
 	}
 	if res != nil && in.StreamSeq != 0 && in.StreamSeq <= res.t.StreamSeq {
 		result.Duplicate = true
@@ -705,23 +817,22 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 	e := &in.Events[0]
 	t := &Twin{
 		ID:        in.Twin,
-		Kind:      e.Field(0),
-		Contract:  *in.Create,
+		Kind:      intern(e.Field(0)),
+		Contract:  s.refs[s.contractIndex(*in.Create, c)].ref, // one copy of its strings per shard
 		Params:    json.RawMessage(e.Field(1)),
-		Custodian: e.Field(2),
+		Custodian: intern(e.Field(2)),
 		Parent:    e.Field(3),
 		Status:    StatusCreated,
 		Created:   e.Time,
 		Lateness:  in.Lateness,
 	}
-	res := &resident{t: t, c: c}
+	res := &resident{t: t, c: c, fresh: true}
 	if ierr := s.applyEvent(ctx, res, e, in.StreamSeq); ierr != nil {
 		result.Err = ierr
 		return nil
 	}
 	t.StreamSeq = in.StreamSeq
 	s.twins[t.ID] = res
-	s.resident.Store(int64(len(s.twins)))
 	s.touch(res)
 	result.Seq = t.Seq
 	return nil
@@ -791,7 +902,7 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 	// Lifecycle effects the runtime owns.
 	switch e.Kind {
 	case KindCustody:
-		t.Custodian = e.Field(1)
+		t.Custodian = intern(e.Field(1))
 	case KindStatus:
 		if st := e.Field(0); t.Status != StatusCompromised || st == StatusClosed {
 			t.Status = st

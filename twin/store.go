@@ -28,6 +28,17 @@ type Store interface {
 	Close() error
 }
 
+// TimerIndex is implemented by stores that index the twins whose snapshot
+// holds processing-time timers: LoadTimers then reads only those twins at
+// start instead of every twin of the store.
+type TimerIndex interface {
+	// TimerTwins returns up to limit ids, in id order, after after, of
+	// twins with processing-time timers; an error wrapping
+	// errors.ErrUnsupported if the store cannot tell (LoadTimers then
+	// lists every twin).
+	TimerTwins(ctx context.Context, after string, limit int) ([]string, error)
+}
+
 // Batch is one atomic write.
 type Batch struct {
 	Twins   []*Twin  // new snapshots, replacing the old ones
@@ -39,12 +50,18 @@ type Batch struct {
 	// when it has seen a higher token for one of them, and otherwise records
 	// the tokens in the same transaction. Nil outside a cluster.
 	Fences map[int]uint64
+	// Same, if not nil, parallels Twins: Same[i] says that Twins[i] has the
+	// Status, Kind and Custodian of the snapshot it replaces (the twin is
+	// not new). A store that indexes those fields may skip their upkeep
+	// (and the read of the old snapshot it would take); others ignore it.
+	Same []bool
 }
 
 // Reset empties b for reuse, keeping its capacity.
 func (b *Batch) Reset() {
 	clear(b.Twins)
 	b.Twins = b.Twins[:0]
+	b.Same = b.Same[:0]
 	b.Records = b.Records[:0]
 	b.Alerts = b.Alerts[:0]
 	b.Fences = nil

@@ -3,6 +3,7 @@ package twin
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -159,6 +160,12 @@ func (r *Runtime) LoadTimers(ctx context.Context) (int, error) {
 // if match is nil): in a cluster, a node that takes a partition loads the
 // timers of that partition's twins.
 func (r *Runtime) LoadTimersWhere(ctx context.Context, match func(id string) bool) (int, error) {
+	if ti, ok := r.cfg.Store.(TimerIndex); ok {
+		n, err := r.loadIndexedTimers(ctx, ti, match)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return n, err
+		}
+	}
 	after, n := "", 0
 	for {
 		page, err := r.cfg.Store.Twins(ctx, TwinQuery{After: after, Limit: 1000})
@@ -196,6 +203,37 @@ func (r *Runtime) DropTimers(match func(id string) bool) int {
 		}
 	}
 	return n
+}
+
+// loadIndexedTimers is LoadTimers over the twins a TimerIndex lists.
+func (r *Runtime) loadIndexedTimers(ctx context.Context, ti TimerIndex, match func(id string) bool) (int, error) {
+	after, n := "", 0
+	for {
+		ids, err := ti.TimerTwins(ctx, after, 1000)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			if match != nil && !match(id) {
+				continue
+			}
+			t, err := r.cfg.Store.Twin(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			if pt := processingTimers(t.Timers); len(pt) > 0 {
+				r.timers.set(t.ID, pt)
+				n += len(pt)
+			}
+		}
+		if len(ids) < 1000 {
+			return n, nil
+		}
+		after = ids[len(ids)-1]
+	}
 }
 
 // waiters lets callers wait for the result of an input by stream sequence.

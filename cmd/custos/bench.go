@@ -17,6 +17,12 @@ process and one run, and print readings/s, the ratio, and a summary line:
 
   custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s>
 
+It starts with a fleet-scale phase (--twins twins resident, memory per
+twin, CPU per reading in gateway bursts, restart; see docs/performance.md,
+"Fleet scale") and prints before the summary:
+
+  custos-scale: twins=<n> rss_bytes=<peak> bytes_per_twin=<n> cpu_per_reading_us=<n> p99_ms=<n>
+
 With a PostgreSQL database (--postgres, by default $CUSTOS_BENCH_DATABASE or
 $CUSTOS_TEST_DATABASE) the run also measures custos single on PostgreSQL and
 the store alone, each in a fresh schema dropped after, and prints before it:
@@ -37,6 +43,9 @@ func benchCmd(args []string) {
 	postgres := fs.String("postgres", benchDatabase(), "also measure custos and the store alone on this PostgreSQL (postgres:// URL; default $CUSTOS_BENCH_DATABASE, else $CUSTOS_TEST_DATABASE; \"\" to skip)")
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	heapprofile := fs.String("heapprofile", "", "write a heap profile, taken with every twin of the scale phase resident, to this file")
+	scaleprofile := fs.String("scale-cpuprofile", "", "write CPU profiles of the scale phase's readings to resident twins to this file + \".<twins>\"")
+	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	fs.parse(args)
 	if *blockprofile != "" {
@@ -62,10 +71,12 @@ func benchCmd(args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
-		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout})
+		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
+		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}
+	fmt.Println(res.ScaleSummary())
 	if line := res.PostgresSummary(); line != "" {
 		fmt.Println(line)
 	}

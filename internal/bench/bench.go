@@ -44,7 +44,16 @@ type Config struct {
 	// LatencyFor is how long to publish at half the single rate while
 	// measuring reading → state latency (default 3 s; negative: skip).
 	LatencyFor time.Duration
-	Log        io.Writer
+	// ScaleOnly runs only the fleet-scale phase (memory per twin, CPU per
+	// reading with Twins twins).
+	ScaleOnly bool
+	// HeapProfile, if set, is where the scale phase writes a heap profile
+	// with every twin resident.
+	HeapProfile string
+	// ScaleCPUProfile, if set, is where the scale phase writes CPU profiles
+	// of its readings to resident twins (with "."+twins appended).
+	ScaleCPUProfile string
+	Log             io.Writer
 }
 
 // Result of one run. Rates are per second.
@@ -55,6 +64,7 @@ type Result struct {
 	Ratio       float64 // Single / Raw
 	MessageSize int     // bytes of one single-reading message
 	Latency     Latency // at half the single rate (unless Config.LatencyFor < 0)
+	Scale       Scale   // fleet scale: memory per twin, CPU per reading
 
 	// With Config.Postgres:
 	PGSingle       float64 // custos on PostgreSQL, one reading per message, readings/s
@@ -142,6 +152,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var res Result
 	res.MessageSize = len(single(0, rand.New(rand.NewPCG(1, 1))))
 	var err error
+	fmt.Fprintf(cfg.Log, "custos scale: %d twins created, one reading each, then readings in gateway bursts\n", cfg.Twins)
+	if res.Scale, err = scale(ctx, filepath.Join(dir, "scale"), cfg); err != nil {
+		return res, fmt.Errorf("scale: %w", err)
+	}
+	if cfg.ScaleOnly {
+		res.Scale.PeakRSS = PeakRSS()
+		return res, nil
+	}
 	fmt.Fprintf(cfg.Log, "raw JetStream: %d messages of %d bytes, publish+consume, file storage\n", cfg.Messages, res.MessageSize)
 	if res.Raw, err = raw(ctx, filepath.Join(dir, "raw"), cfg); err != nil {
 		return res, fmt.Errorf("raw: %w", err)
@@ -170,6 +188,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, fmt.Errorf("postgres: %w", err)
 		}
 	}
+	res.Scale.PeakRSS = PeakRSS()
 	return res, nil
 }
 

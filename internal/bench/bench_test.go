@@ -27,6 +27,29 @@ func TestRunSmall(t *testing.T) {
 	if !regexp.MustCompile(`^custos-bench: raw=\d+ single=\d+ ratio=\d+\.\d\d batched=\d+$`).MatchString(res.Summary()) {
 		t.Fatalf("summary line %q", res.Summary())
 	}
+	sc := res.Scale
+	if sc.Twins != 20 || sc.PeakRSS < sc.ResidentRSS || sc.ResidentRSS <= 0 || sc.BaseRSS <= 0 || sc.CPUPerReading <= 0 || sc.Readings < 20 {
+		t.Fatalf("scale = %+v", sc)
+	}
+	if !regexp.MustCompile(`^custos-scale: twins=20 rss_bytes=\d+ bytes_per_twin=-?\d+ cpu_per_reading_us=\d+\.\d p99_ms=\d+\.\d$`).MatchString(res.ScaleSummary()) {
+		t.Fatalf("scale line %q", res.ScaleSummary())
+	}
+}
+
+// TestBurstTwin: the scale phase's traffic reaches every twin once per
+// round, gateway by gateway.
+func TestBurstTwin(t *testing.T) {
+	for _, twins := range []int{1, 49, 50, 1000, 1234, 100_000} {
+		seen := make([]int, twins)
+		for i := range 2 * twins {
+			seen[burstTwin(i, twins)]++
+		}
+		for k, n := range seen {
+			if n != 2 {
+				t.Fatalf("%d twins: twin %d got %d readings in two rounds, want 2", twins, k, n)
+			}
+		}
+	}
 }
 
 // TestRunPostgres runs the bench with the PostgreSQL store for every custos

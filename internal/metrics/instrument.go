@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -51,6 +52,15 @@ func (s *timedStore) History(ctx context.Context, q twin.HistoryQuery) ([]twin.R
 func (s *timedStore) Alerts(ctx context.Context, q twin.AlertQuery) ([]twin.Alert, error) {
 	defer since(s.alerts, time.Now())
 	return s.Store.Alerts(ctx, q)
+}
+
+// TimerTwins passes through to the wrapped store's twin.TimerIndex when it
+// has one.
+func (s *timedStore) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+	if ti, ok := s.Store.(twin.TimerIndex); ok {
+		return ti.TimerTwins(ctx, after, limit)
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // Ping passes through to the wrapped store when it has one (readiness).

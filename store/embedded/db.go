@@ -17,7 +17,10 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
-var _ twin.Store = (*DB)(nil)
+var (
+	_ twin.Store      = (*DB)(nil)
+	_ twin.TimerIndex = (*DB)(nil)
+)
 
 // defaultLimit applies when a query's Limit is zero or negative.
 const defaultLimit = 100
@@ -56,8 +59,9 @@ type DB struct {
 
 // pendingIndexed is a snapshot written by a commit in flight.
 type pendingIndexed struct {
-	id string
-	x  indexed
+	id   string
+	x    indexed
+	same bool // the indexed fields were left as they were (Batch.Same)
 }
 
 // defaultMaxKnown bounds DB.known; past it the map starts over (a miss only
@@ -185,7 +189,99 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	db := &DB{pdb: pdb, log: o.log, inflight: map[string]struct{}{}, last: map[string]int{},
 		known: map[string]indexed{}, maxKnown: defaultMaxKnown, dir: dir, minFree: o.minFree, free: o.free}
 	db.settled = sync.NewCond(&db.commitMu)
+	if err := db.fillTimerIndex(); err != nil {
+		pdb.Close()
+		return nil, fmt.Errorf("embedded open %s: timer index: %w", dir, err)
+	}
 	return db, nil
+}
+
+// putTimerKey writes or deletes t's entry in the 'p' space.
+func putTimerKey(pb *pebble.Batch, t *twin.Twin, key *[]byte) error {
+	*key = timerKey((*key)[:0], t.ID)
+	if hasProcessingTimers(t) {
+		return pb.Set(*key, nil, nil)
+	}
+	return pb.Delete(*key, nil)
+}
+
+// fillTimerIndex lists the twins with processing-time timers in the 'p'
+// space once, for a store written before that space existed: it reads
+// every snapshot. A new store only gets the mark.
+func (db *DB) fillTimerIndex() error {
+	switch _, closer, err := db.pdb.Get(metaTimerIndex); {
+	case err == nil:
+		closer.Close()
+		return nil
+	case !errors.Is(err, pebble.ErrNotFound):
+		return err
+	}
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{spaceSnapshot}, UpperBound: []byte{spaceSnapshot + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	pb := db.pdb.NewBatch()
+	defer func() { pb.Close() }()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		id := string(it.Key()[1:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		t, err := decodeSnapshot(id, v)
+		if err != nil {
+			return fmt.Errorf("twin %s: %w", id, err)
+		}
+		if hasProcessingTimers(t) {
+			if err := pb.Set(timerKey(nil, id), nil, nil); err != nil {
+				return err
+			}
+		}
+		if n++; n%10_000 == 0 {
+			if err := pb.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			pb.Close()
+			pb = db.pdb.NewBatch()
+		}
+	}
+	if err := pb.Set(metaTimerIndex, nil, nil); err != nil {
+		return err
+	}
+	if n > 0 {
+		db.log.Info("embedded store: listed the twins with processing-time timers (once, for a store from before that list)", "twins", n)
+	}
+	return pb.Commit(pebble.Sync)
+}
+
+var _ twin.TimerIndex = (*DB)(nil)
+
+// TimerTwins lists the twins with processing-time timers (a
+// twin.TimerIndex): up to limit ids after after, in id order.
+func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("timer twins: %w", err)
+	}
+	defer db.life.RUnlock()
+	lower := timerKey(nil, after)
+	if after != "" {
+		lower = append(lower, 0) // strictly after
+	}
+	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: []byte{spaceTimers + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("timer twins: %w", err)
+	}
+	defer it.Close()
+	var ids []string
+	for ok := it.First(); ok && len(ids) < limitOf(limit); ok = it.Next() {
+		ids = append(ids, string(it.Key()[1:]))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("timer twins: %w", err)
+	}
+	return ids, nil
 }
 
 // checkSpace returns an error wrapping ErrDiskFull when dir's filesystem
@@ -353,7 +449,9 @@ func (db *DB) Commit(ctx context.Context, b *twin.Batch) error {
 	for _, w := range written {
 		delete(db.inflight, w.id)
 		if err == nil {
-			db.known[w.id] = w.x
+			if !w.same {
+				db.known[w.id] = w.x
+			}
 		} else {
 			delete(db.known, w.id) // unknown whether it was written: read it next time
 		}
@@ -410,15 +508,31 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) ([]pendingIndexed, error) {
 			db.last[t.ID] = i
 		}
 	}
+	same := len(b.Same) == len(b.Twins) && !dups // with dups, Same compares with the one before in b
 	for i, t := range b.Twins {
 		if dups && db.last[t.ID] != i {
+			continue
+		}
+		if err := putTimerKey(pb, t, &db.key); err != nil {
+			return nil, err
+		}
+		if same && b.Same[i] {
+			// Indexed fields as they were: no index upkeep, and no read of
+			// the old snapshot (a point read per twin when DB.known misses,
+			// as it does for most twins of a large fleet).
+			db.key = snapshotKey(db.key[:0], t.ID)
+			db.val = appendSnapshot(db.val[:0], t)
+			if err := pb.Set(db.key, db.val, nil); err != nil {
+				return nil, err
+			}
+			written = append(written, pendingIndexed{id: t.ID, same: true})
 			continue
 		}
 		x, err := db.putSnapshot(pb, t)
 		if err != nil {
 			return nil, err
 		}
-		written = append(written, pendingIndexed{t.ID, x})
+		written = append(written, pendingIndexed{id: t.ID, x: x})
 	}
 	for i := range b.Records {
 		r := &b.Records[i]

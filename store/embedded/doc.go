@@ -32,6 +32,8 @@
 //	'a' id 0x00 n(u64)                        → alert
 //	't' time(u64) id 0x00 n(u64)              → empty: alerts of all twins by time
 //	'i' field len(uvarint) value id           → empty: secondary index
+//	'p' id                                    → empty: twins with processing-time timers
+//	'm' name                                  → store metadata ('m' 'p': the 'p' space is complete)
 //
 // with field 's' (status), 'k' (kind) or 'c' (custodian), and time the Unix
 // nanoseconds with the sign bit flipped (so that it sorts), 0 for the zero
@@ -51,11 +53,18 @@
 //     longer matches, left by an alert re-committed with another time).
 //
 // Commit keeps the indexes right when a snapshot's status, kind or
-// custodian changes: it knows the indexed fields of recently committed twins
-// (an in-memory map, bounded, lost on restart) and otherwise reads the
-// stored snapshot (a point read) and decodes only its first fields, which
-// are the indexed ones, to delete the stale entries. Listing re-checks
-// every filter on the snapshot all the same.
+// custodian changes: a snapshot the batch marks [twin.Batch].Same keeps
+// them and needs nothing; otherwise Commit knows the indexed fields of
+// recently committed twins (an in-memory map, bounded, lost on restart) or
+// reads the stored snapshot (a point read) and decodes only its first
+// fields, which are the indexed ones, to delete the stale entries. Listing
+// re-checks every filter on the snapshot all the same.
+//
+// The 'p' space lists the twins whose snapshot holds processing-time
+// timers ([DB.TimerTwins], a [twin.TimerIndex]): a start loads their timers
+// without reading every twin. Every snapshot write sets or deletes its
+// entry. A store written before the space existed has no 'm' 'p' mark;
+// Open then fills the space once from the snapshots.
 //
 // # Value encoding
 //

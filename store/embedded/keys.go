@@ -3,6 +3,8 @@ package embedded
 import (
 	"encoding/binary"
 	"time"
+
+	"github.com/custos-dev/custos/twin"
 )
 
 // Key spaces. The first byte of a key says what it holds; see the package
@@ -13,6 +15,8 @@ const (
 	spaceAlert      = 'a' // 'a' id 0x00 n(u64be)               → alert
 	spaceAlertsTime = 't' // 't' time(u64be) id 0x00 n(u64be)   → empty
 	spaceIndex      = 'i' // 'i' field len(uvarint) value id    → empty
+	spaceTimers     = 'p' // 'p' id                             → empty: twins with processing-time timers
+	spaceMeta       = 'm' // 'm' name                           → store metadata
 
 	fieldStatus    = 's'
 	fieldKind      = 'k'
@@ -82,3 +86,22 @@ func prefixEnd(p []byte) []byte {
 func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 func beAppend(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+// metaTimerIndex marks a store whose 'p' space lists every twin with
+// processing-time timers (absent in stores written before it existed: Open
+// fills the space then).
+var metaTimerIndex = []byte{spaceMeta, 'p'}
+
+func timerKey(b []byte, id string) []byte {
+	return append(append(b, spaceTimers), id...)
+}
+
+// hasProcessingTimers reports whether t has a processing-time timer.
+func hasProcessingTimers(t *twin.Twin) bool {
+	for _, tm := range t.Timers {
+		if tm.Processing {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,352 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/internal/bus"
+	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
+)
+
+// Scale is what the fleet-scale phase of a run measured: memory per
+// resident twin, CPU per reading, restart, with Config.Twins twins.
+type Scale struct {
+	Twins int
+	// BaseRSS and ResidentRSS are the process's resident set (VmRSS) after a
+	// forced GC that returns free memory to the OS: before the twins are
+	// created, and with every twin created and holding the state of one
+	// reading (all resident).
+	BaseRSS, ResidentRSS int64
+	// BytesPerTwin is (ResidentRSS − BaseRSS) / Twins.
+	BytesPerTwin int64
+	// CPUPerReading is the whole process's CPU time per reading while
+	// Readings readings, in gateway bursts over all twins, are applied to
+	// resident twins.
+	CPUPerReading time.Duration
+	Readings      int
+	// Restart is the time from starting the daemon again on the same data
+	// (after a clean stop) to ingest consuming (what /readyz reports).
+	Restart time.Duration
+	// CPUPerColdReading is the CPU time per reading of the first reading of
+	// ColdReadings twins after the restart: none is resident, so each is
+	// loaded from the store (the worst case: every reading to a different,
+	// passivated twin). ColdRate is their readings/s.
+	CPUPerColdReading time.Duration
+	ColdReadings      int
+	ColdRate          float64
+	// Ref is the same measured with refTwins twins in the same run, for
+	// ratios (nil when Twins ≤ refTwins).
+	Ref *Scale
+	// PeakRSS is the process's peak resident set (VmHWM) at the end of the
+	// run: every phase, not only this one.
+	PeakRSS int64
+}
+
+// refTwins is the fleet the scale phase compares a large one with.
+const refTwins = 1000
+
+// compactAfter is the runtime's default twin.Config.CompactAfter.
+const compactAfter = 5 * time.Second
+
+// ScaleSummary is the fleet-scale line of `custos bench`.
+func (r Result) ScaleSummary() string {
+	s := r.Scale
+	return fmt.Sprintf("custos-scale: twins=%d rss_bytes=%d bytes_per_twin=%d cpu_per_reading_us=%.1f p99_ms=%.1f",
+		s.Twins, s.PeakRSS, s.BytesPerTwin, us(s.CPUPerReading), float64(r.Latency.P99.Microseconds())/1e3)
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// scale measures cfg.Twins twins and, for a larger fleet, refTwins twins
+// the same way, and logs the ratios.
+func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
+	s, err := scaleAt(ctx, filepath.Join(dir, "fleet"), cfg, cfg.Twins)
+	if err != nil || cfg.Twins <= refTwins {
+		return s, err
+	}
+	fmt.Fprintf(cfg.Log, "custos scale, reference: %d twins, same readings\n", refTwins)
+	ref, err := scaleAt(ctx, filepath.Join(dir, "ref"), cfg, refTwins)
+	if err != nil {
+		return s, err
+	}
+	s.Ref = &ref
+	fmt.Fprintf(cfg.Log, "  %d twins / %d twins, same run: CPU per reading %.2f×, per first reading after restart %.2f×, restart %.2f×\n",
+		s.Twins, refTwins, us(s.CPUPerReading)/us(ref.CPUPerReading), us(s.CPUPerColdReading)/us(ref.CPUPerColdReading),
+		s.Restart.Seconds()/ref.Restart.Seconds())
+	return s, nil
+}
+
+// scaleAt creates n twins on a fresh daemon, gives each one reading (so all
+// are resident with a contract state and view) and measures the resident
+// set per twin; then it sends readings in bursts of gatewayBurst
+// consecutive twins, every twin in turn (the realistic shape: every twin
+// reports every few minutes, a gateway forwards its twins' readings
+// together) and measures CPU per reading; then it restarts the daemon and
+// measures the time to ready and the first reading of many twins.
+func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) {
+	s := Scale{Twins: n}
+	acfg := app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a, err := app.Start(ctx, acfg)
+	if err != nil {
+		return s, err
+	}
+	defer func() { a.Close() }()
+	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
+	if err != nil {
+		return s, err
+	}
+	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	p := builtin.Coldchain()
+	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	if err != nil {
+		return s, err
+	}
+	s.BaseRSS = settledRSS()
+
+	create, err := json.Marshal(&twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339)})
+	if err != nil {
+		return s, err
+	}
+	start := time.Now()
+	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.command.S-" + strconv.Itoa(i) },
+		func(int) []byte { return create }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(n)); err != nil {
+		return s, err
+	}
+	fmt.Fprintf(cfg.Log, "  %d twins created in %.1fs\n", n, time.Since(start).Seconds())
+	rng := rand.New(rand.NewPCG(5, 6))
+	bodies := make([][]byte, 1024)
+	for i := range bodies {
+		bodies[i] = single(i, rng)
+	}
+	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i) },
+		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(2*n)); err != nil {
+		return s, err
+	}
+	// A fleet at rest: what was touched last is packed too, as it would be
+	// CompactAfter later.
+	time.Sleep(compactAfter)
+	a.Runtime.Passivate(time.Now())
+	st := a.Runtime.Stats()
+	s.ResidentRSS = settledRSS()
+	s.BytesPerTwin = (s.ResidentRSS - s.BaseRSS) / int64(n)
+	if cfg.HeapProfile != "" && n == cfg.Twins {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return s, err
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident (%d timers pending): %d bytes per twin; Go heap in use %d MiB, RSS outside the Go runtime %d MiB\n",
+		s.BaseRSS>>20, s.ResidentRSS>>20, st.Resident, st.Timers, s.BytesPerTwin, ms.HeapInuse>>20, max(s.ResidentRSS-int64(ms.Sys-ms.HeapReleased), 0)>>20)
+
+	// CPU per reading: every twin reports, in gateway bursts.
+	s.Readings = max(cfg.Messages/10, 1)
+	before := st.Applied
+	stop, err := cpuProfile(cfg.ScaleCPUProfile, strconv.Itoa(n))
+	if err != nil {
+		return s, err
+	}
+	defer func() { stop() }()
+	start, cpu0 := time.Now(), cpuTime()
+	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, n)) },
+		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, before+uint64(s.Readings)); err != nil {
+		return s, err
+	}
+	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
+	stop()
+	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
+		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
+
+	// Restart on the same data, then the first reading of many twins. A
+	// clean stop: input acknowledged first (what is not is redelivered and
+	// re-emitted at start, the crash-recovery path measured elsewhere).
+	if err := waitAcked(ctx, js); err != nil {
+		return s, err
+	}
+	pubc.Close()
+	a.Close()
+	start = time.Now()
+	if a, err = app.Start(ctx, acfg); err != nil {
+		return s, fmt.Errorf("restart: %w", err)
+	}
+	for !a.Bus.Ready() || a.Bus.Err() != nil {
+		if time.Since(start) > time.Minute {
+			return s, fmt.Errorf("restart: not ready after %v: %v", time.Since(start), a.Bus.Err())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.Restart = time.Since(start)
+	if pubc, err = nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption()); err != nil {
+		return s, err
+	}
+	defer pubc.Close()
+	js, _ = jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	s.ColdReadings = min(n, 20_000)
+	if stop, err = cpuProfile(cfg.ScaleCPUProfile, "cold."+strconv.Itoa(n)); err != nil {
+		return s, err
+	}
+	start, cpu0 = time.Now(), cpuTime()
+	if err := publishAsync(ctx, js, s.ColdReadings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i*(n/s.ColdReadings)) },
+		func(i int) []byte { return bodies[(i+11)%len(bodies)] }); err != nil {
+		return s, err
+	}
+	if err := waitApplied(ctx, a, uint64(s.ColdReadings)); err != nil {
+		return s, err
+	}
+	s.CPUPerColdReading = (cpuTime() - cpu0) / time.Duration(s.ColdReadings)
+	stop()
+	s.ColdRate = float64(s.ColdReadings) / time.Since(start).Seconds()
+	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
+		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)
+	return s, nil
+}
+
+// gatewayBurst is how many consecutive twins' readings a gateway forwards
+// together in the scale phase.
+const gatewayBurst = 50
+
+// burstTwin is the twin of reading i: gateways (blocks of gatewayBurst
+// twins) take turns in a scrambled order, each sending one reading of each
+// of its twins, so every twin reports once per round.
+func burstTwin(i, twins int) int {
+	round, k := i/twins, i%twins
+	full := twins / gatewayBurst // whole gateways; the rest report in place
+	if k >= full*gatewayBurst {
+		return k
+	}
+	m := 7919 // g → g·m + round (mod full) is a permutation for m prime to full
+	for gcd(m, full) != 1 {
+		m += 2
+	}
+	return (k/gatewayBurst*m+round)%full*gatewayBurst + k%gatewayBurst
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// settledRSS collects garbage, returns free memory to the OS and reads the
+// resident set: the memory the process holds for what is live.
+func settledRSS() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return procStatus("VmRSS")
+}
+
+// PeakRSS is the process's peak resident set so far (VmHWM), 0 where
+// /proc is not available.
+func PeakRSS() int64 { return procStatus("VmHWM") }
+
+// procStatus reads a "kB" field of /proc/self/status in bytes.
+func procStatus(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok || string(k) != field {
+			continue
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n << 10
+	}
+	return 0
+}
+
+// cpuProfile starts a CPU profile written to path.suffix and returns the
+// function that ends it; with path "" it does nothing.
+func cpuProfile(path, suffix string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path + "." + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	done := false
+	return func() { // idempotent: also deferred for the error returns
+		if !done {
+			done = true
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// waitAcked waits until the runtime has acknowledged all of its input.
+func waitAcked(ctx context.Context, js jetstream.JetStream) error {
+	// Acknowledgements wait for the KV writes, which for a large fleet
+	// under load can take minutes (docs/performance.md).
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		st, err := js.Stream(ctx, bus.StreamInput)
+		if err != nil {
+			return err
+		}
+		c, err := st.Consumer(ctx, bus.Consumer)
+		if err != nil {
+			return err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if ci.AckFloor.Stream >= st.CachedInfo().State.LastSeq {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("input acknowledged up to %d of %d", ci.AckFloor.Stream, st.CachedInfo().State.LastSeq)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
