@@ -223,37 +223,86 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 // fails, nothing of the step is durable and the runtime refuses to Apply
 // until Evict is called.
 func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
+	if err := r.CommitAll(ctx, []*Step{st}); err != nil {
+		return nil, err
+	}
+	return st.out, nil
+}
+
+// CommitAll makes several steps durable in one atomic store write, so that
+// they share one sync (a group commit): the ingest loop applies batches
+// while the store syncs the previous write, and commits whatever piled up
+// meanwhile at once. Steps must be given, and committed, in the order they
+// were applied; Step.Outcome returns what each did. If it fails, nothing of
+// any of the steps is durable and the runtime refuses to Apply until Evict
+// is called.
+func (r *Runtime) CommitAll(ctx context.Context, sts []*Step) error {
+	if len(sts) == 0 {
+		return nil
+	}
 	r.cmu.Lock()
 	defer r.cmu.Unlock()
 	if r.broken.Load() {
-		return nil, ErrNeedsEvict
+		return ErrNeedsEvict
 	}
-	b := &st.batch
+	b := &sts[0].batch
+	if len(sts) > 1 {
+		b = mergeBatches(sts)
+	}
 	if len(b.Twins) > 0 || len(b.Records) > 0 || len(b.Alerts) > 0 {
 		if err := r.cfg.Store.Commit(ctx, b); err != nil {
 			r.broken.Store(true)
-			return nil, fmt.Errorf("commit batch: %w", err)
+			return fmt.Errorf("commit batch: %w", err)
 		}
 	}
 	for _, t := range b.Twins {
 		r.timers.set(t.ID, processingTimers(t.Timers))
 	}
-	r.committed.Store(st.no)
-	out := st.out
-	for i := range st.in {
-		res := &out.Results[i]
-		switch {
-		case res.Duplicate:
-			r.stats.duplicates.Add(1)
-		case res.Err != nil:
-			r.stats.rejected.Add(1)
-		default:
-			r.stats.applied.Add(1)
+	r.committed.Store(sts[len(sts)-1].no)
+	for _, st := range sts {
+		out := st.out
+		for i := range st.in {
+			res := &out.Results[i]
+			switch {
+			case res.Duplicate:
+				r.stats.duplicates.Add(1)
+			case res.Err != nil:
+				r.stats.rejected.Add(1)
+			default:
+				r.stats.applied.Add(1)
+			}
 		}
+		r.waiters.done(st.in, out.Results)
 	}
-	r.waiters.done(st.in, out.Results)
-	return out, nil
+	return nil
 }
+
+// mergeBatches returns the one store write of several steps: their records
+// and alerts in order, and each twin's latest snapshot once (a store may
+// refuse a twin twice in one write).
+func mergeBatches(sts []*Step) *Batch {
+	var (
+		m    Batch
+		last = make(map[string]int)
+	)
+	for _, st := range sts {
+		for _, t := range st.batch.Twins {
+			if i, ok := last[t.ID]; ok {
+				m.Twins[i] = t
+				continue
+			}
+			last[t.ID] = len(m.Twins)
+			m.Twins = append(m.Twins, t)
+		}
+		m.Records = append(m.Records, st.batch.Records...)
+		m.Alerts = append(m.Alerts, st.batch.Alerts...)
+	}
+	return &m
+}
+
+// Outcome returns what the step did; it is durable once the step is
+// committed.
+func (st *Step) Outcome() *Outcome { return st.out }
 
 // Wait blocks until the input at stream sequence seq has been processed (or
 // ctx ends) and returns its result. It remembers the results of recent

@@ -320,29 +320,17 @@ func (b *Bus) consume(ctx context.Context) error {
 	b.setReady(true)
 
 	// Three stages, each in order: apply (this goroutine's loop), commit,
-	// publish+ack. Applying batch k+1 overlaps committing batch k.
-	steps := make(chan *processed, 1)
+	// publish+ack. The applier takes what has arrived, never waiting for a
+	// full batch, and goes on applying while the store syncs; the committer
+	// writes every step applied meanwhile in one store write (one sync).
+	// Sparse input thus makes small batches committed at once, load makes
+	// large ones; at most maxAhead steps wait applied but not durable.
+	steps := make(chan *processed, maxAhead)
 	work := make(chan *processed, 4)
 	g.Go(func() error { return b.applier(ctx, in, steps) })
 	g.Go(func() error {
 		defer close(work)
-		for p := range steps {
-			out, err := b.cfg.Runtime.Commit(ctx, p.step)
-			if err != nil {
-				return err
-			}
-			p.out, p.step = out, nil
-			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
-			if b.cfg.OnCommit != nil {
-				b.cfg.OnCommit(out)
-			}
-			select {
-			case work <- p:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
+		return b.committer(ctx, steps, work)
 	})
 	g.Go(func() error { return b.publisher(ctx, work) })
 	return g.Wait()
@@ -393,6 +381,52 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	}
 }
 
+// maxAhead bounds the steps applied and waiting to be committed; each holds
+// at most Config.BatchSize messages.
+const maxAhead = 16
+
+// committer commits the applied steps in order, all those waiting in one
+// store write, and hands them to the publisher.
+func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<- *processed) error {
+	var (
+		group []*processed
+		sts   []*twin.Step
+	)
+	for p := range steps {
+		group, sts = append(group[:0], p), append(sts[:0], p.step)
+	take:
+		for len(group) < maxAhead {
+			select {
+			case q, ok := <-steps:
+				if !ok {
+					break take
+				}
+				group, sts = append(group, q), append(sts, q.step)
+			default:
+				break take
+			}
+		}
+		if err := b.cfg.Runtime.CommitAll(ctx, sts); err != nil {
+			return err
+		}
+		for _, p := range group {
+			p.out, p.step = p.step.Outcome(), nil
+			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
+			if b.cfg.OnCommit != nil {
+				b.cfg.OnCommit(p.out)
+			}
+			select {
+			case work <- p:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		clear(group)
+		clear(sts)
+	}
+	return nil
+}
+
 // processed is a batch on its way through the stages.
 type processed struct {
 	start     time.Time
@@ -404,9 +438,10 @@ type processed struct {
 	out       *twin.Outcome
 }
 
-// drainedFlush is the least time between KV flushes when the pipeline is
-// idle.
-const drainedFlush = 10 * time.Millisecond
+// quietFlush is how long input must have been quiet for the KV writes to
+// go out before StateInterval is up: a quiet system is not delayed by the
+// interval, while steady input, even sparse, is coalesced.
+const quietFlush = 10 * time.Millisecond
 
 // publisher publishes the effects of processed batches, in order, while the
 // ingest loop applies the next ones. It coalesces KV writes (StateInterval)
@@ -424,7 +459,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 		<-ackErr
 	}()
 	kv := make(map[string]twin.StateUpdate)
-	flushed, unflushed := time.Now(), 0
+	flushed, unflushed, lastWork := time.Now(), 0, time.Now()
 	var last jetstream.Msg
 	fl := &inflight{}
 	finish := func(flush bool) error {
@@ -450,7 +485,8 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	for {
 		var idle <-chan time.Time
 		if unflushed > 0 {
-			idle = time.After(max(b.cfg.StateInterval-time.Since(flushed), 0))
+			wait := min(b.cfg.StateInterval-time.Since(flushed), quietFlush-time.Since(lastWork))
+			idle = time.After(max(wait, 0))
 		}
 		select {
 		case <-ctx.Done():
@@ -468,13 +504,10 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			}
 			b.publish(fl, kv, p)
 			unflushed += len(p.msgs)
-			last = p.msgs[len(p.msgs)-1]
-			// Flush when the interval is up, when much is pending, or when the
-			// pipeline has drained (a quiet system is not delayed by the
-			// interval; a busy one coalesces).
-			since := time.Since(flushed)
-			due := b.cfg.StateInterval < 0 || since >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize ||
-				(len(work) == 0 && since >= min(drainedFlush, b.cfg.StateInterval))
+			last, lastWork = p.msgs[len(p.msgs)-1], time.Now()
+			// Flush when the interval is up or much is pending; else when
+			// input has been quiet for quietFlush (the idle timer above).
+			due := b.cfg.StateInterval < 0 || time.Since(flushed) >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize
 			if err := finish(due); err != nil {
 				return err
 			}
