@@ -209,7 +209,11 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 			// A copy: the next Apply mutates the twin while this one commits.
 			b.Twins = append(b.Twins, res.t.Clone())
 		}
-		b.Records = append(b.Records, s.records...)
+		if b.Records == nil {
+			b.Records = s.records // the step's own (reset)
+		} else {
+			b.Records = append(b.Records, s.records...)
+		}
 		b.Alerts = append(b.Alerts, s.alerts...)
 		st.out.States = append(st.out.States, s.states...)
 		st.out.Alerts = append(st.out.Alerts, s.alerts...)
@@ -284,7 +288,12 @@ func mergeBatches(sts []*Step) *Batch {
 	var (
 		m    Batch
 		last = make(map[string]int)
+		n    int
 	)
+	for _, st := range sts {
+		n += len(st.batch.Records)
+	}
+	m.Records = make([]Record, 0, n)
 	for _, st := range sts {
 		for _, t := range st.batch.Twins {
 			if i, ok := last[t.ID]; ok {
@@ -391,6 +400,7 @@ type shard struct {
 	twins    map[string]*resident
 	resident atomic.Int64
 	hasher   *Hasher
+	json     []byte // scratch for a twin's JSON, copied out at its size
 	batchNo  uint64
 	now      int64
 
@@ -409,11 +419,12 @@ func (s *shard) reset(now time.Time) {
 	s.now = now.UnixNano()
 	s.inputs = s.inputs[:0]
 	// Records and the event bytes they point into belong to the step until
-	// it is committed, so each step gets its own.
-	s.arena = make([]byte, 0, max(cap(s.arena), 4096))
+	// it is committed, so each step gets its own, sized by run for its
+	// inputs (a small batch does not pay for the largest one).
+	s.arena = nil
 	clear(s.changed)
 	s.changed = s.changed[:0]
-	s.records = make([]Record, 0, max(cap(s.records), 64))
+	s.records = nil
 	s.alerts = nil // handed to the Outcome
 	s.states = nil // handed to the Outcome
 	s.err = nil
@@ -478,6 +489,12 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 }
 
 func (s *shard) run(ctx context.Context, in []Input, results []Result) {
+	events := 0
+	for _, i := range s.inputs {
+		events += len(in[i].Events)
+	}
+	s.arena = make([]byte, 0, 64*events)
+	s.records = make([]Record, 0, events)
 	for _, i := range s.inputs {
 		if err := s.apply(ctx, &in[i], &results[i]); err != nil {
 			s.err = err
@@ -909,7 +926,8 @@ func (s *shard) publishable(ctx context.Context, res *resident) error {
 	case res.viewOut != nil:
 		t.View, res.viewOut = viewJSON(res.viewOut), nil
 	}
-	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: t.AppendJSON(make([]byte, 0, 512))})
+	s.json = t.AppendJSON(s.json[:0])
+	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: bytes.Clone(s.json)})
 	return nil
 }
 
