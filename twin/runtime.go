@@ -179,7 +179,7 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		}
 		s.inputs = append(s.inputs, i)
 	}
-	if active == 1 {
+	if active == 1 || len(in) <= inlineInputs {
 		for _, s := range r.shards {
 			if len(s.inputs) > 0 {
 				s.run(ctx, in, st.out.Results)
@@ -221,6 +221,11 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	}
 	return st, nil
 }
+
+// inlineInputs is the largest batch whose shards run one after the other
+// on the caller's goroutine: for a few inputs, waking a goroutine per shard
+// costs more than it saves.
+const inlineInputs = 8
 
 // Commit makes a step durable in one atomic store write and returns its
 // outcome. Steps must be committed in the order they were applied. If it

@@ -411,6 +411,14 @@ func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<
 		}
 		for _, p := range group {
 			p.out, p.step = p.step.Outcome(), nil
+			// State goes out as soon as it is durable, not behind the
+			// publisher's KV flushes and JetStream publications.
+			for _, st := range p.out.States {
+				if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
+					b.cfg.Metrics.PublishErrors.Inc()
+				}
+				b.copyToTenants(st.Twin, "state", st.JSON)
+			}
 			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
 			if b.cfg.OnCommit != nil {
 				b.cfg.OnCommit(p.out)
@@ -680,8 +688,8 @@ func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (twin.Input, 
 	return twin.Input{Twin: id, Events: evs}, nil
 }
 
-// publish sends the batch's effects: dead letters, state (KV and subject)
-// and alerts. Publications carry Nats-Msg-Id so re-sending is idempotent.
+// publish sends the batch's effects: dead letters, state (KV) and alerts.
+// Publications carry Nats-Msg-Id so re-sending is idempotent.
 func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
 	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
@@ -723,11 +731,7 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 		b.log.Debug("dead letter", "reason", d.err.Reason, "seq", d.seq, "detail", d.err.Detail)
 	}
 	for _, st := range out.States {
-		kv[st.Twin] = st
-		if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
-			b.cfg.Metrics.PublishErrors.Inc()
-		}
-		b.copyToTenants(st.Twin, "state", st.JSON)
+		kv[st.Twin] = st // custos.twin.<id>.state: published by the committer
 	}
 	for i := range out.Alerts {
 		b.sendAlert(fl, &out.Alerts[i])
