@@ -326,7 +326,7 @@ func (b *Bus) consume(ctx context.Context) error {
 	// Sparse input thus makes small batches committed at once, load makes
 	// large ones; at most maxAhead steps wait applied but not durable.
 	steps := make(chan *processed, maxAhead)
-	work := make(chan *processed, 4)
+	work := make(chan *processed, maxAhead)
 	g.Go(func() error { return b.applier(ctx, in, steps) })
 	g.Go(func() error {
 		defer close(work)
@@ -409,16 +409,18 @@ func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<
 		if err := b.cfg.Runtime.CommitAll(ctx, sts); err != nil {
 			return err
 		}
+		// State goes out as soon as it is durable, not behind the
+		// publisher's KV flushes and JetStream publications.
 		for _, p := range group {
 			p.out, p.step = p.step.Outcome(), nil
-			// State goes out as soon as it is durable, not behind the
-			// publisher's KV flushes and JetStream publications.
 			for _, st := range p.out.States {
 				if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
 					b.cfg.Metrics.PublishErrors.Inc()
 				}
 				b.copyToTenants(st.Twin, "state", st.JSON)
 			}
+		}
+		for _, p := range group {
 			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
 			if b.cfg.OnCommit != nil {
 				b.cfg.OnCommit(p.out)
