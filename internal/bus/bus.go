@@ -324,7 +324,7 @@ func (b *Bus) consume(ctx context.Context) error {
 	// full batch, and goes on applying while the store syncs; the committer
 	// writes every step applied meanwhile in one store write (one sync).
 	// Sparse input thus makes small batches committed at once, load makes
-	// large ones; at most maxAhead steps wait applied but not durable.
+	// large ones; at most maxAhead batches wait applied but not durable.
 	steps := make(chan *processed, maxAhead)
 	work := make(chan *processed, maxAhead)
 	g.Go(func() error { return b.applier(ctx, in, steps) })
@@ -381,9 +381,12 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	}
 }
 
-// maxAhead bounds the steps applied and waiting to be committed; each holds
-// at most Config.BatchSize messages.
-const maxAhead = 16
+// maxAhead bounds the batches applied and waiting to be committed (each of
+// at most Config.BatchSize messages). It is large because sparse input makes
+// batches of one or two messages, and all those applied while the store
+// syncs should go into the next write; one write takes at most
+// 4 × BatchSize messages' worth of them.
+const maxAhead = 64
 
 // committer commits the applied steps in order, all those waiting in one
 // store write, and hands them to the publisher.
@@ -394,14 +397,16 @@ func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<
 	)
 	for p := range steps {
 		group, sts = append(group[:0], p), append(sts[:0], p.step)
+		n := len(p.msgs)
 	take:
-		for len(group) < maxAhead {
+		for n < 4*b.cfg.BatchSize {
 			select {
 			case q, ok := <-steps:
 				if !ok {
 					break take
 				}
 				group, sts = append(group, q), append(sts, q.step)
+				n += len(q.msgs)
 			default:
 				break take
 			}
