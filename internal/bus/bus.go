@@ -384,8 +384,10 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 // maxAhead bounds the batches applied and waiting to be committed (each of
 // at most Config.BatchSize messages). It is large because sparse input makes
 // batches of one or two messages, and all those applied while the store
-// syncs should go into the next write; one write takes at most
-// 4 × BatchSize messages' worth of them.
+// syncs should go into the next write. One write takes whole batches while
+// they hold fewer than 4 × BatchSize events in all (always at least one
+// batch): messages of 50 readings are not grouped into writes of
+// 200,000 records, larger than pebble takes into a memtable.
 const maxAhead = 64
 
 // committer commits the applied steps in order, all those waiting in one
@@ -397,7 +399,7 @@ func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<
 	)
 	for p := range steps {
 		group, sts = append(group[:0], p), append(sts[:0], p.step)
-		n := len(p.msgs)
+		n := p.events
 	take:
 		for n < 4*b.cfg.BatchSize {
 			select {
@@ -406,7 +408,7 @@ func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<
 					break take
 				}
 				group, sts = append(group, q), append(sts, q.step)
-				n += len(q.msgs)
+				n += q.events
 			default:
 				break take
 			}
@@ -448,6 +450,7 @@ type processed struct {
 	msgs      []jetstream.Msg
 	inputs    []twin.Input
 	inputMsgs []jetstream.Msg // the message of each input (for dead letters)
+	events    int             // events of the inputs
 	dead      []dead
 	step      *twin.Step
 	out       *twin.Outcome
@@ -625,6 +628,7 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 		}
 		in.StreamSeq = md.Sequence.Stream
 		p.inputs = append(p.inputs, in)
+		p.events += len(in.Events)
 		p.inputMsgs = append(p.inputMsgs, m)
 	}
 }
