@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash"
+	"io"
 	"strings"
 
 	"golang.org/x/crypto/sha3"
@@ -65,21 +66,28 @@ func Keccak256(data ...[]byte) Hash {
 // concurrent use; each shard has its own.
 type Hasher struct {
 	k   hash.Hash
+	r   io.Reader // k's squeeze: the digest without Sum's copy of the state
+	out Hash
 	buf []byte
 }
 
 // NewHasher returns a Hasher.
 func NewHasher() *Hasher {
-	return &Hasher{k: sha3.NewLegacyKeccak256(), buf: make([]byte, 0, 256)}
+	k := sha3.NewLegacyKeccak256()
+	r, _ := k.(io.Reader)
+	return &Hasher{k: k, r: r, buf: make([]byte, 0, 256)}
 }
 
 // Sum returns keccak256(b).
 func (h *Hasher) Sum(b []byte) Hash {
 	h.k.Reset()
 	h.k.Write(b)
-	var out Hash
-	h.k.Sum(out[:0])
-	return out
+	if h.r != nil {
+		h.r.Read(h.out[:])
+	} else {
+		h.k.Sum(h.out[:0])
+	}
+	return h.out
 }
 
 // Next computes the next link of a twin's digest chain; see [NextDigest].

@@ -67,6 +67,13 @@ func (m *memStore) Commit(ctx context.Context, b *Batch) error {
 	if m.fail != nil {
 		return m.fail
 	}
+	seen := make(map[string]bool)
+	for _, t := range b.Twins {
+		if seen[t.ID] {
+			return fmt.Errorf("twin %s twice in one batch", t.ID) // as PostgreSQL's upsert would
+		}
+		seen[t.ID] = true
+	}
 	m.commits++
 	m.same = map[string]bool{}
 	for i, t := range b.Twins {

@@ -197,7 +197,7 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		}
 		s.inputs = append(s.inputs, i)
 	}
-	if active == 1 {
+	if active == 1 || len(in) <= inlineInputs {
 		for _, s := range r.shards {
 			if len(s.inputs) > 0 {
 				s.run(ctx, in, st.out.Results)
@@ -230,7 +230,11 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 			b.Same = append(b.Same, !res.fresh && res.before == indexedFields{t.Status, t.Kind, t.Custodian})
 			res.fresh = false
 		}
-		b.Records = append(b.Records, s.records...)
+		if b.Records == nil {
+			b.Records = s.records // the step's own (reset)
+		} else {
+			b.Records = append(b.Records, s.records...)
+		}
 		b.Alerts = append(b.Alerts, s.alerts...)
 		st.out.States = append(st.out.States, s.states...)
 		st.out.Alerts = append(st.out.Alerts, s.alerts...)
@@ -239,48 +243,75 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	return st, nil
 }
 
+// inlineInputs is the largest batch whose shards run one after the other
+// on the caller's goroutine: for a few inputs, waking a goroutine per shard
+// costs more than it saves.
+const inlineInputs = 8
+
 // Commit makes a step durable in one atomic store write and returns its
 // outcome. Steps must be committed in the order they were applied. If it
 // fails, nothing of the step is durable and the runtime refuses to Apply
 // until Evict is called.
 func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
+	if err := r.CommitAll(ctx, []*Step{st}); err != nil {
+		return nil, err
+	}
+	return st.out, nil
+}
+
+// CommitAll makes several steps durable in one atomic store write, so that
+// they share one sync (a group commit): the ingest loop applies batches
+// while the store syncs the previous write, and commits whatever piled up
+// meanwhile at once. Steps must be given, and committed, in the order they
+// were applied; Step.Outcome returns what each did. If it fails, nothing of
+// any of the steps is durable and the runtime refuses to Apply until Evict
+// is called.
+func (r *Runtime) CommitAll(ctx context.Context, sts []*Step) error {
+	if len(sts) == 0 {
+		return nil
+	}
 	r.cmu.Lock()
 	defer r.cmu.Unlock()
 	if r.broken.Load() {
-		return nil, ErrNeedsEvict
+		return ErrNeedsEvict
 	}
-	b := &st.batch
+	b := &sts[0].batch
+	if len(sts) > 1 {
+		b = mergeBatches(sts)
+	}
 	if len(b.Twins) > 0 || len(b.Records) > 0 || len(b.Alerts) > 0 {
 		if err := r.cfg.Store.Commit(ctx, b); err != nil {
 			r.broken.Store(true)
-			return nil, fmt.Errorf("commit batch: %w", err)
+			return fmt.Errorf("commit batch: %w", err)
 		}
 	}
 	for _, t := range b.Twins {
 		r.timers.set(t.ID, processingTimers(t.Timers))
 	}
-	r.committed.Store(st.no)
-	out := st.out
-	for i := range st.in {
-		res := &out.Results[i]
-		switch {
-		case res.Duplicate:
-			r.stats.duplicates.Add(1)
-		case res.Err != nil:
-			r.stats.rejected.Add(1)
-		default:
-			r.stats.applied.Add(1)
-		}
-	}
-	r.waiters.done(st.in, out.Results)
-	if r.cfg.Results != nil {
+	r.committed.Store(sts[len(sts)-1].no)
+	for _, st := range sts {
+		out := st.out
 		for i := range st.in {
-			if st.in[i].command() {
-				r.cfg.Results(st.in[i].StreamSeq, out.Results[i])
+			res := &out.Results[i]
+			switch {
+			case res.Duplicate:
+				r.stats.duplicates.Add(1)
+			case res.Err != nil:
+				r.stats.rejected.Add(1)
+			default:
+				r.stats.applied.Add(1)
+			}
+		}
+		r.waiters.done(st.in, out.Results)
+		if r.cfg.Results != nil {
+			for i := range st.in {
+				if st.in[i].command() {
+					r.cfg.Results(st.in[i].StreamSeq, out.Results[i])
+				}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Notify records the result of the command input at stream sequence seq
@@ -289,6 +320,49 @@ func (r *Runtime) Commit(ctx context.Context, st *Step) (*Outcome, error) {
 func (r *Runtime) Notify(seq uint64, res Result) {
 	r.waiters.notify(seq, res)
 }
+
+// mergeBatches returns the one store write of several steps: their records
+// and alerts in order, and each twin's latest snapshot once (a store may
+// refuse a twin twice in one write).
+func mergeBatches(sts []*Step) *Batch {
+	var (
+		m    Batch
+		last = make(map[string]int)
+		n    int
+	)
+	for _, st := range sts {
+		n += len(st.batch.Records)
+	}
+	m.Records = make([]Record, 0, n)
+	for _, st := range sts {
+		for j, t := range st.batch.Twins {
+			// Same holds for the merged snapshot only if it held for every
+			// step's (each is relative to the one before).
+			same := j < len(st.batch.Same) && st.batch.Same[j]
+			if i, ok := last[t.ID]; ok {
+				m.Twins[i] = t
+				m.Same[i] = m.Same[i] && same
+				continue
+			}
+			last[t.ID] = len(m.Twins)
+			m.Twins = append(m.Twins, t)
+			m.Same = append(m.Same, same)
+		}
+		for p, tok := range st.batch.Fences {
+			if m.Fences == nil {
+				m.Fences = make(map[int]uint64)
+			}
+			m.Fences[p] = max(m.Fences[p], tok)
+		}
+		m.Records = append(m.Records, st.batch.Records...)
+		m.Alerts = append(m.Alerts, st.batch.Alerts...)
+	}
+	return &m
+}
+
+// Outcome returns what the step did; it is durable once the step is
+// committed.
+func (st *Step) Outcome() *Outcome { return st.out }
 
 // Wait blocks until the input at stream sequence seq has been processed (or
 // ctx ends) and returns its result. It remembers the results of recent
@@ -398,6 +472,7 @@ type shard struct {
 	refIndex map[ContractRef]uint64
 	resident atomic.Int64
 	hasher   *Hasher
+	json     []byte // scratch for a twin's JSON, copied out at its size
 	batchNo  uint64
 	now      int64
 
@@ -416,11 +491,12 @@ func (s *shard) reset(now time.Time) {
 	s.now = now.UnixNano()
 	s.inputs = s.inputs[:0]
 	// Records and the event bytes they point into belong to the step until
-	// it is committed, so each step gets its own.
-	s.arena = make([]byte, 0, max(cap(s.arena), 4096))
+	// it is committed, so each step gets its own, sized by run for its
+	// inputs (a small batch does not pay for the largest one).
+	s.arena = nil
 	clear(s.changed)
 	s.changed = s.changed[:0]
-	s.records = make([]Record, 0, max(cap(s.records), 64))
+	s.records = nil
 	s.alerts = nil // handed to the Outcome
 	s.states = nil // handed to the Outcome
 	s.err = nil
@@ -556,6 +632,12 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 }
 
 func (s *shard) run(ctx context.Context, in []Input, results []Result) {
+	events := 0
+	for _, i := range s.inputs {
+		events += len(in[i].Events)
+	}
+	s.arena = make([]byte, 0, 64*events)
+	s.records = make([]Record, 0, events)
 	for _, i := range s.inputs {
 		if err := s.apply(ctx, &in[i], &results[i]); err != nil {
 			s.err = err
@@ -994,7 +1076,8 @@ func (s *shard) publishable(ctx context.Context, res *resident) error {
 	case res.viewOut != nil:
 		t.View, res.viewOut = viewJSON(res.viewOut), nil
 	}
-	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: t.AppendJSON(make([]byte, 0, 512))})
+	s.json = t.AppendJSON(s.json[:0])
+	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: bytes.Clone(s.json)})
 	return nil
 }
 

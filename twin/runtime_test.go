@@ -367,6 +367,69 @@ func TestRuntimePipelinedStepsAndFailure(t *testing.T) {
 	}
 }
 
+func TestRuntimeGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	var steps []*Step
+	for _, in := range [][]Input{
+		{createInput(1, "A"), createInput(2, "B"), reading(3, "A", 1, t0)},
+		{reading(4, "A", 2, t0.Add(time.Second)), reading(5, "B", 30, t0)},
+		{reading(6, "A", 3, t0.Add(2*time.Second))},
+	} {
+		s, err := rt.Apply(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, s)
+	}
+	if err := rt.CommitAll(ctx, steps); err != nil {
+		t.Fatal(err)
+	}
+	if st.commits != 1 {
+		t.Fatalf("%d store writes for one group, want 1", st.commits)
+	}
+	a, _ := st.Twin(ctx, "A")
+	b, _ := st.Twin(ctx, "B")
+	if a.Seq != 4 || a.StreamSeq != 6 || b.Seq != 2 || b.StreamSeq != 5 {
+		t.Fatalf("A seq %d stream %d, B seq %d stream %d: want the last snapshots", a.Seq, a.StreamSeq, b.Seq, b.StreamSeq)
+	}
+	prev := Hash{}
+	for i, r := range st.records["A"] {
+		if r.Seq != uint64(i+1) || r.Link(prev) != r.Digest {
+			t.Fatalf("record %d of A: seq %d, chain broken: %v", i, r.Seq, r.Link(prev) != r.Digest)
+		}
+		prev = r.Digest
+	}
+	if prev != a.Digest || len(st.records["B"]) != 2 || len(st.alerts) == 0 {
+		t.Fatalf("A head %v vs %v, B records %d, alerts %d", prev, a.Digest, len(st.records["B"]), len(st.alerts))
+	}
+	if res := steps[2].Outcome().Results[0]; res.Seq != 4 || res.Err != nil {
+		t.Fatalf("outcome of the last step: %+v", res)
+	}
+	if s := rt.Stats(); s.Applied != 6 {
+		t.Fatalf("applied %d, want 6", s.Applied)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if res, err := rt.Wait(wctx, 2); err != nil || res.Seq != 1 || res.Err != nil {
+		t.Fatalf("wait for the create of B: %+v %v", res, err)
+	}
+
+	// A group that fails leaves nothing of any of its steps.
+	s1, _ := rt.Apply(ctx, []Input{reading(7, "A", 4, t0.Add(3*time.Second))})
+	s2, _ := rt.Apply(ctx, []Input{reading(8, "B", 5, t0.Add(time.Second))})
+	st.fail = errors.New("store gone")
+	if err := rt.CommitAll(ctx, []*Step{s1, s2}); err == nil {
+		t.Fatal("group commit failure not reported")
+	}
+	if a, _ := st.Twin(ctx, "A"); a.Seq != 4 || len(st.records["A"]) != 4 || len(st.records["B"]) != 2 {
+		t.Fatalf("failed group left A at seq %d with %d records, B %d records", a.Seq, len(st.records["A"]), len(st.records["B"]))
+	}
+	if _, err := rt.Apply(ctx, []Input{reading(9, "A", 3, t0)}); !errors.Is(err, ErrNeedsEvict) {
+		t.Fatalf("apply after failed group commit: %v", err)
+	}
+}
+
 // bandV2 is a second version of the fake contract that can migrate.
 type bandV2 struct{ bandContract }
 

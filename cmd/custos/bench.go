@@ -13,9 +13,14 @@ import (
 
 const benchUsage = `
 custos bench — measure end-to-end ingest against raw JetStream, in one
-process and one run, and print readings/s, the ratio, and a summary line:
+process and one run, and print readings/s, the ratio, the latency from
+publishing a reading to its state on custos.twin.<id>.state (at half the
+single rate, then each reading to a passivated twin at 200/s), and a
+summary line:
 
-  custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s>
+  custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s> p99_ms=<ms>
+
+where p99_ms is the 99th percentile of that latency at half the single rate.
 
 It starts with a fleet-scale phase (--twins twins resident, memory per
 twin, CPU per reading in gateway bursts, restart; see docs/performance.md,

@@ -65,6 +65,9 @@ type Result struct {
 	MessageSize int     // bytes of one single-reading message
 	Latency     Latency // at half the single rate (unless Config.LatencyFor < 0)
 	Scale       Scale   // fleet scale: memory per twin, CPU per reading
+	// Passivated is the latency of readings each to a different passivated
+	// twin (loaded from the store first), at a low rate, after Latency.
+	Passivated Latency
 
 	// With Config.Postgres:
 	PGSingle       float64 // custos on PostgreSQL, one reading per message, readings/s
@@ -73,9 +76,14 @@ type Result struct {
 	PGWriters      int
 }
 
-// Summary is the one-line summary `make bench` ends with.
+// Summary is the one-line summary `make bench` ends with; p99_ms (the p99
+// of Latency, in milliseconds) is left out when latency was not measured.
 func (r Result) Summary() string {
-	return fmt.Sprintf("custos-bench: raw=%.0f single=%.0f ratio=%.2f batched=%.0f", r.Raw, r.Single, r.Ratio, r.Batched)
+	line := fmt.Sprintf("custos-bench: raw=%.0f single=%.0f ratio=%.2f batched=%.0f", r.Raw, r.Single, r.Ratio, r.Batched)
+	if r.Latency.Samples > 0 {
+		line += fmt.Sprintf(" p99_ms=%.1f", float64(r.Latency.P99.Microseconds())/1000)
+	}
+	return line
 }
 
 // PostgresSummary is the line printed before Summary when the run measured
@@ -178,10 +186,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Ratio = res.Single / res.Raw
 	if cfg.LatencyFor >= 0 {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
-		if res.Latency, err = latency(ctx, filepath.Join(dir, "latency"), cfg.Twins, res.Single/2, cfg.LatencyFor); err != nil {
+		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.Twins, res.Single/2, cfg.LatencyFor)
+		if err != nil {
 			return res, fmt.Errorf("latency: %w", err)
 		}
-		fmt.Fprintf(cfg.Log, "  %s\n", res.Latency)
+		res.Latency, res.Passivated = lat[0], lat[1]
+		fmt.Fprintf(cfg.Log, "  %s\n  every twin passivated, each reading to another: %s\n", res.Latency, res.Passivated)
 	}
 	if cfg.Postgres != "" {
 		if err := runPostgres(ctx, filepath.Join(dir, "pg"), cfg, &res); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,13 +19,15 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Latency.Samples == 0 || res.Latency.P99 < res.Latency.P50 || res.Latency.P50 <= 0 {
-		t.Fatalf("latency = %+v", res.Latency)
+	for _, l := range []Latency{res.Latency, res.Passivated} {
+		if l.Samples == 0 || l.P99 < l.P50 || l.P50 <= 0 {
+			t.Fatalf("latency = %+v, passivated %+v", res.Latency, res.Passivated)
+		}
 	}
 	if res.Raw <= 0 || res.Single <= 0 || res.Batched <= 0 || res.Ratio != res.Single/res.Raw {
 		t.Fatalf("result = %+v", res)
 	}
-	if !regexp.MustCompile(`^custos-bench: raw=\d+ single=\d+ ratio=\d+\.\d\d batched=\d+$`).MatchString(res.Summary()) {
+	if !regexp.MustCompile(`^custos-bench: raw=\d+ single=\d+ ratio=\d+\.\d\d batched=\d+ p99_ms=\d+\.\d$`).MatchString(res.Summary()) {
 		t.Fatalf("summary line %q", res.Summary())
 	}
 	sc := res.Scale
@@ -33,6 +36,9 @@ func TestRunSmall(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^custos-scale: twins=20 rss_bytes=\d+ bytes_per_twin=-?\d+ cpu_per_reading_us=\d+\.\d p99_ms=\d+\.\d$`).MatchString(res.ScaleSummary()) {
 		t.Fatalf("scale line %q", res.ScaleSummary())
+	}
+	if line := (Result{Raw: 1, Single: 1, Ratio: 1, Batched: 1}).Summary(); strings.Contains(line, "p99_ms") {
+		t.Errorf("summary without a latency measurement %q", line)
 	}
 }
 

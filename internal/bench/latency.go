@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -34,38 +35,41 @@ func (l Latency) String() string {
 }
 
 // latency publishes single readings at rate for d over twins and measures
-// publish → state-visible-on-NATS for each.
-func latency(ctx context.Context, dir string, twins int, rate float64, d time.Duration) (Latency, error) {
+// publish → state-visible-on-NATS for each; then passivates every twin and
+// measures the same at a low rate (passivatedRate, each reading to a
+// different passivated twin).
+func latency(ctx context.Context, dir string, twins int, rate float64, d time.Duration) ([2]Latency, error) {
+	var none [2]Latency
 	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		return Latency{}, err
+		return none, err
 	}
 	defer a.Close()
 	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
-		return Latency{}, err
+		return none, err
 	}
 	defer pubc.Close()
 	subc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
-		return Latency{}, err
+		return none, err
 	}
 	defer subc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
 	p := builtin.Coldchain()
 	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
 	if err != nil {
-		return Latency{}, err
+		return none, err
 	}
 	for i := 0; i < twins; i++ {
 		cmd := &twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339)}
 		if _, err := a.Bus.PublishCommand(ctx, "L-"+strconv.Itoa(i), cmd); err != nil {
-			return Latency{}, err
+			return none, err
 		}
 	}
 	if err := waitApplied(ctx, a, uint64(twins)); err != nil {
-		return Latency{}, err
+		return none, err
 	}
 
 	// sent[twin][k] is when the k-th reading of that twin was published; it
@@ -97,46 +101,72 @@ func latency(ctx context.Context, dir string, twins int, rate float64, d time.Du
 		}
 	})
 	if err != nil {
-		return Latency{}, err
+		return none, err
 	}
 	defer sub.Unsubscribe()
 
 	rng := rand.New(rand.NewPCG(3, 4))
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	start := time.Now()
 	n := 0
-	for now := range tick.C {
-		if now.Sub(start) > d {
-			break
-		}
-		due := int(rate * now.Sub(start).Seconds())
-		for ; n < due; n++ {
-			i := n % twins
-			mu.Lock()
-			sent[i] = append(sent[i], time.Now())
-			mu.Unlock()
-			if _, err := js.PublishAsync("custos.telemetry.L-"+strconv.Itoa(i), single(n, rng)); err != nil {
-				return Latency{}, err
+	// measure publishes at rate for d (at most limit readings) and returns
+	// the latencies of those readings.
+	measure := func(rate float64, d time.Duration, limit int) (Latency, error) {
+		mu.Lock()
+		lats = lats[:0]
+		mu.Unlock()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		start, first := time.Now(), n
+		for now := range tick.C {
+			if now.Sub(start) > d || n-first >= limit {
+				break
+			}
+			due := first + min(int(rate*now.Sub(start).Seconds()), limit)
+			for ; n < due; n++ {
+				i := n % twins
+				mu.Lock()
+				sent[i] = append(sent[i], time.Now())
+				mu.Unlock()
+				if _, err := js.PublishAsync("custos.telemetry.L-"+strconv.Itoa(i), single(n, rng)); err != nil {
+					return Latency{}, err
+				}
 			}
 		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		got := len(lats)
-		mu.Unlock()
-		if got >= n || time.Now().After(deadline) {
-			break
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			got := len(lats)
+			mu.Unlock()
+			if got >= n-first || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(lats) == 0 {
+			return Latency{}, fmt.Errorf("no state seen for %d readings", n-first)
+		}
+		slices.Sort(lats)
+		q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
+		return Latency{Rate: rate, P50: q(0.50), P99: q(0.99), Max: lats[len(lats)-1], Samples: len(lats)}, nil
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(lats) == 0 {
-		return Latency{}, fmt.Errorf("no state seen for %d readings", n)
+	var res [2]Latency
+	if res[0], err = measure(rate, d, math.MaxInt); err != nil {
+		return res, err
 	}
-	slices.Sort(lats)
-	q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
-	return Latency{Rate: rate, P50: q(0.50), P99: q(0.99), Max: lats[len(lats)-1], Samples: len(lats)}, nil
+	if err := waitApplied(ctx, a, uint64(twins+n)); err != nil {
+		return res, err
+	}
+	// Every twin passivated (idle "forever"): each reading below goes to a
+	// twin that must be loaded from the store first.
+	a.Runtime.Passivate(time.Now().Add(100 * 365 * 24 * time.Hour))
+	if r := a.Runtime.Stats().Resident; r != 0 {
+		return res, fmt.Errorf("%d twins still resident after passivating all", r)
+	}
+	res[1], err = measure(passivatedRate, d, twins)
+	return res, err
 }
+
+// passivatedRate is the low rate at which latency to passivated twins is
+// measured.
+const passivatedRate = 200

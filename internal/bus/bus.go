@@ -395,31 +395,17 @@ func (b *Bus) consume(ctx context.Context) error {
 	}
 
 	// Three stages, each in order: apply (this goroutine's loop), commit,
-	// publish+ack. Applying batch k+1 overlaps committing batch k.
-	steps := make(chan *processed, 1)
-	work := make(chan *processed, 4)
+	// publish+ack. The applier takes what has arrived, never waiting for a
+	// full batch, and goes on applying while the store syncs; the committer
+	// writes every step applied meanwhile in one store write (one sync).
+	// Sparse input thus makes small batches committed at once, load makes
+	// large ones; at most maxAhead batches wait applied but not durable.
+	steps := make(chan *processed, maxAhead)
+	work := make(chan *processed, maxAhead)
 	g.Go(func() error { return b.applier(ctx, in, steps) })
 	g.Go(func() error {
 		defer close(work)
-		for p := range steps {
-			p.step.SetFences(p.fences)
-			out, err := b.cfg.Runtime.Commit(ctx, p.step)
-			if err != nil {
-				b.fenced(err)
-				return err
-			}
-			p.out, p.step = out, nil
-			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
-			if b.cfg.OnCommit != nil {
-				b.cfg.OnCommit(out)
-			}
-			select {
-			case work <- p:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
+		return b.committer(ctx, steps, work)
 	})
 	g.Go(func() error { return b.publisher(ctx, work) })
 	return g.Wait()
@@ -470,6 +456,73 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	}
 }
 
+// maxAhead bounds the batches applied and waiting to be committed (each of
+// at most Config.BatchSize messages). It is large because sparse input makes
+// batches of one or two messages, and all those applied while the store
+// syncs should go into the next write. One write takes whole batches while
+// they hold fewer than 4 × BatchSize events in all (always at least one
+// batch): messages of 50 readings are not grouped into writes of
+// 200,000 records, larger than pebble takes into a memtable.
+const maxAhead = 64
+
+// committer commits the applied steps in order, all those waiting in one
+// store write, and hands them to the publisher.
+func (b *Bus) committer(ctx context.Context, steps <-chan *processed, work chan<- *processed) error {
+	var (
+		group []*processed
+		sts   []*twin.Step
+	)
+	for p := range steps {
+		group, sts = append(group[:0], p), append(sts[:0], p.step)
+		n := p.events
+	take:
+		for n < 4*b.cfg.BatchSize {
+			select {
+			case q, ok := <-steps:
+				if !ok {
+					break take
+				}
+				group, sts = append(group, q), append(sts, q.step)
+				n += q.events
+			default:
+				break take
+			}
+		}
+		for _, p := range group {
+			p.step.SetFences(p.fences)
+		}
+		if err := b.cfg.Runtime.CommitAll(ctx, sts); err != nil {
+			b.fenced(err)
+			return err
+		}
+		// State goes out as soon as it is durable, not behind the
+		// publisher's KV flushes and JetStream publications.
+		for _, p := range group {
+			p.out, p.step = p.step.Outcome(), nil
+			for _, st := range p.out.States {
+				if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
+					b.cfg.Metrics.PublishErrors.Inc()
+				}
+				b.copyToTenants(st.Twin, "state", st.JSON)
+			}
+		}
+		for _, p := range group {
+			b.cfg.Metrics.BatchSeconds.Observe(time.Since(p.start).Seconds())
+			if b.cfg.OnCommit != nil {
+				b.cfg.OnCommit(p.out)
+			}
+			select {
+			case work <- p:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		clear(group)
+		clear(sts)
+	}
+	return nil
+}
+
 // processed is a batch on its way through the stages.
 type processed struct {
 	start     time.Time
@@ -478,14 +531,16 @@ type processed struct {
 	fences    map[int]uint64           // partitions of the batch, with their fence tokens
 	inputs    []twin.Input
 	inputMsgs []jetstream.Msg // the message of each input (for dead letters)
+	events    int             // events of the inputs
 	dead      []dead
 	step      *twin.Step
 	out       *twin.Outcome
 }
 
-// drainedFlush is the least time between KV flushes when the pipeline is
-// idle.
-const drainedFlush = 10 * time.Millisecond
+// quietFlush is how long input must have been quiet for the KV writes to
+// go out before StateInterval is up: a quiet system is not delayed by the
+// interval, while steady input, even sparse, is coalesced.
+const quietFlush = 10 * time.Millisecond
 
 // publisher publishes the effects of processed batches, in order, while the
 // ingest loop applies the next ones. It coalesces KV writes (StateInterval)
@@ -503,7 +558,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 		<-ackErr
 	}()
 	kv := make(map[string]twin.StateUpdate)
-	flushed, unflushed := time.Now(), 0
+	flushed, unflushed, lastWork := time.Now(), 0, time.Now()
 	last := map[string]jetstream.Msg{}
 	fl := &inflight{}
 	finish := func(flush bool) error {
@@ -532,7 +587,8 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	for {
 		var idle <-chan time.Time
 		if unflushed > 0 {
-			idle = time.After(max(b.cfg.StateInterval-time.Since(flushed), 0))
+			wait := min(b.cfg.StateInterval-time.Since(flushed), quietFlush-time.Since(lastWork))
+			idle = time.After(max(wait, 0))
 		}
 		select {
 		case <-ctx.Done():
@@ -553,12 +609,10 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			for c, m := range p.last {
 				last[c] = m
 			}
-			// Flush when the interval is up, when much is pending, or when the
-			// pipeline has drained (a quiet system is not delayed by the
-			// interval; a busy one coalesces).
-			since := time.Since(flushed)
-			due := b.cfg.StateInterval < 0 || since >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize ||
-				(len(work) == 0 && since >= min(drainedFlush, b.cfg.StateInterval))
+			lastWork = time.Now()
+			// Flush when the interval is up or much is pending; else when
+			// input has been quiet for quietFlush (the idle timer above).
+			due := b.cfg.StateInterval < 0 || time.Since(flushed) >= b.cfg.StateInterval || unflushed >= 8*b.cfg.BatchSize
 			if err := finish(due); err != nil {
 				return err
 			}
@@ -669,6 +723,7 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 		}
 		in.StreamSeq = md.Sequence.Stream
 		p.inputs = append(p.inputs, in)
+		p.events += len(in.Events)
 		p.inputMsgs = append(p.inputMsgs, m)
 	}
 }
@@ -756,8 +811,8 @@ func (b *Bus) parseInput(m jetstream.Msg, md *jetstream.MsgMetadata, part *int) 
 	return twin.Input{Twin: id, Events: evs}, nil
 }
 
-// publish sends the batch's effects: dead letters, state (KV and subject)
-// and alerts. Publications carry Nats-Msg-Id so re-sending is idempotent.
+// publish sends the batch's effects: dead letters, state (KV) and alerts.
+// Publications carry Nats-Msg-Id so re-sending is idempotent.
 func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
 	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
@@ -799,11 +854,7 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 		b.log.Debug("dead letter", "reason", d.err.Reason, "seq", d.seq, "detail", d.err.Detail)
 	}
 	for _, st := range out.States {
-		kv[st.Twin] = st
-		if err := b.nc.Publish(StateSubject(st.Twin), st.JSON); err != nil {
-			b.cfg.Metrics.PublishErrors.Inc()
-		}
-		b.copyToTenants(st.Twin, "state", st.JSON)
+		kv[st.Twin] = st // custos.twin.<id>.state: published by the committer
 	}
 	for i := range out.Alerts {
 		b.sendAlert(fl, &out.Alerts[i])
