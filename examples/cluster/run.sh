@@ -35,7 +35,8 @@ stop() {
 	wait 2>/dev/null || true
 	echo "stopped; data in $DIR"
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 wait_port() { # host port seconds
 	for _ in $(seq 1 $(( $3 * 10 ))); do
