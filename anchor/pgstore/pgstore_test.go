@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/custos-dev/custos/anchor"
 	"github.com/custos-dev/custos/anchor/merkle"
 	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/store/pg/pgtest"
 	"github.com/custos-dev/custos/twin"
 )
 
@@ -20,13 +20,7 @@ import (
 // migrations make the anchor tables); the schema is dropped at the end.
 func openDB(t *testing.T) *pg.DB {
 	t.Helper()
-	url := os.Getenv("CUSTOS_TEST_DATABASE")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
-		}
-		t.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints")
-	}
+	url := pgtest.URL(t)
 	url, drop := pg.FreshSchema(url, "t_pgstore")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

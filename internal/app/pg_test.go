@@ -19,6 +19,7 @@ import (
 
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/store/pg/pgtest"
 	"github.com/custos-dev/custos/twin"
 	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
@@ -27,14 +28,7 @@ import (
 // the test skips on a laptop and fails in CI.
 func pgURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("CUSTOS_TEST_DATABASE")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
-		}
-		t.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints to test the runtime on PostgreSQL")
-	}
-	return url
+	return pgtest.URL(t)
 }
 
 // pgSchemaURL returns the test database URL with a fresh schema

@@ -2,13 +2,13 @@ package bench
 
 import (
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/store/pg/pgtest"
 )
 
 func TestRunSmall(t *testing.T) {
@@ -66,13 +66,7 @@ func TestRunPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts several NATS servers and runtimes")
 	}
-	url := os.Getenv("CUSTOS_TEST_DATABASE")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
-		}
-		t.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints")
-	}
+	url := pgtest.URL(t)
 	ctx := context.Background()
 	benchSchemas := func() int {
 		db, err := pg.Open(ctx, url, pg.WithoutMigrations(), pg.WithLogger(quiet))

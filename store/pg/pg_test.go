@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/custos-dev/custos/store/pg/pgtest"
 	"github.com/custos-dev/custos/twin"
 )
 
@@ -19,14 +19,7 @@ import (
 // skips the test when the variable is unset, and fails it when CI=true.
 func testURL(tb testing.TB) string {
 	tb.Helper()
-	url := os.Getenv("CUSTOS_TEST_DATABASE")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CUSTOS_TEST_DATABASE is not set; CI needs a real PostgreSQL (run store/pg/ci-setup.sh)")
-		}
-		tb.Skip("CUSTOS_TEST_DATABASE is not set; run store/pg/ci-setup.sh and export the URL it prints to test against PostgreSQL")
-	}
-	return url
+	return pgtest.URL(tb)
 }
 
 // newSchema returns a fresh schema name, dropped when the test ends.

@@ -31,6 +31,7 @@ import (
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/store/pg"
+	"github.com/custos-dev/custos/store/pg/pgtest"
 )
 
 // Options shape a cluster. Zero fields take the defaults.
@@ -124,14 +125,7 @@ func Cleanup() {
 // (failing it when CI=true).
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("CUSTOS_TEST_DATABASE")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CUSTOS_TEST_DATABASE is not set: cluster tests need PostgreSQL in CI")
-		}
-		t.Skip("CUSTOS_TEST_DATABASE not set: cluster tests need PostgreSQL")
-	}
-	return u
+	return pgtest.URL(t)
 }
 
 // Start starts the NATS cluster and the custos nodes, and waits until
