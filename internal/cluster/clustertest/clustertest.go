@@ -236,7 +236,8 @@ func (n *Node) start() {
 	}
 	n.cmd, n.done = cmd, make(chan struct{})
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
+		fmt.Fprintf(f, "---- exit %s: %v (%s)\n", time.Now().Format(time.RFC3339Nano), err, cmd.ProcessState)
 		f.Close()
 		close(n.done)
 	}()
