@@ -191,6 +191,11 @@ func TestBatchSame(t *testing.T) {
 			map[string]bool{"A": true}},
 		// A twin created in the batch is new, whatever else it sees.
 		{[]Input{createInput(9, "C"), reading(10, "C", 5, t0.Add(time.Minute))}, map[string]bool{"C": false}},
+		// B (compromised since batch 1) gains a processing-time timer with
+		// its status unchanged: not the same (the store lists such twins).
+		{[]Input{reading(11, "B", 998, t0.Add(3*time.Minute))}, map[string]bool{"B": false}},
+		{[]Input{reading(12, "B", 5, t0.Add(4*time.Minute))}, map[string]bool{"B": true}},
+		{[]Input{reading(13, "B", 997, t0.Add(5*time.Minute))}, map[string]bool{"B": false}}, // cancelled
 	} {
 		if _, err := rt.Process(ctx, step.in); err != nil {
 			t.Fatal(err)

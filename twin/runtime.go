@@ -227,7 +227,7 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 			// A copy: the next Apply mutates the twin while this one commits.
 			b.Twins = append(b.Twins, res.t.Clone())
 			t := res.t
-			b.Same = append(b.Same, !res.fresh && res.before == indexedFields{t.Status, t.Kind, t.Custodian})
+			b.Same = append(b.Same, !res.fresh && res.before == indexedOf(t))
 			res.fresh = false
 		}
 		if b.Records == nil {
@@ -453,8 +453,23 @@ type resident struct {
 	fresh  bool
 }
 
-// indexedFields are the fields stores index (Batch.Same).
-type indexedFields struct{ status, kind, custodian string }
+// indexedFields are what stores index of a twin (Batch.Same): three
+// fields, and whether it has processing-time timers.
+type indexedFields struct {
+	status, kind, custodian string
+	processing              bool
+}
+
+func indexedOf(t *Twin) indexedFields {
+	f := indexedFields{status: t.Status, kind: t.Kind, custodian: t.Custodian}
+	for i := range t.Timers {
+		if t.Timers[i].Processing {
+			f.processing = true
+			break
+		}
+	}
+	return f
+}
 
 // shard owns a subset of the twins.
 type shard struct {
@@ -672,7 +687,7 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 		return err
 	}
 	if res != nil && res.batch != s.batchNo { // not changed yet by this batch
-		res.before = indexedFields{res.t.Status, res.t.Kind, res.t.Custodian}
+		res.before = indexedOf(res.t)
 	}
 	if res != nil && in.StreamSeq != 0 && in.StreamSeq <= res.t.StreamSeq {
 		result.Duplicate = true

@@ -52,7 +52,8 @@ type Batch struct {
 	Fences map[int]uint64
 	// Same, if not nil, parallels Twins: Same[i] says that Twins[i] has the
 	// Status, Kind and Custodian of the snapshot it replaces (the twin is
-	// not new). A store that indexes those fields may skip their upkeep
+	// not new), and has processing-time timers if and only if that snapshot
+	// had (TimerIndex). A store that indexes those may skip their upkeep
 	// (and the read of the old snapshot it would take); others ignore it.
 	Same []bool
 }

@@ -513,13 +513,11 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) ([]pendingIndexed, error) {
 		if dups && db.last[t.ID] != i {
 			continue
 		}
-		if err := putTimerKey(pb, t, &db.key); err != nil {
-			return nil, err
-		}
 		if same && b.Same[i] {
-			// Indexed fields as they were: no index upkeep, and no read of
-			// the old snapshot (a point read per twin when DB.known misses,
-			// as it does for most twins of a large fleet).
+			// Indexed fields and the timer mark as they were: no index
+			// upkeep, no 'p' key write, and no read of the old snapshot (a
+			// point read per twin when DB.known misses, as it does for most
+			// twins of a large fleet).
 			db.key = snapshotKey(db.key[:0], t.ID)
 			db.val = appendSnapshot(db.val[:0], t)
 			if err := pb.Set(db.key, db.val, nil); err != nil {
@@ -527,6 +525,9 @@ func (db *DB) fill(pb *pebble.Batch, b *twin.Batch) ([]pendingIndexed, error) {
 			}
 			written = append(written, pendingIndexed{id: t.ID, same: true})
 			continue
+		}
+		if err := putTimerKey(pb, t, &db.key); err != nil {
+			return nil, err
 		}
 		x, err := db.putSnapshot(pb, t)
 		if err != nil {
