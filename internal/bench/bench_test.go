@@ -2,13 +2,16 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/store/pg"
 	"github.com/custos-dev/custos/store/pg/pgtest"
+	"github.com/custos-dev/custos/twin"
 )
 
 func TestRunSmall(t *testing.T) {
@@ -98,5 +101,22 @@ func TestRunPostgres(t *testing.T) {
 	}
 	if (Result{Single: 1}).PostgresSummary() != "" {
 		t.Error("PostgresSummary without PostgreSQL figures is not empty")
+	}
+}
+
+// TestStateOf checks the latency subscriber's reading of a state message
+// against the runtime's own twin JSON, with a view and a custodian holding
+// the text the parser looks for.
+func TestStateOf(t *testing.T) {
+	tw := &twin.Twin{ID: "L-42", Kind: "pallet", Custodian: `x,"seq":7`, Status: "ok", Seq: 12345,
+		View: json.RawMessage(`{"seq":9,"a":[1,2]}`), Children: []string{`c,"seq":8`}}
+	i, seq, ok := stateOf(bus.StateSubject(tw.ID), tw.AppendJSON(nil))
+	if !ok || i != 42 || seq != 12345 {
+		t.Fatalf("stateOf = %d, %d, %v; want 42, 12345, true", i, seq, ok)
+	}
+	for _, subject := range []string{"custos.twin.X-1.state", "custos.twin.L-x.state", "custos.twin.L--1.state"} {
+		if _, _, ok := stateOf(subject, tw.AppendJSON(nil)); ok {
+			t.Errorf("stateOf(%q) ok", subject)
+		}
 	}
 }
