@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # examples/cluster/run.sh — `make cluster`: three real nats-server processes
 # clustered with JetStream, and three custos nodes sharing one PostgreSQL, on
-# this machine, for trying custos as a cluster (docs/cluster.md). Ctrl-C stops
-# everything; the data stays in ./custos-cluster (rm -rf it to start afresh).
+# this machine, for trying custos as a cluster (docs/cluster.md). A process
+# that dies (kill -9 one to watch failover) is reported and the others keep
+# running; type "r <name>" to start it again. Ctrl-C stops everything; the
+# data stays in ./custos-cluster (rm -rf it to start afresh).
 #
 # Environment:
 #   CUSTOS_CLUSTER_DATABASE  postgres:// URL of the shared store
@@ -38,6 +40,13 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
+names=() cmds=()
+# launch starts process i (names[i], cmds[i]) in the background.
+launch() {
+	bash -c "exec ${cmds[$1]}" &
+	pids[$1]=$!
+}
+
 wait_port() { # host port seconds
 	for _ in $(seq 1 $(( $3 * 10 ))); do
 		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
@@ -63,8 +72,10 @@ cluster {
   routes: [ $routes ]
 }
 CONF
-	bin/nats-server -c "$DIR/nats$n.conf" >"$DIR/nats$n.log" 2>&1 &
-	pids[$i]=$!
+	names[$i]=nats$n
+	: >"$DIR/nats$n.log"
+	cmds[$i]="bin/nats-server -c $DIR/nats$n.conf >>$DIR/nats$n.log 2>&1"
+	launch "$i"
 done
 for i in 0 1 2; do wait_port 127.0.0.1 "${NATS_PORTS[$i]}" 30; done
 
@@ -72,10 +83,10 @@ urls=""
 for i in 0 1 2; do urls+="${urls:+,}nats://127.0.0.1:${NATS_PORTS[$i]}"; done
 for i in 0 1 2; do
 	n=$((i + 1))
-	# shellcheck disable=SC2086
-	bin/custos run --cluster --node-id "n$n" --nats-url "$urls" --store "$DB" \
-		--data "$DIR/n$n" --http "127.0.0.1:${HTTP_PORTS[$i]}" --anchor=false $EXTRA >"$DIR/n$n.log" 2>&1 &
-	pids[$((i + 3))]=$!
+	names[$((i + 3))]=n$n
+	: >"$DIR/n$n.log"
+	cmds[$((i + 3))]="bin/custos run --cluster --node-id n$n --nats-url $urls --store '$DB' --data $DIR/n$n --http 127.0.0.1:${HTTP_PORTS[$i]} --anchor=false $EXTRA >>$DIR/n$n.log 2>&1"
+	launch "$((i + 3))"
 done
 for i in 0 1 2; do
 	if ! wait_port 127.0.0.1 "${HTTP_PORTS[$i]}" 60; then tail -5 "$DIR/n$((i + 1)).log" >&2; exit 1; fi
@@ -92,5 +103,41 @@ try:
   bin/custos sim --api http://127.0.0.1:${HTTP_PORTS[1]} --nats-url nats://127.0.0.1:${NATS_PORTS[0]} --nats-creds ""
   curl -s http://127.0.0.1:${HTTP_PORTS[1]}/readyz ; curl -s http://127.0.0.1:${HTTP_PORTS[2]}/metrics | grep custos_partition
 INFO
-wait -n "${pids[@]}" || true
-echo "a process exited; see $DIR/*.log" >&2
+
+# A process that dies (a crash, or kill -9 to try failover) is reported and
+# the rest keeps running; "r <name>" (e.g. r nats2, r n1) starts it again.
+# Ctrl-C stops everything.
+index_of() { for i in "${!names[@]}"; do [ "${names[$i]}" = "$1" ] && echo "$i" && return 0; done; return 1; }
+while :; do
+	for i in "${!pids[@]}"; do
+		if [ -n "${pids[$i]}" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			wait "${pids[$i]}" 2>/dev/null && code=0 || code=$?
+			echo "${names[$i]} (pid ${pids[$i]}) exited with status $code; the others keep running (log: $DIR/${names[$i]}.log). Type: r ${names[$i]}  to start it again" >&2
+			pids[$i]=""
+		fi
+	done
+	alive=0
+	for p in "${pids[@]}"; do [ -n "$p" ] && alive=$((alive + 1)); done
+	if [ "$alive" -eq 0 ]; then
+		echo "every process has exited" >&2
+		exit 1
+	fi
+	rc=0
+	read -r -t 1 cmd name || rc=$?
+	if [ "$rc" -gt 128 ]; then # a second without input
+		continue
+	elif [ "$rc" -ne 0 ]; then # no terminal (end of input): just watch
+		sleep 1
+		continue
+	fi
+	if [ "$cmd" = r ] && i=$(index_of "$name"); then
+		if [ -n "${pids[$i]}" ]; then
+			echo "$name is running (pid ${pids[$i]})"
+		else
+			launch "$i"
+			echo "$name started again (pid ${pids[$i]})"
+		fi
+	else
+		echo "commands: r <name> (one of: ${names[*]}); Ctrl-C stops everything"
+	fi
+done
