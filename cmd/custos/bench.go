@@ -34,6 +34,9 @@ the store alone, each in a fresh schema dropped after, and prints before it:
 
   custos-bench-postgres: single=<readings/s> embedded=<readings/s> ratio=<pg/embedded> store_rows=<records/s> store_rows_<n>w=<records/s>
 
+Warnings and errors of the daemons it starts (a stopped ingest, failed
+publications) are printed as they happen, as log lines.
+
 Usage:
   custos bench [flags]
 `

@@ -123,6 +123,13 @@ func (c *Config) defaults() {
 	}
 }
 
+// daemonLog is the logger of the daemons the bench starts: their warnings
+// and errors (a stopped ingest, failed publications) go to the bench's
+// output, so that a run that stalls says why.
+func (c *Config) daemonLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 var base = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // single returns message i of the single-reading workload: in-band
@@ -186,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Ratio = res.Single / res.Raw
 	if cfg.LatencyFor >= 0 {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
-		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.Twins, res.Single/2, cfg.LatencyFor)
+		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
 		if err != nil {
 			return res, fmt.Errorf("latency: %w", err)
 		}
@@ -342,7 +349,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 		defer drop()
 	}
 	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", Store: store, MaxFutureSkew: -1, // readings are dated 2030
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: cfg.daemonLog()})
 	if err != nil {
 		return 0, err
 	}
@@ -405,7 +412,7 @@ func waitApplied(ctx context.Context, a *app.App, n uint64) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("applied %d of %d", st.Applied, n)
+			return fmt.Errorf("applied %d of %d inputs in 10 min (%d duplicates; ingest: %v)", st.Applied, n, st.Duplicates, a.Bus.Err())
 		}
 		select {
 		case <-ctx.Done():

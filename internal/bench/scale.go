@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -104,7 +102,7 @@ func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
 func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) {
 	s := Scale{Twins: n}
 	acfg := app.Config{Data: dir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: cfg.daemonLog()}
 	a, err := app.Start(ctx, acfg)
 	if err != nil {
 		return s, err
