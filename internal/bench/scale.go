@@ -186,9 +186,11 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	// Restart on the same data, then the first reading of many twins. A
 	// clean stop: input acknowledged first (what is not is redelivered and
 	// re-emitted at start, the crash-recovery path measured elsewhere).
+	acked := time.Now()
 	if err := waitAcked(ctx, js); err != nil {
 		return s, err
 	}
+	fmt.Fprintf(cfg.Log, "  input acknowledged %.1fs after the last reading was applied (KV writes stored)\n", time.Since(acked).Seconds())
 	pubc.Close()
 	a.Close()
 	start = time.Now()
