@@ -46,15 +46,20 @@ func TestCluster(t *testing.T) {
 
 	// (1) kill -9 one custos node mid-stream: its partitions move to the
 	// others after the lease TTL.
-	run("KillNode", 3000, func(t *testing.T, w *clustertest.Workload) {
+	// killMidStream publishes half of w, kills -9 node n, publishes the
+	// rest, waits until the others own every partition and restarts n.
+	killMidStream := func(w *clustertest.Workload, n *clustertest.Node) {
 		half := len(w.Msgs) / 2
 		c.Publish(js, w, 0, half, 500*time.Millisecond)
-		c.Nodes[1].Kill()
-		c.Logf("killed %s mid-stream", c.Nodes[1].ID)
+		n.Kill()
+		c.Logf("killed %s mid-stream", n.ID)
 		c.Publish(js, w, half, len(w.Msgs), 500*time.Millisecond)
 		c.WaitOwned(30 * time.Second)
-		c.Nodes[1].Start()
-		c.Logf("%s back", c.Nodes[1].ID)
+		n.Start()
+		c.Logf("%s back", n.ID)
+	}
+	run("KillNode", 3000, func(t *testing.T, w *clustertest.Workload) {
+		killMidStream(w, c.Nodes[1])
 	})
 
 	// (2) freeze a node (SIGSTOP: no lease renewals) with input in hand
@@ -143,14 +148,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("workload: %d readings out of order within the window, %d beyond it; want some of each", w.InWindow, len(w.Beyond))
 		}
 		c.Logf("%d readings out of order within the window, %d beyond it", w.InWindow, len(w.Beyond))
-		half := len(w.Msgs) / 2
-		c.Publish(js, w, 0, half, 500*time.Millisecond)
-		c.Nodes[0].Kill()
-		c.Logf("killed %s mid-stream", c.Nodes[0].ID)
-		c.Publish(js, w, half, len(w.Msgs), 500*time.Millisecond)
-		c.WaitOwned(30 * time.Second)
-		c.Nodes[0].Start()
-		c.Logf("%s back", c.Nodes[0].ID)
+		killMidStream(w, c.Nodes[0])
 	}, func(t *testing.T, w *clustertest.Workload) {
 		// Readings out of order within the window were held back and
 		// applied in event-time order: none is LATE. Only some of those
@@ -164,7 +162,7 @@ func TestCluster(t *testing.T) {
 		if len(late) == 0 {
 			t.Errorf("no LATE record among %d: the readings beyond the window were not late", records)
 		}
-		c.Logf("%d LATE records of %d, all of readings beyond the window (%d)", len(late), records, len(w.Beyond))
+		c.Logf("%d LATE records of %d, all of readings beyond the window (%d event times)", len(late), records, len(w.Beyond))
 	})
 }
 
