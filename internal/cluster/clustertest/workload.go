@@ -235,6 +235,12 @@ func (c *Cluster) republish(js jetstream.JetStream, w *Workload, j int, why erro
 // one twin.Runtime on an embedded store in one process: the single-node
 // reference. It returns that store (closed at the end of the test).
 func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
+	ref, _ := c.replay(js)
+	return ref
+}
+
+// replay is Replay, also counting the stored messages by Nats-Msg-Id.
+func (c *Cluster) replay(js jetstream.JetStream) (twin.Store, map[string]int) {
 	c.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -252,6 +258,7 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 		c.T.Fatal(err)
 	}
 	var inputs []twin.Input
+	ids := map[string]int{}
 	for seq, empty := uint64(0), 0; seq < last; {
 		batch, err := oc.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -262,6 +269,9 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 			md, _ := m.Metadata()
 			seq = md.Sequence.Stream
 			got++
+			if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+				ids[id]++
+			}
 			if in, ok := parseStored(m.Subject(), m.Data(), md.Timestamp); ok {
 				in.StreamSeq = seq
 				inputs = append(inputs, in)
@@ -295,7 +305,7 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 			c.T.Fatal(err)
 		}
 	}
-	return ref
+	return ref, ids
 }
 
 // parseStored parses a stored input message (custos.<kind>.<p>.<twin>) as
@@ -326,7 +336,8 @@ func parseStored(subj string, data []byte, ts time.Time) (twin.Input, bool) {
 	return twin.Input{}, false
 }
 
-// Verify waits (up to d) until the cluster has applied every input of the
+// Verify checks that the input stream holds each message of the workloads
+// once, waits (up to d) until the cluster has applied every input of the
 // stream, then checks that the state and full history in PostgreSQL of
 // each twin of the workloads equal the single-node replay's (so every
 // reading was applied exactly once, in order: same count, same digest
@@ -339,8 +350,17 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 		w.Twins = append(w.Twins, x.Twins...)
 		w.Bad += x.Bad
 	}
-	ref := c.Replay(js)
+	ref, ids := c.replay(js)
 	c.Logf("replayed on one node")
+	// Every message published was stored once: none lost (after its ack)
+	// or stored twice (a re-send) where the replay could not see it.
+	for _, x := range ws {
+		for j := range x.Msgs {
+			if n := ids[x.Name+":"+strconv.Itoa(j)]; n != 1 {
+				c.T.Errorf("message %s:%d stored %d times in the input stream, want once", x.Name, j, n)
+			}
+		}
+	}
 	ctx := context.Background()
 	db, err := pg.Open(ctx, c.Store)
 	if err != nil {
