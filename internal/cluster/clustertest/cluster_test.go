@@ -173,34 +173,76 @@ func TestCluster(t *testing.T) {
 // acknowledged), the server restarts with the same config and store and
 // catches up; every twin must equal a single-node replay of the input
 // stream and the dead letters be exactly the deliberately bad input.
+// SteadyState kills it while no partition moves; DuringPartitionMove while
+// a custos node leaves and the others create consumers for its partitions
+// (skipped: it exposes a bug, see there).
 func TestClusterKillNATS(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{NATSProcs: true})
 	_, js := c.Connect()
-	w := clustertest.NewWorkload("KillNATS", 30, 3000)
-	third := len(w.Msgs) / 3
-	c.Publish(js, w, 0, third, 300*time.Millisecond)
-
-	victim, leader := c.InputLeader(js)
-	meta, _ := c.NATS.MetaLeader((victim + 1) % c.NATS.N())
-	c.Logf("input stream leader %s, meta leader %s", leader, meta)
-	// Kill it once the next third is being published.
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		time.Sleep(150 * time.Millisecond)
-		c.NATS.Kill(victim)
-	}()
-	c.Publish(js, w, third, 2*third, 600*time.Millisecond)
-	<-killed
-	c.Logf("killed nats server %s (SIGKILL) mid-stream; %d messages re-sent", leader, c.Republished())
-	if _, now := c.InputLeader(js); now == leader {
-		t.Fatalf("input stream leader still %s after it was killed", leader)
+	killLeader := func(t *testing.T, w *clustertest.Workload, during func()) {
+		third := len(w.Msgs) / 3
+		c.Publish(js, w, 0, third, 300*time.Millisecond)
+		victim, leader := c.InputLeader(js)
+		meta, _ := c.NATS.MetaLeader((victim + 1) % c.NATS.N())
+		c.Logf("input stream leader %s, meta leader %s", leader, meta)
+		// Kill it once the next third is being published.
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			time.Sleep(150 * time.Millisecond)
+			if during != nil {
+				during()
+			}
+			c.NATS.Kill(victim)
+		}()
+		republished := c.Republished()
+		c.Publish(js, w, third, 2*third, 600*time.Millisecond)
+		<-killed
+		c.Logf("killed nats server %s (SIGKILL) mid-stream; %d messages re-sent", leader, c.Republished()-republished)
+		if _, now := c.InputLeader(js); now == leader {
+			t.Fatalf("input stream leader still %s after it was killed", leader)
+		}
+		c.Publish(js, w, 2*third, len(w.Msgs), 300*time.Millisecond)
+		c.NATS.Start(victim)
+		c.NATS.WaitJetStream()
+		c.WaitInputReplica(js, leader, 30*time.Second)
+		c.Logf("nats server %s back, its replica of the input stream current", leader)
 	}
-	c.Publish(js, w, 2*third, len(w.Msgs), 300*time.Millisecond)
-	c.NATS.Start(victim)
-	c.NATS.WaitJetStream()
-	c.WaitInputReplica(js, leader, 30*time.Second)
-	c.Logf("nats server %s back, its replica of the input stream current", leader)
-	c.WaitOwned(30 * time.Second)
-	c.Verify(js, 60*time.Second, w)
+	var ws []*clustertest.Workload
+	t.Run("SteadyState", func(t *testing.T) {
+		c.T = t
+		w := clustertest.NewWorkload("KillNATS", 30, 3000)
+		ws = append(ws, w)
+		c.WaitBalanced(30 * time.Second)
+		killLeader(t, w, nil)
+		c.WaitOwned(30 * time.Second)
+		c.Verify(js, 60*time.Second, ws...)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("DuringPartitionMove", func(t *testing.T) {
+		if os.Getenv("CUSTOS_CLUSTERTEST_KNOWN_BUGS") == "" {
+			t.Skip("known bug (docs/cluster.md, Tests): a partition consumer created or reset while a NATS server is killed can leave the partition unconsumed for over a minute (ingest: \"partition N: consumer custos-runtime-pN-F-R: context deadline exceeded\", then nothing); seen in 1 of 7 kills during a partition move, not on demand; CUSTOS_CLUSTERTEST_KNOWN_BUGS=1 runs this")
+		}
+		c.T = t
+		w := clustertest.NewWorkload("KillNATSMove", 30, 3000)
+		ws = append(ws, w)
+		c.WaitBalanced(30 * time.Second)
+		n := c.Nodes[2]
+		// The node leaves gracefully (releasing its partitions at once) as
+		// the server is killed: the others create consumers for them then.
+		stopped := make(chan struct{})
+		killLeader(t, w, func() {
+			go func() {
+				defer close(stopped)
+				n.Stop()
+			}()
+		})
+		<-stopped
+		c.WaitOwned(30 * time.Second)
+		n.Start()
+		c.WaitOwned(30 * time.Second)
+		c.Verify(js, 60*time.Second, ws...)
+	})
 }

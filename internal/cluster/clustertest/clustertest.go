@@ -463,6 +463,11 @@ func (c *Cluster) stopAll() {
 	}
 	if c.T.Failed() {
 		c.T.Logf("node logs:\n%s", c.Logs(40))
+		for i := 0; i < c.NATS.N(); i++ {
+			if l := c.NATS.Log(i, 30); l != "" {
+				c.T.Logf("nats server %s log:\n%s", c.NATS.Name(i), l)
+			}
+		}
 	}
 }
 
@@ -519,6 +524,36 @@ func (c *Cluster) WaitInputReplica(js jetstream.JetStream, name string, d time.D
 		cancel()
 		if time.Now().After(deadline) {
 			c.T.Fatalf("nats server %s has no current replica of the input stream after %v: %v", name, d, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitBalanced waits until the running nodes own every partition between
+// them and each owns at least one: no partition is moving (a node started
+// last takes its share some seconds after the first owned them all).
+func (c *Cluster) WaitBalanced(d time.Duration) {
+	c.T.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		owned, nodes, least := 0, 0, c.Opts.Partitions
+		for _, n := range c.Nodes {
+			if !n.Running() || n.frozen.Load() {
+				continue
+			}
+			v := n.Metric("custos_partitions_owned")
+			if v < 0 {
+				break
+			}
+			owned += int(v)
+			nodes++
+			least = min(least, int(v))
+		}
+		if owned == c.Opts.Partitions && least > 0 && nodes > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("partitions not balanced after %v: %d owned by %d nodes, the least %d", d, owned, nodes, least)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -387,6 +387,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 			break
 		}
 		if time.Now().After(deadline) {
+			c.logConsumers(js)
 			c.T.Fatalf("%d of %d twins behind the replay after %v\n%s", behind, len(w.Twins), d, c.Logs(20))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -449,11 +450,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 	}
 	if n != uint64(w.Bad) {
 		c.T.Errorf("dead letters: %d, want %d (the deliberately bad input only)", n, w.Bad)
-		st, _ := js.Stream(ctx, "CUSTOS_INPUT")
-		for name := range st.ListConsumers(ctx).Info() {
-			c.T.Logf("consumer %s: filter %v ack floor %d delivered %d pending %d ack pending %d",
-				name.Name, name.Config.FilterSubjects, name.AckFloor.Stream, name.Delivered.Stream, name.NumPending, name.NumAckPending)
-		}
+		c.logConsumers(js)
 	}
 	c.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
 }
@@ -489,4 +486,27 @@ func (c *Cluster) LateRecords(w *Workload) (late []time.Time, records int) {
 		records += len(h)
 	}
 	return late, records
+}
+
+// logConsumers logs the input stream's consumers (for failure messages).
+func (c *Cluster) logConsumers(js jetstream.JetStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "CUSTOS_INPUT")
+	if err != nil {
+		c.T.Logf("input stream: %v", err)
+		return
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		leader := ""
+		if ci.Cluster != nil {
+			leader = ci.Cluster.Leader
+		}
+		c.T.Logf("consumer %s (leader %q): filter %v ack floor %d delivered %d pending %d ack pending %d waiting %d",
+			ci.Name, leader, ci.Config.FilterSubjects, ci.AckFloor.Stream, ci.Delivered.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+	}
+	if err := l.Err(); err != nil {
+		c.T.Logf("consumers: %v", err)
+	}
 }
