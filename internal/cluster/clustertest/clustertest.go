@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/custos-dev/custos/contracts"
 	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/store/pg"
@@ -41,6 +43,10 @@ type Options struct {
 	Partitions int           // input partitions (8)
 	LeaseTTL   time.Duration // partition lease TTL (1.5 s)
 	Batch      int           // --batch of each node (default of custos run)
+	// NATSProcs runs the NATS servers as nats-server child processes (the
+	// version pinned in go.mod, built once per test process), which can be
+	// killed with SIGKILL, instead of in-process servers.
+	NATSProcs bool
 	// Args are more flags for every node (e.g. anchoring's).
 	Args []string
 }
@@ -54,7 +60,13 @@ type Cluster struct {
 	Opts  Options
 	dir   string
 	start time.Time
+	// republished counts messages Publish had to send again.
+	republished atomic.Int64
 }
+
+// Republished is how many messages Publish has had to send again (an
+// error or no ack in time) so far.
+func (c *Cluster) Republished() int64 { return c.republished.Load() }
 
 // Logf logs with the time since the cluster started.
 func (c *Cluster) Logf(format string, args ...any) {
@@ -79,7 +91,29 @@ var (
 	binPath   string
 	cacheDir  string // compiled built-in contracts, copied to each node
 	buildErr  error
+
+	natsOnce     sync.Once
+	natsBin      string
+	natsBuildErr error
 )
+
+// NATSBinary builds the nats-server pinned in go.mod once per process
+// (from the module cache, next to the custos binary) and returns its path.
+func NATSBinary(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Dir(Binary(t))
+	natsOnce.Do(func() {
+		natsBin = filepath.Join(dir, "nats-server")
+		out, err := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			natsBuildErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
+		}
+	})
+	if natsBuildErr != nil {
+		t.Fatal(natsBuildErr)
+	}
+	return natsBin
+}
 
 // Binary builds cmd/custos once per process and returns its path.
 func Binary(t testing.TB) string {
@@ -158,8 +192,13 @@ func Start(t testing.TB, o Options) *Cluster {
 	t.Cleanup(drop)
 	c.Store = store
 	t.Cleanup(func() { c.Logf("NATS servers down") })
-	c.NATS = natstest.Start(t, o.Servers)
-	c.Logf("%d NATS servers up", o.Servers)
+	if o.NATSProcs {
+		c.NATS = natstest.StartProcs(t, o.Servers, NATSBinary(t))
+		c.Logf("%d NATS server processes up", o.Servers)
+	} else {
+		c.NATS = natstest.Start(t, o.Servers)
+		c.Logf("%d NATS servers up", o.Servers)
+	}
 	for i := 0; i < o.Nodes; i++ {
 		n := &Node{ID: "n" + strconv.Itoa(i+1), Dir: filepath.Join(c.dir, "n"+strconv.Itoa(i+1)), HTTP: freeAddr(t, i), c: c}
 		n.Log = filepath.Join(n.Dir, "stderr.log")
@@ -424,5 +463,98 @@ func (c *Cluster) stopAll() {
 	}
 	if c.T.Failed() {
 		c.T.Logf("node logs:\n%s", c.Logs(40))
+		for i := 0; i < c.NATS.N(); i++ {
+			if l := c.NATS.Log(i, 30); l != "" {
+				c.T.Logf("nats server %s log:\n%s", c.NATS.Name(i), l)
+			}
+		}
+	}
+}
+
+// InputLeader returns the index and name of the NATS server leading the
+// input stream (CUSTOS_INPUT), waiting up to 30 s for one to be elected.
+func (c *Cluster) InputLeader(js jetstream.JetStream) (int, string) {
+	c.T.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var leader string
+		st, err := js.Stream(ctx, "CUSTOS_INPUT")
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = st.Info(ctx); err == nil && info.Cluster != nil {
+				leader = info.Cluster.Leader
+			}
+		}
+		cancel()
+		if i := c.NATS.Index(leader); i >= 0 {
+			return i, leader
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("no leader of the input stream after 30 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitInputReplica waits until NATS server name leads the input stream or
+// holds a current replica of it.
+func (c *Cluster) WaitInputReplica(js jetstream.JetStream, name string, d time.Duration) {
+	c.T.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := js.Stream(ctx, "CUSTOS_INPUT")
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = st.Info(ctx); err == nil && info.Cluster != nil {
+				if info.Cluster.Leader == name {
+					cancel()
+					return
+				}
+				for _, r := range info.Cluster.Replicas {
+					if r.Name == name && r.Current {
+						cancel()
+						return
+					}
+				}
+				err = fmt.Errorf("leader %s, replicas %+v", info.Cluster.Leader, info.Cluster.Replicas)
+			}
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			c.T.Fatalf("nats server %s has no current replica of the input stream after %v: %v", name, d, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitBalanced waits until the running nodes own every partition between
+// them and each owns at least one: no partition is moving (a node started
+// last takes its share some seconds after the first owned them all).
+func (c *Cluster) WaitBalanced(d time.Duration) {
+	c.T.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		owned, nodes, least := 0, 0, c.Opts.Partitions
+		for _, n := range c.Nodes {
+			if !n.Running() || n.frozen.Load() {
+				continue
+			}
+			v := n.Metric("custos_partitions_owned")
+			if v < 0 {
+				break
+			}
+			owned += int(v)
+			nodes++
+			least = min(least, int(v))
+		}
+		if owned == c.Opts.Partitions && least > 0 && nodes > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("partitions not balanced after %v: %d owned by %d nodes, the least %d", d, owned, nodes, least)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

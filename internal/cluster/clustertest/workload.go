@@ -2,12 +2,14 @@ package clustertest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,18 @@ type Workload struct {
 	Msgs  []Msg
 	Twins []string
 	Bad   int
+
+	// Of a late workload (NewLateWorkload): the twins' allowed-lateness
+	// window; how many readings arrive after a reading of their twin less
+	// than Lateness later in event time (within the window: held back,
+	// never LATE); the event times of those arriving after one at least
+	// Lateness later (beyond it: the only readings that may be LATE).
+	Lateness time.Duration
+	InWindow int
+	Beyond   map[time.Time]bool
+
+	times []time.Time // event time of each message's readings (zero: none)
+	twin  []string    // twin of each message
 }
 
 // NewWorkload builds the create commands of twins coldchain twins named
@@ -42,25 +56,39 @@ type Workload struct {
 // invalid message in the middle. Event times are fixed, so every replay
 // gives the same digests.
 func NewWorkload(name string, twins, readings int) *Workload {
+	return newWorkload(name, twins, readings, 0)
+}
+
+func newWorkload(name string, twins, readings int, lateness time.Duration) *Workload {
 	p := builtin.Coldchain()
+	var late string
+	if lateness > 0 {
+		late = lateness.String()
+	}
 	ref := twin.ContractRef{Name: p.Name, Version: p.Version, SHA256: sha256.Sum256(p.Wasm)}
-	w := &Workload{Name: name}
+	w := &Workload{Name: name, Lateness: lateness}
+	add := func(m Msg, id string, ts time.Time) {
+		w.Msgs = append(w.Msgs, m)
+		w.twin = append(w.twin, id)
+		w.times = append(w.times, ts)
+	}
 	for i := 0; i < twins; i++ {
 		id := fmt.Sprintf("%s-%d", name, i)
 		cmd, _ := json.Marshal(twin.Command{Type: "create", TS: "2026-01-01T00:00:00Z", Kind: "case", Contract: &ref,
-			Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":600}`)})
-		w.Msgs = append(w.Msgs, Msg{"custos.command." + id, cmd})
+			Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":600}`), Lateness: late})
+		add(Msg{"custos.command." + id, cmd}, id, time.Time{})
 		w.Twins = append(w.Twins, id)
 	}
 	rng := rand.New(rand.NewPCG(13, 1))
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < readings; i++ {
 		if i == readings/2 {
-			w.Msgs = append(w.Msgs, Msg{"custos.telemetry." + w.Twins[0], []byte(`{"ts": not json`)})
+			add(Msg{"custos.telemetry." + w.Twins[0], []byte(`{"ts": not json`)}, w.Twins[0], time.Time{})
 			w.Bad++
 		}
 		id := w.Twins[rng.IntN(twins)]
-		ts := base.Add(time.Duration(i+1) * time.Minute).Format(time.RFC3339)
+		at := base.Add(time.Duration(i+1) * time.Minute)
+		ts := at.Format(time.RFC3339)
 		v := 5 + rng.NormFloat64()*3
 		var body []byte
 		if i%10 == 0 {
@@ -69,7 +97,59 @@ func NewWorkload(name string, twins, readings int) *Workload {
 		} else {
 			body = fmt.Appendf(nil, `{"ts":%q,"sensor":"t1","type":"temperature","value":%.2f}`, ts, v)
 		}
-		w.Msgs = append(w.Msgs, Msg{"custos.telemetry." + id, body})
+		add(Msg{"custos.telemetry." + id, body}, id, at)
+	}
+	return w
+}
+
+// NewLateWorkload is NewWorkload (readings one minute apart in event time)
+// with twins created with an allowed-lateness window of lateness (at
+// least 10 minutes) and readings out of order: shuffled within blocks of
+// consecutive readings spanning less than half the window, and one in 40
+// moved 2.5 windows later in the stream (beyond the window). InWindow and
+// Beyond say what that made of them per twin.
+func NewLateWorkload(name string, twins, readings int, lateness time.Duration) *Workload {
+	w := newWorkload(name, twins, readings, lateness)
+	type item struct {
+		m   Msg
+		id  string
+		at  time.Time
+		key float64
+	}
+	var its []item
+	for i := twins; i < len(w.Msgs); i++ {
+		its = append(its, item{m: w.Msgs[i], id: w.twin[i], at: w.times[i]})
+	}
+	rng := rand.New(rand.NewPCG(13, 2))
+	block := int(lateness/time.Minute) / 2
+	for b := 0; b < len(its); b += block {
+		e := min(b+block, len(its))
+		rng.Shuffle(e-b, func(i, j int) { its[b+i], its[b+j] = its[b+j], its[b+i] })
+	}
+	shift := float64(5*lateness/time.Minute) / 2
+	for i := range its {
+		its[i].key = float64(i)
+		if i%40 == 20 && !its[i].at.IsZero() {
+			its[i].key += shift + 0.5
+		}
+	}
+	slices.SortStableFunc(its, func(a, b item) int { return cmp.Compare(a.key, b.key) })
+	w.Beyond = map[time.Time]bool{}
+	high := map[string]time.Time{}
+	for k, it := range its {
+		i := twins + k
+		w.Msgs[i], w.twin[i], w.times[i] = it.m, it.id, it.at
+		if it.at.IsZero() {
+			continue
+		}
+		switch h := high[it.id]; {
+		case it.at.After(h):
+			high[it.id] = it.at
+		case h.Sub(it.at) < lateness:
+			w.InWindow++
+		default:
+			w.Beyond[it.at] = true
+		}
 	}
 	return w
 }
@@ -80,7 +160,9 @@ func (c *Cluster) Connect() (*nats.Conn, jetstream.JetStream) { return c.NATS.Co
 
 // Publish publishes w.Msgs[from:to] in order, each with Nats-Msg-Id
 // "<name>:<index>" (so a re-send is idempotent), pacing them over d, and
-// returns once all are stored.
+// returns once all are stored. A message whose ack is an error, or has not
+// come within 10 s of its chunk being sent (a server killed with the ack on
+// its way), is sent again until stored.
 func (c *Cluster) Publish(js jetstream.JetStream, w *Workload, from, to int, d time.Duration) {
 	c.T.Helper()
 	const chunk = 200
@@ -89,32 +171,55 @@ func (c *Cluster) Publish(js jetstream.JetStream, w *Workload, from, to int, d t
 	pause := d / time.Duration(steps)
 	for i := from; i < to; i += chunk {
 		end := min(i+chunk, to)
-		var fs []jetstream.PubAckFuture
+		fs := make([]jetstream.PubAckFuture, end-i)
 		for j := i; j < end; j++ {
 			f, err := js.PublishAsync(w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID(w.Name+":"+strconv.Itoa(j)))
 			if err != nil {
-				c.T.Fatalf("publish %d: %v", j, err)
+				c.republish(js, w, j, err)
+				continue
 			}
-			fs = append(fs, f)
+			fs[j-i] = f
 		}
+		// One deadline for the chunk: once it has passed, every ack still
+		// missing is re-sent at once, not waited for one after another.
+		deadline := time.NewTimer(10 * time.Second)
+		expired := false
 		for k, f := range fs {
+			if f == nil {
+				continue
+			}
+			if expired {
+				select {
+				case <-f.Ok():
+				case err := <-f.Err():
+					c.republish(js, w, i+k, err)
+				default:
+					c.republish(js, w, i+k, fmt.Errorf("no ack in 10s"))
+				}
+				continue
+			}
 			select {
 			case <-f.Ok():
 			case err := <-f.Err():
 				// A server restarting: send it again (same id).
 				c.republish(js, w, i+k, err)
-			case <-time.After(30 * time.Second):
-				c.republish(js, w, i+k, fmt.Errorf("no ack in 30s"))
+			case <-deadline.C:
+				expired = true
+				c.republish(js, w, i+k, fmt.Errorf("no ack in 10s"))
 			}
 		}
+		deadline.Stop()
 		time.Sleep(pause)
 	}
 }
 
+// republish sends message j again (same id) until it is stored, for up to
+// a minute (a stream leader elected after its server was killed).
 func (c *Cluster) republish(js jetstream.JetStream, w *Workload, j int, why error) {
 	c.T.Helper()
+	c.republished.Add(1)
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = js.Publish(ctx, w.Msgs[j].Subject, w.Msgs[j].Body, jetstream.WithMsgID(w.Name+":"+strconv.Itoa(j)))
 		cancel()
@@ -130,6 +235,12 @@ func (c *Cluster) republish(js jetstream.JetStream, w *Workload, j int, why erro
 // one twin.Runtime on an embedded store in one process: the single-node
 // reference. It returns that store (closed at the end of the test).
 func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
+	ref, _ := c.replay(js)
+	return ref
+}
+
+// replay is Replay, also counting the stored messages by Nats-Msg-Id.
+func (c *Cluster) replay(js jetstream.JetStream) (twin.Store, map[string]int) {
 	c.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -147,6 +258,7 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 		c.T.Fatal(err)
 	}
 	var inputs []twin.Input
+	ids := map[string]int{}
 	for seq, empty := uint64(0), 0; seq < last; {
 		batch, err := oc.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -157,6 +269,9 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 			md, _ := m.Metadata()
 			seq = md.Sequence.Stream
 			got++
+			if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+				ids[id]++
+			}
 			if in, ok := parseStored(m.Subject(), m.Data(), md.Timestamp); ok {
 				in.StreamSeq = seq
 				inputs = append(inputs, in)
@@ -190,7 +305,7 @@ func (c *Cluster) Replay(js jetstream.JetStream) twin.Store {
 			c.T.Fatal(err)
 		}
 	}
-	return ref
+	return ref, ids
 }
 
 // parseStored parses a stored input message (custos.<kind>.<p>.<twin>) as
@@ -221,7 +336,8 @@ func parseStored(subj string, data []byte, ts time.Time) (twin.Input, bool) {
 	return twin.Input{}, false
 }
 
-// Verify waits (up to d) until the cluster has applied every input of the
+// Verify checks that the input stream holds each message of the workloads
+// once, waits (up to d) until the cluster has applied every input of the
 // stream, then checks that the state and full history in PostgreSQL of
 // each twin of the workloads equal the single-node replay's (so every
 // reading was applied exactly once, in order: same count, same digest
@@ -234,8 +350,17 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 		w.Twins = append(w.Twins, x.Twins...)
 		w.Bad += x.Bad
 	}
-	ref := c.Replay(js)
+	ref, ids := c.replay(js)
 	c.Logf("replayed on one node")
+	// Every message published was stored once: none lost (after its ack)
+	// or stored twice (a re-send) where the replay could not see it.
+	for _, x := range ws {
+		for j := range x.Msgs {
+			if n := ids[x.Name+":"+strconv.Itoa(j)]; n != 1 {
+				c.T.Errorf("message %s:%d stored %d times in the input stream, want once", x.Name, j, n)
+			}
+		}
+	}
 	ctx := context.Background()
 	db, err := pg.Open(ctx, c.Store)
 	if err != nil {
@@ -254,7 +379,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 	for {
 		behind := 0
 		for _, id := range w.Twins {
-			if t, err := db.Twin(ctx, id); err != nil || t.Seq < want[id].Seq {
+			if t, err := db.Twin(ctx, id); err != nil || t.Seq < want[id].Seq || t.StreamSeq < want[id].StreamSeq {
 				behind++
 			}
 		}
@@ -262,6 +387,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 			break
 		}
 		if time.Now().After(deadline) {
+			c.logConsumers(js)
 			c.T.Fatalf("%d of %d twins behind the replay after %v\n%s", behind, len(w.Twins), d, c.Logs(20))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -276,6 +402,10 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 				id, got.Seq, got.Digest, got.Alerts, got.StreamSeq, wt.Seq, wt.Digest, wt.Alerts, wt.StreamSeq)
 			continue
 		}
+		if !sameBuffered(got.Buffered, wt.Buffered) {
+			c.T.Errorf("%s: %d readings held back by the lateness window in the cluster, %d in the replay (or others)", id, len(got.Buffered), len(wt.Buffered))
+			continue
+		}
 		gh, err := db.History(ctx, twin.HistoryQuery{Twin: id, Limit: 1 << 20})
 		if err != nil {
 			c.T.Fatal(err)
@@ -287,7 +417,7 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 		}
 		for j := range gh {
 			g, r := gh[j], wh[j]
-			if g.Seq != uint64(j+1) || g.Digest != r.Digest || g.StreamSeq != r.StreamSeq || g.EventHash != r.EventHash || g.Failure != r.Failure {
+			if g.Seq != uint64(j+1) || g.Digest != r.Digest || g.StreamSeq != r.StreamSeq || g.EventHash != r.EventHash || g.Failure != r.Failure || g.Late != r.Late {
 				c.T.Errorf("%s record %d: seq %d stream_seq %d digest %s; replay seq %d stream_seq %d digest %s",
 					id, j, g.Seq, g.StreamSeq, g.Digest, r.Seq, r.StreamSeq, r.Digest)
 				break
@@ -320,11 +450,63 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 	}
 	if n != uint64(w.Bad) {
 		c.T.Errorf("dead letters: %d, want %d (the deliberately bad input only)", n, w.Bad)
-		st, _ := js.Stream(ctx, "CUSTOS_INPUT")
-		for name := range st.ListConsumers(ctx).Info() {
-			c.T.Logf("consumer %s: filter %v ack floor %d delivered %d pending %d ack pending %d",
-				name.Name, name.Config.FilterSubjects, name.AckFloor.Stream, name.Delivered.Stream, name.NumPending, name.NumAckPending)
-		}
+		c.logConsumers(js)
 	}
 	c.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
+}
+
+// sameBuffered reports whether two twins hold back the same readings (the
+// allowed-lateness window), from the same input messages, in the same order.
+func sameBuffered(a, b []twin.Buffered) bool {
+	return slices.EqualFunc(a, b, func(x, y twin.Buffered) bool {
+		return x.StreamSeq == y.StreamSeq && x.Event.Time.Equal(y.Event.Time) && slices.Equal(x.Event.Fields, y.Event.Fields)
+	})
+}
+
+// LateRecords returns the event times of the records of w's twins in the
+// cluster's store flagged LATE, and how many records there are in all.
+func (c *Cluster) LateRecords(w *Workload) (late []time.Time, records int) {
+	c.T.Helper()
+	ctx := context.Background()
+	db, err := pg.Open(ctx, c.Store)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range w.Twins {
+		h, err := db.History(ctx, twin.HistoryQuery{Twin: id, Limit: 1 << 20})
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		for _, r := range h {
+			if r.Late {
+				late = append(late, r.Time)
+			}
+		}
+		records += len(h)
+	}
+	return late, records
+}
+
+// logConsumers logs the input stream's consumers (for failure messages).
+func (c *Cluster) logConsumers(js jetstream.JetStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "CUSTOS_INPUT")
+	if err != nil {
+		c.T.Logf("input stream: %v", err)
+		return
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		leader := ""
+		if ci.Cluster != nil {
+			leader = ci.Cluster.Leader
+		}
+		c.T.Logf("consumer %s (leader %q): filter %v ack floor %d delivered %d pending %d ack pending %d waiting %d",
+			ci.Name, leader, ci.Config.FilterSubjects, ci.AckFloor.Stream, ci.Delivered.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+	}
+	if err := l.Err(); err != nil {
+		c.T.Logf("consumers: %v", err)
+	}
 }

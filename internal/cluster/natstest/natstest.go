@@ -1,6 +1,7 @@
-// Package natstest starts a NATS cluster of in-process servers with
-// JetStream for tests: each server on loopback with random ports, its own
-// store directory, routes to the first server.
+// Package natstest starts a NATS cluster with JetStream for tests: each
+// server on loopback with random ports, its own store directory, routes to
+// every server; in-process servers (Start) or nats-server child processes
+// (StartProcs), which can be killed with SIGKILL.
 package natstest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +21,10 @@ import (
 
 // Cluster is a running set of clustered servers.
 type Cluster struct {
-	Servers []*server.Server
+	Servers []*server.Server // in-process servers (Start)
 	opts    []*server.Options
+	procs   []*proc // server processes (StartProcs)
+	bin     string  // their nats-server binary
 	t       testing.TB
 }
 
@@ -71,6 +75,9 @@ func Start(t testing.TB, n int) *Cluster {
 // URL is the comma-separated client URLs of all servers (for nats.Connect).
 func (c *Cluster) URL() string {
 	var u []string
+	for _, p := range c.procs {
+		u = append(u, "nats://127.0.0.1:"+strconv.Itoa(p.client))
+	}
 	for _, s := range c.Servers {
 		if s != nil {
 			u = append(u, s.ClientURL())
@@ -140,6 +147,7 @@ func freePorts(t testing.TB, n int) []int {
 
 // Shutdown stops every server.
 func (c *Cluster) Shutdown() {
+	c.shutdownProcs()
 	for _, s := range c.Servers {
 		if s != nil {
 			s.Shutdown()

@@ -2,14 +2,20 @@ package natstest
 
 import (
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Stop shuts server i down (its files stay).
+// Stop shuts server i down (its files stay): gracefully (SIGTERM for a
+// process).
 func (c *Cluster) Stop(i int) {
 	c.t.Helper()
+	if c.procs != nil {
+		c.signal(i, syscall.SIGTERM)
+		return
+	}
 	s := c.Servers[i]
 	if s == nil {
 		return
@@ -26,6 +32,11 @@ func (c *Cluster) Stop(i int) {
 // Start starts server i again, with its files, ports and routes.
 func (c *Cluster) Start(i int) {
 	c.t.Helper()
+	if c.procs != nil {
+		c.start(i)
+		c.waitClient(i)
+		return
+	}
 	o := c.opts[i].Clone()
 	s, err := server.NewServer(o)
 	if err != nil {
