@@ -347,6 +347,14 @@ func (b *Bus) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, errDeliveryGap) {
+			// Lost in transit (a NATS server went away): start again at
+			// once from the acknowledgement floors.
+			b.log.Warn("input lost in transit; ingest restarts from the acknowledgement floor", "err", err)
+			b.cfg.Metrics.DeliveryGaps.Inc()
+			b.cfg.Runtime.Evict()
+			continue
+		}
 		if errors.Is(err, errRebalance) {
 			// Partitions moved: restart at once on the new set, from the
 			// acknowledgement floors, with nothing of the old run in memory.
@@ -415,8 +423,9 @@ func (b *Bus) consume(ctx context.Context) error {
 func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<- *processed) error {
 	defer close(steps)
 	var (
-		batch   []jetstream.Msg
-		lastPas = time.Now()
+		batch     []jetstream.Msg
+		lastPas   = time.Now()
+		delivered = map[string]uint64{} // each consumer's last delivery sequence
 	)
 	for {
 		batch = batch[:0]
@@ -436,7 +445,9 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 			}
 		}
 		p := &processed{start: time.Now(), msgs: append([]jetstream.Msg(nil), batch...)}
-		b.parse(p, batch)
+		if err := b.parse(p, batch, delivered); err != nil {
+			return err // nothing of this batch applied: the run restarts
+		}
 		st, err := b.cfg.Runtime.Apply(ctx, p.inputs)
 		if err != nil {
 			return err
@@ -700,14 +711,19 @@ type dead struct {
 }
 
 // parse turns the batch's messages into p's inputs; unparseable ones become
-// dead letters.
-func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
+// dead letters. It returns an errDeliveryGap, and nothing of the batch may
+// be applied, when a consumer's delivery sequence skips (delivered holds
+// each consumer's last one; every run starts new consumers, at 1).
+func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered map[string]uint64) error {
 	p.last = make(map[string]jetstream.Msg, 1)
 	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
 			b.log.Warn("message without metadata", "subject", m.Subject(), "err", err)
 			continue
+		}
+		if err := nextDelivery(delivered, md.Consumer, md.Sequence.Consumer, md.Sequence.Stream); err != nil {
+			return err
 		}
 		p.last[md.Consumer] = m
 		in, part, ierr := b.parseOne(m, md)
@@ -726,6 +742,30 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg) {
 		p.events += len(in.Events)
 		p.inputMsgs = append(p.inputMsgs, m)
 	}
+	return nil
+}
+
+// errDeliveryGap ends a run of consume when a consumer's delivery sequence
+// is not the one after the last: messages were delivered but never reached
+// this process (in flight through a NATS server that went away). Applying
+// what follows would be wrong twice over: a later input of a twin would
+// make the lost one a "duplicate" when it comes again (twins skip stream
+// sequences at or below their own), and the AckAll of a later message
+// would acknowledge the lost ones unseen. The run stops before applying
+// anything after the gap; the next run recreates the consumer after its
+// acknowledgement floor, so the lost messages come again, in order.
+var errDeliveryGap = errors.New("consumer delivery sequence skipped")
+
+// nextDelivery records delivery dseq (of stream message sseq) by consumer
+// and returns an errDeliveryGap unless it follows the last one (or is the
+// first, 1, of a consumer this run created).
+func nextDelivery(delivered map[string]uint64, consumer string, dseq, sseq uint64) error {
+	want := delivered[consumer] + 1
+	if dseq != want {
+		return fmt.Errorf("%w: consumer %s delivered %d (stream seq %d) after %d", errDeliveryGap, consumer, dseq, sseq, want-1)
+	}
+	delivered[consumer] = dseq
+	return nil
 }
 
 // parseOne parses one message; part is its partition (-1 without).

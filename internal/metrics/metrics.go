@@ -19,6 +19,9 @@ type Metrics struct {
 	BatchSize     prometheus.Histogram   // inputs per processed batch
 	BatchSeconds  prometheus.Histogram   // time to apply + commit a batch
 	PublishErrors prometheus.Counter
+	// DeliveryGaps counts ingest restarts because a consumer's delivery
+	// sequence skipped (input lost in transit, delivered again).
+	DeliveryGaps prometheus.Counter
 	// PublishHealthy is 1 while publications (state to KV, alerts, dead
 	// letters) succeed and 0 once one has failed for good (until one succeeds).
 	PublishHealthy prometheus.Gauge
@@ -68,6 +71,8 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
+		DeliveryGaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_ingest_delivery_gaps_total", Help: "Ingest restarts because input delivered by JetStream never arrived (a gap in a consumer's delivery sequence); the lost input is delivered again."}),
 		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "custos_publications_healthy", Help: "1 while publications of state, alerts and dead letters succeed; 0 after one failed for good (see /readyz for the reason)."}),
 	}
@@ -90,7 +95,7 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.PublishHealthy,
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.PublishHealthy,
 		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }

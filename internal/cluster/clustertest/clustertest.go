@@ -558,3 +558,15 @@ func (c *Cluster) WaitBalanced(d time.Duration) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// DeliveryGaps sums custos_ingest_delivery_gaps_total over the running
+// nodes (a node started again counts from 0).
+func (c *Cluster) DeliveryGaps() float64 {
+	var n float64
+	for _, node := range c.Nodes {
+		if node.Running() {
+			n += node.Metric("custos_ingest_delivery_gaps_total")
+		}
+	}
+	return n
+}
