@@ -425,7 +425,7 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	var (
 		batch     []jetstream.Msg
 		lastPas   = time.Now()
-		delivered = map[string]uint64{} // each consumer's last delivery sequence
+		delivered = &deliveries{last: map[string]uint64{}}
 	)
 	for {
 		batch = batch[:0]
@@ -712,17 +712,17 @@ type dead struct {
 
 // parse turns the batch's messages into p's inputs; unparseable ones become
 // dead letters. It returns an errDeliveryGap, and nothing of the batch may
-// be applied, when a consumer's delivery sequence skips (delivered holds
-// each consumer's last one; every run starts new consumers, at 1).
-func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered map[string]uint64) error {
+// be applied, when a consumer's delivery sequence skips.
+func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered *deliveries) error {
 	p.last = make(map[string]jetstream.Msg, 1)
 	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
 			b.log.Warn("message without metadata", "subject", m.Subject(), "err", err)
+			delivered.lost()
 			continue
 		}
-		if err := nextDelivery(delivered, md.Consumer, md.Sequence.Consumer, md.Sequence.Stream); err != nil {
+		if err := delivered.next(md.Consumer, md.Sequence.Consumer, md.Sequence.Stream); err != nil {
 			return err
 		}
 		p.last[md.Consumer] = m
@@ -756,16 +756,32 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered map[string]ui
 // acknowledgement floor, so the lost messages come again, in order.
 var errDeliveryGap = errors.New("consumer delivery sequence skipped")
 
-// nextDelivery records delivery dseq (of stream message sseq) by consumer
-// and returns an errDeliveryGap unless it follows the last one (or is the
-// first, 1, of a consumer this run created).
-func nextDelivery(delivered map[string]uint64, consumer string, dseq, sseq uint64) error {
-	want := delivered[consumer] + 1
-	if dseq != want {
-		return fmt.Errorf("%w: consumer %s delivered %d (stream seq %d) after %d", errDeliveryGap, consumer, dseq, sseq, want-1)
+// deliveries follows the delivery sequence of each consumer of a run.
+// Every run creates its consumers afresh, so each counts 1, 2, 3, ….
+type deliveries struct {
+	last map[string]uint64 // each consumer's last delivery sequence
+	// resync: a message's metadata could not be read, so its consumer and
+	// delivery sequence are unknown; the next delivery of each consumer is
+	// taken as it comes (else the same message, delivered again after the
+	// restart, would end every run).
+	resync bool
+}
+
+// next records delivery dseq (of stream message sseq) by consumer and
+// returns an errDeliveryGap unless it is the one after the last.
+func (d *deliveries) next(consumer string, dseq, sseq uint64) error {
+	prev, seen := d.last[consumer]
+	if want := prev + 1; dseq != want && (seen || !d.resync) {
+		return fmt.Errorf("%w: consumer %s delivered %d (stream seq %d) after %d", errDeliveryGap, consumer, dseq, sseq, prev)
 	}
-	delivered[consumer] = dseq
+	d.last[consumer] = dseq
 	return nil
+}
+
+// lost notes a delivery whose consumer and sequence are unknown.
+func (d *deliveries) lost() {
+	clear(d.last)
+	d.resync = true
 }
 
 // parseOne parses one message; part is its partition (-1 without).
