@@ -246,9 +246,21 @@ func TestClusterLeaseStaleRenewalAndExpiry(t *testing.T) {
 	}
 	cancel()
 	<-runDone
-	// Run released it on the way out: a new claimant creates it at once.
-	if _, err := holder(t, kvs[0], "d", ttl).TryAcquire(ctx, "p2"); err != nil {
-		t.Fatalf("after release: %v", err)
+	// Run released it on the way out: a new claimant, on another server,
+	// creates it as soon as that server has applied the delete — well
+	// before a takeover could happen (that needs 1.1 × TTL after the
+	// claimant first sees the lease held).
+	d := holder(t, kvs[0], "d", ttl)
+	deadline := time.Now().Add(ttl / 2)
+	for {
+		_, err := d.TryAcquire(ctx, "p2")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrHeld) || time.Now().After(deadline) {
+			t.Fatalf("after release: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
