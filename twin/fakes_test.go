@@ -134,6 +134,9 @@ func (h fakeHost) Contract(ctx context.Context, module Hash) (Contract, error) {
 }
 
 func (bandContract) Init(ctx context.Context, call Call, event []byte) (Output, error) {
+	if err := ctx.Err(); err != nil { // as a wasm host does
+		return Output{}, fmt.Errorf("contract: %w", err)
+	}
 	var e Event
 	if err := e.UnmarshalBinary(event); err != nil {
 		return Output{}, err
@@ -145,6 +148,9 @@ func (bandContract) Init(ctx context.Context, call Call, event []byte) (Output, 
 }
 
 func (bandContract) Apply(ctx context.Context, call Call, state, event []byte) (Output, error) {
+	if err := ctx.Err(); err != nil {
+		return Output{}, fmt.Errorf("contract: %w", err)
+	}
 	var e Event
 	if err := e.UnmarshalBinary(event); err != nil {
 		return Output{}, err

@@ -969,6 +969,17 @@ func (s *shard) applyEvent(ctx context.Context, res *resident, e *Event, streamS
 		out, err = res.c.Apply(ctx, call, t.State, enc)
 	}
 	now := time.Unix(0, s.now).UTC()
+	if err != nil && ctx.Err() != nil {
+		// Cancelled: ingest is stopping, which is no verdict on the input.
+		// The step fails (Apply returns the error, nothing is committed)
+		// and the input comes again, instead of being refused, or a
+		// reading dropped with a contract_failed alert.
+		if s.err == nil {
+			s.err = fmt.Errorf("twin %s: %w", t.ID, ctx.Err())
+		}
+		s.arena = s.arena[:start]
+		return Rejectf(ReasonContractFailed, "cancelled")
+	}
 	if err != nil {
 		s.rt.stats.contractErrors.Add(1)
 		var ce *ContractError

@@ -502,3 +502,34 @@ func TestRuntimeUpgrade(t *testing.T) {
 		t.Fatalf("upgrade to a module without custos_migrate: %+v", r)
 	}
 }
+
+// TestCancelledApplyIsNoVerdict: a contract call that fails because ingest
+// is stopping (its context cancelled) neither refuses a create nor drops a
+// reading with a contract_failed alert: Apply fails, nothing is committed,
+// and the same input applies normally when it comes again.
+func TestCancelledApplyIsNoVerdict(t *testing.T) {
+	rt, st := newTestRuntime(t)
+	ctx := context.Background()
+	if _, err := rt.Process(ctx, []Input{createInput(1, "A")}); err != nil {
+		t.Fatal(err)
+	}
+	in := []Input{createInput(2, "B"), reading(3, "A", 5, t0.Add(time.Minute))}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := rt.Apply(cancelled, in); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply with a cancelled context: %v, want context.Canceled", err)
+	}
+	rt.Evict()
+	out, err := rt.Process(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range out.Results {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("input %d after the restart: %+v", i, r)
+		}
+	}
+	if a, b := st.twins["A"], st.twins["B"]; a == nil || b == nil || a.Seq != 2 || b.Seq != 1 || len(out.Alerts) != 0 {
+		t.Fatalf("after the restart: A %+v, B %+v, alerts %v", a, b, out.Alerts)
+	}
+}
