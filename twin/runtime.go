@@ -461,14 +461,7 @@ type indexedFields struct {
 }
 
 func indexedOf(t *Twin) indexedFields {
-	f := indexedFields{status: t.Status, kind: t.Kind, custodian: t.Custodian}
-	for i := range t.Timers {
-		if t.Timers[i].Processing {
-			f.processing = true
-			break
-		}
-	}
-	return f
+	return indexedFields{status: t.Status, kind: t.Kind, custodian: t.Custodian, processing: t.HasProcessingTimer()}
 }
 
 // shard owns a subset of the twins.

@@ -107,6 +107,17 @@ func (t *Twin) DataTime() time.Time {
 	return t.Created
 }
 
+// HasProcessingTimer reports whether t has a processing-time timer (one
+// that fires by the server's clock: stores list such twins, TimerIndex).
+func (t *Twin) HasProcessingTimer() bool {
+	for i := range t.Timers {
+		if t.Timers[i].Processing {
+			return true
+		}
+	}
+	return false
+}
+
 // Clone returns a deep copy of t.
 func (t *Twin) Clone() *Twin {
 	c := *t

@@ -199,7 +199,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 // putTimerKey writes or deletes t's entry in the 'p' space.
 func putTimerKey(pb *pebble.Batch, t *twin.Twin, key *[]byte) error {
 	*key = timerKey((*key)[:0], t.ID)
-	if hasProcessingTimers(t) {
+	if t.HasProcessingTimer() {
 		return pb.Set(*key, nil, nil)
 	}
 	return pb.Delete(*key, nil)
@@ -234,7 +234,7 @@ func (db *DB) fillTimerIndex() error {
 		if err != nil {
 			return fmt.Errorf("twin %s: %w", id, err)
 		}
-		if hasProcessingTimers(t) {
+		if t.HasProcessingTimer() {
 			if err := pb.Set(timerKey(nil, id), nil, nil); err != nil {
 				return err
 			}

@@ -3,8 +3,6 @@ package embedded
 import (
 	"encoding/binary"
 	"time"
-
-	"github.com/custos-dev/custos/twin"
 )
 
 // Key spaces. The first byte of a key says what it holds; see the package
@@ -94,14 +92,4 @@ var metaTimerIndex = []byte{spaceMeta, 'p'}
 
 func timerKey(b []byte, id string) []byte {
 	return append(append(b, spaceTimers), id...)
-}
-
-// hasProcessingTimers reports whether t has a processing-time timer.
-func hasProcessingTimers(t *twin.Twin) bool {
-	for _, tm := range t.Timers {
-		if tm.Processing {
-			return true
-		}
-	}
-	return false
 }
