@@ -142,4 +142,18 @@ func TestAcknowledgedInputIsInBucket(t *testing.T) {
 		t.Fatalf("only %d samples taken while input was being acknowledged", checked)
 	}
 	t.Logf("%d samples checked", checked)
+
+	// KV puts carry no Nats-Msg-Id (bus.sendKV): the bucket's duplicate
+	// window must not hold an entry per put.
+	st, err := js.Stream(ctx, "KV_"+bus.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "$KV."+bus.Bucket+".C-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := m.Header.Get(jetstream.MsgIDHeader); id != "" {
+		t.Fatalf("KV put of C-0 carries Nats-Msg-Id %q", id)
+	}
 }

@@ -162,17 +162,35 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	fmt.Fprintf(cfg.Log, "  RSS %d MiB before, %d MiB with %d twins resident (%d timers pending): %d bytes per twin; Go heap in use %d MiB, RSS outside the Go runtime %d MiB\n",
 		s.BaseRSS>>20, s.ResidentRSS>>20, st.Resident, st.Timers, s.BytesPerTwin, ms.HeapInuse>>20, max(s.ResidentRSS-int64(ms.Sys-ms.HeapReleased), 0)>>20)
 
-	// CPU per reading: every twin reports, in gateway bursts.
-	s.Readings = max(cfg.Messages/10, 1)
-	before := st.Applied
+	// CPU per reading: every twin reports, in gateway bursts. Readings
+	// first, not measured, until two GC cycles have run, bring the process
+	// to its steady state: settledRSS has just returned all free memory to
+	// the operating system, and without them the measured readings would
+	// pay for faulting in and zeroing the pages a long-running daemon
+	// reuses — more of them the larger the fleet's heap.
+	s.Readings = max(cfg.Messages/5, 1)
+	burst := func(from int) error {
+		return publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(from+i, n)) },
+			func(i int) []byte { return bodies[(from+i+7)%len(bodies)] })
+	}
+	before, from := st.Applied, 0
+	for gc0 := gcCycles(); from < 10*s.Readings && (from == 0 || gcCycles() < gc0+2); from += s.Readings {
+		if err := burst(from); err != nil {
+			return s, err
+		}
+		before += uint64(s.Readings)
+		if err := waitApplied(ctx, a, before); err != nil {
+			return s, err
+		}
+	}
+	fmt.Fprintf(cfg.Log, "  %d readings first, not measured, to reach a steady state (two GC cycles)\n", from)
 	stop, err := cpuProfile(cfg.ScaleCPUProfile, strconv.Itoa(n))
 	if err != nil {
 		return s, err
 	}
 	defer func() { stop() }()
 	start, cpu0 := time.Now(), cpuTime()
-	if err := publishAsync(ctx, js, s.Readings, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(burstTwin(i, n)) },
-		func(i int) []byte { return bodies[(i+7)%len(bodies)] }); err != nil {
+	if err := burst(from); err != nil {
 		return s, err
 	}
 	if err := waitApplied(ctx, a, before+uint64(s.Readings)); err != nil {
@@ -247,6 +265,13 @@ func burstTwin(i, twins int) int {
 		m += 2
 	}
 	return (k/gatewayBurst*m+round)%full*gatewayBurst + k%gatewayBurst
+}
+
+// gcCycles is how many garbage collections the process has completed.
+func gcCycles() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
 }
 
 func gcd(a, b int) int {

@@ -575,7 +575,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	finish := func(flush bool) error {
 		if flush {
 			for id, st := range kv {
-				b.sendKV(fl, id, st.Seq, st.JSON)
+				b.sendKV(fl, id, st.JSON)
 			}
 			clear(kv)
 			flushed, unflushed = time.Now(), 0
@@ -661,7 +661,8 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 }
 
 // await waits for one publication, re-sending it (same Nats-Msg-Id, so
-// idempotent) a few times if it fails.
+// idempotent) a few times if it fails; a KV put, which has no id, is not
+// re-sent (sendKV).
 func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) error {
 	for attempt := 0; ; attempt++ {
 		select {
@@ -669,7 +670,7 @@ func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 			return nil
 		case err := <-f.Err():
 			b.cfg.Metrics.PublishErrors.Inc()
-			if attempt >= 5 {
+			if attempt >= 5 || m.Header.Get(jetstream.MsgIDHeader) == "" { // a KV put: see sendKV
 				return fmt.Errorf("publish %s: %w", m.Subject, err)
 			}
 			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
@@ -868,7 +869,8 @@ func (b *Bus) parseInput(m jetstream.Msg, md *jetstream.MsgMetadata, part *int) 
 }
 
 // publish sends the batch's effects: dead letters, state (KV) and alerts.
-// Publications carry Nats-Msg-Id so re-sending is idempotent.
+// Publications other than KV puts carry Nats-Msg-Id so re-sending is
+// idempotent.
 func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
 	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
@@ -925,11 +927,18 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 	m.Alerts.Add(float64(len(out.Alerts)))
 }
 
-func (b *Bus) sendKV(fl *inflight, id string, seq uint64, js []byte) {
-	msg := nats.NewMsg("$KV." + Bucket + "." + id)
-	msg.Header.Set(jetstream.MsgIDHeader, id+":"+strconv.FormatUint(seq, 10))
-	msg.Data = js
-	b.send(fl, msg)
+// sendKV writes a twin's state to the bucket. Unlike the other
+// publications it carries no Nats-Msg-Id: a put of the latest state needs
+// no deduplication (writing it twice leaves the same value), and the
+// bucket's duplicate window would otherwise hold an entry per write for
+// two minutes — at fleet scale, millions of them (docs/performance.md,
+// "KV writes without a message id"). Without an id a failed put cannot be
+// re-sent safely (it could land after a newer put of the same twin), so
+// await does not re-send it: the flush fails, ingest restarts, and the
+// input it covered, never acknowledged, comes again and re-emits the
+// twin's current state.
+func (b *Bus) sendKV(fl *inflight, id string, js []byte) {
+	b.send(fl, &nats.Msg{Subject: "$KV." + Bucket + "." + id, Data: js})
 }
 
 func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
