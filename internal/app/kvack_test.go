@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/custos-dev/custos/internal/bus"
 )
@@ -155,5 +156,82 @@ func TestAcknowledgedInputIsInBucket(t *testing.T) {
 	}
 	if id := m.Header.Get(jetstream.MsgIDHeader); id != "" {
 		t.Fatalf("KV put of C-0 carries Nats-Msg-Id %q", id)
+	}
+}
+
+// TestFailedKVPutResentAsNewest makes the bucket refuse puts for a moment
+// (its maximum message size below a state's), so that the puts of the first
+// readings fail, then sends newer readings once the bucket accepts puts
+// again, before the failed puts' first re-send is due. Re-sending the failed
+// put as it was would leave the bucket at the older state; re-sending the
+// twin's newest put leaves it at the newest. Ingest must not have restarted
+// for it: the runtime's durable consumer is the one created at start.
+func TestFailedKVPutResentAsNewest(t *testing.T) {
+	const twins = 10
+	a := start(t, t.TempDir())
+	defer a.Close()
+	_, js := client(t, a)
+	ctx := context.Background()
+	waitAcked(t, js, publishAll(t, js, workload(twins, 0)))
+	cons, err := js.Consumer(ctx, bus.StreamInput, bus.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := cons.CachedInfo().Created
+	st, err := js.Stream(ctx, "KV_"+bus.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := func(size int32) {
+		cfg := st.CachedInfo().Config
+		cfg.MaxMsgSize = size
+		if _, err := a.JS.UpdateStream(ctx, cfg); err != nil { // custos's own user: the admin may not change streams
+			t.Fatalf("max msg size %d: %v", size, err)
+		}
+	}
+	readings := func(min int) uint64 {
+		var last uint64
+		for i := range twins {
+			ts := time.Date(2030, 1, 1, 0, min, 0, 0, time.UTC).Format(time.RFC3339)
+			last = publish(t, js, fmt.Sprintf("custos.telemetry.C-%d", i), reading(ts, 5)).Sequence
+		}
+		return last
+	}
+
+	errs0 := testutil.ToFloat64(a.Metrics.PublishErrors)
+	limit(16)
+	readings(1) // seq 2: these puts fail
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(a.Metrics.PublishErrors) == errs0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no KV put failed while the bucket refused them")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	limit(-1)
+	waitAcked(t, js, readings(2)) // seq 3, stored before the first re-send (100 ms after the failure)
+
+	kv, err := js.KeyValue(ctx, bus.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range twins {
+		id := fmt.Sprintf("C-%d", i)
+		e, err := kv.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		var v struct{ Seq uint64 }
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Seq != 3 {
+			t.Errorf("bucket has %s at seq %d, want its newest state, seq 3", id, v.Seq)
+		}
+	}
+	if info, err := cons.Info(ctx); err != nil {
+		t.Fatal(err)
+	} else if !info.Created.Equal(created) {
+		t.Error("ingest restarted (its consumer was created again) for a KV put that failed for a moment")
 	}
 }

@@ -135,6 +135,8 @@ type Bus struct {
 	tokens map[int]uint64
 	runs   uint64 // runs of consume with partitions (consumer names)
 
+	puts kvPuts
+
 	mu        sync.Mutex
 	consuming map[int]uint64 // partitions consumed now (for WaitReleased)
 	ready     bool
@@ -174,7 +176,7 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Partitions < 0 || cfg.Partitions > 0 && cfg.Ownership == nil {
 		return nil, errors.New("bus: Partitions needs Ownership")
 	}
-	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS}, nil
+	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS, puts: kvPuts{newest: map[string]*nats.Msg{}}}, nil
 }
 
 // Setup creates or updates the streams and the KV bucket. It is
@@ -569,6 +571,9 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 		<-ackErr
 	}()
 	kv := make(map[string]twin.StateUpdate)
+	b.puts.mu.Lock()
+	clear(b.puts.newest) // puts of an earlier run, which failed
+	b.puts.mu.Unlock()
 	flushed, unflushed, lastWork := time.Now(), 0, time.Now()
 	last := map[string]jetstream.Msg{}
 	fl := &inflight{}
@@ -660,25 +665,26 @@ func (b *Bus) acker(ctx context.Context, acks <-chan *inflight) error {
 	return nil
 }
 
-// await waits for one publication, re-sending it (same Nats-Msg-Id, so
-// idempotent) a few times if it fails; a KV put, which has no id, is not
-// re-sent (sendKV).
+// await waits for one publication, re-sending it a few times if it fails:
+// the same message (same Nats-Msg-Id, so idempotent), or for a KV put the
+// newest put of its twin (sendKV).
 func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) error {
 	for attempt := 0; ; attempt++ {
 		select {
 		case <-f.Ok():
+			b.stored(m)
 			return nil
 		case err := <-f.Err():
 			b.cfg.Metrics.PublishErrors.Inc()
-			if attempt >= 5 || m.Header.Get(jetstream.MsgIDHeader) == "" { // a KV put: see sendKV
+			if attempt >= 5 {
 				return fmt.Errorf("publish %s: %w", m.Subject, err)
 			}
 			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
-			nf, perr := b.js.PublishMsgAsync(m)
+			nm, nf, perr := b.resend(m)
 			if perr != nil {
 				return fmt.Errorf("publish %s: %w", m.Subject, perr)
 			}
-			f = nf
+			m, f = nm, nf
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -927,18 +933,64 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 	m.Alerts.Add(float64(len(out.Alerts)))
 }
 
+// kvPrefix is the subject prefix of the bucket's keys.
+const kvPrefix = "$KV." + Bucket + "."
+
 // sendKV writes a twin's state to the bucket. Unlike the other
 // publications it carries no Nats-Msg-Id: a put of the latest state needs
 // no deduplication (writing it twice leaves the same value), and the
-// bucket's duplicate window would otherwise hold an entry per write for
-// two minutes — at fleet scale, millions of them (docs/performance.md,
-// "KV writes without a message id"). Without an id a failed put cannot be
-// re-sent safely (it could land after a newer put of the same twin), so
-// await does not re-send it: the flush fails, ingest restarts, and the
-// input it covered, never acknowledged, comes again and re-emits the
-// twin's current state.
+// bucket's duplicate window would otherwise hold an entry per put for two
+// minutes — at fleet scale, millions of them (docs/performance.md, "KV puts
+// without a message id"). A failed put is therefore not re-sent as it was
+// (it could land after a newer put of the same twin and leave the bucket
+// stale) but as the twin's newest put (kvPuts).
 func (b *Bus) sendKV(fl *inflight, id string, js []byte) {
-	b.send(fl, &nats.Msg{Subject: "$KV." + Bucket + "." + id, Data: js})
+	msg := &nats.Msg{Subject: kvPrefix + id, Data: js}
+	b.puts.mu.Lock()
+	defer b.puts.mu.Unlock()
+	b.puts.newest[id] = msg
+	b.send(fl, msg)
+}
+
+// kvPuts remembers, per twin, the newest KV put sent and not yet confirmed.
+// Puts are sent under mu, and so are re-sends, always of the twin's newest
+// put: whatever order the attempts land in, the last one carries the
+// newest state.
+type kvPuts struct {
+	mu     sync.Mutex
+	newest map[string]*nats.Msg
+}
+
+// resend publishes m again after it failed. A KV put is re-sent as the
+// newest put of its twin, which it returns.
+func (b *Bus) resend(m *nats.Msg) (*nats.Msg, jetstream.PubAckFuture, error) {
+	id, ok := strings.CutPrefix(m.Subject, kvPrefix)
+	if !ok || m.Header != nil {
+		f, err := b.js.PublishMsgAsync(m)
+		return m, f, err
+	}
+	b.puts.mu.Lock()
+	defer b.puts.mu.Unlock()
+	if n := b.puts.newest[id]; n != nil {
+		m = n
+	} else {
+		b.puts.newest[id] = m
+	}
+	f, err := b.js.PublishMsgAsync(m)
+	return m, f, err
+}
+
+// stored forgets a confirmed KV put, unless a newer one of its twin was sent.
+func (b *Bus) stored(m *nats.Msg) {
+	id, ok := strings.CutPrefix(m.Subject, kvPrefix)
+	if !ok || m.Header != nil {
+		return
+	}
+	b.puts.mu.Lock()
+	if b.puts.newest[id] == m {
+		delete(b.puts.newest, id)
+	}
+	b.puts.mu.Unlock()
 }
 
 func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
