@@ -180,28 +180,37 @@ func TestBatchSame(t *testing.T) {
 	for i, step := range []struct {
 		in   []Input
 		same map[string]bool
+		prev map[string]uint64 // StateUpdate.Prev: the twin's StreamSeq before the batch
 	}{
-		{[]Input{createInput(1, "A"), createInput(2, "B")}, map[string]bool{"A": false, "B": false}},
+		{[]Input{createInput(1, "A"), createInput(2, "B")}, map[string]bool{"A": false, "B": false}, map[string]uint64{"A": 0, "B": 0}},
 		{[]Input{reading(3, "A", 5, t0.Add(time.Minute)), reading(4, "B", 120, t0.Add(time.Minute))}, // B: compromised
-			map[string]bool{"A": true, "B": false}},
+			map[string]bool{"A": true, "B": false}, map[string]uint64{"A": 1, "B": 2}},
 		{[]Input{cmd(5, "A", Command{Type: "custody", To: "carrier"}), reading(6, "B", 5, t0.Add(2*time.Minute))},
-			map[string]bool{"A": false, "B": true}},
+			map[string]bool{"A": false, "B": true}, map[string]uint64{"A": 3, "B": 4}},
 		// Changed and changed back within one batch: the same as before.
 		{[]Input{cmd(7, "A", Command{Type: "custody", To: "other"}), cmd(8, "A", Command{Type: "custody", To: "carrier"})},
-			map[string]bool{"A": true}},
+			map[string]bool{"A": true}, map[string]uint64{"A": 5}},
 		// A twin created in the batch is new, whatever else it sees.
-		{[]Input{createInput(9, "C"), reading(10, "C", 5, t0.Add(time.Minute))}, map[string]bool{"C": false}},
+		{[]Input{createInput(9, "C"), reading(10, "C", 5, t0.Add(time.Minute))}, map[string]bool{"C": false}, map[string]uint64{"C": 0}},
 		// B (compromised since batch 1) gains a processing-time timer with
 		// its status unchanged: not the same (the store lists such twins).
-		{[]Input{reading(11, "B", 998, t0.Add(3*time.Minute))}, map[string]bool{"B": false}},
-		{[]Input{reading(12, "B", 5, t0.Add(4*time.Minute))}, map[string]bool{"B": true}},
-		{[]Input{reading(13, "B", 997, t0.Add(5*time.Minute))}, map[string]bool{"B": false}}, // cancelled
+		{[]Input{reading(11, "B", 998, t0.Add(3*time.Minute))}, map[string]bool{"B": false}, map[string]uint64{"B": 6}},
+		{[]Input{reading(12, "B", 5, t0.Add(4*time.Minute))}, map[string]bool{"B": true}, map[string]uint64{"B": 11}},
+		{[]Input{reading(13, "B", 997, t0.Add(5*time.Minute))}, map[string]bool{"B": false}, map[string]uint64{"B": 12}}, // cancelled
 	} {
-		if _, err := rt.Process(ctx, step.in); err != nil {
+		out, err := rt.Process(ctx, step.in)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(st.same, step.same) {
 			t.Errorf("batch %d: Same = %v, want %v", i, st.same, step.same)
+		}
+		prev := map[string]uint64{}
+		for _, u := range out.States {
+			prev[u.Twin] = u.Prev
+		}
+		if !reflect.DeepEqual(prev, step.prev) {
+			t.Errorf("batch %d: Prev = %v, want %v", i, prev, step.prev)
 		}
 	}
 }

@@ -92,6 +92,12 @@ type StateUpdate struct {
 	Seq    uint64
 	Digest Hash
 	JSON   []byte
+	// Prev is the input stream sequence of the state this one replaces (the
+	// twin's StreamSeq before the batch; 0 for a twin the batch created).
+	// States published in input order lie in that order wherever they are
+	// kept, so a publisher can write a batch of them in Prev order and
+	// replace old values in the order they were written (bus: KV puts).
+	Prev uint64
 }
 
 // Outcome is what one Process call did, once durable.
@@ -451,6 +457,7 @@ type resident struct {
 	// changed the twin (Batch.Same); fresh is set for a twin created by it.
 	before indexedFields
 	fresh  bool
+	prev   uint64 // StreamSeq before the current batch (StateUpdate.Prev)
 }
 
 // indexedFields are what stores index of a twin (Batch.Same): three
@@ -681,6 +688,7 @@ func (s *shard) apply(ctx context.Context, in *Input, result *Result) error {
 	}
 	if res != nil && res.batch != s.batchNo { // not changed yet by this batch
 		res.before = indexedOf(res.t)
+		res.prev = res.t.StreamSeq
 	}
 	if res != nil && in.StreamSeq != 0 && in.StreamSeq <= res.t.StreamSeq {
 		result.Duplicate = true
@@ -1096,7 +1104,7 @@ func (s *shard) publishable(ctx context.Context, res *resident) error {
 		t.View, res.viewOut = viewJSON(res.viewOut), nil
 	}
 	s.json = t.AppendJSON(s.json[:0])
-	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: bytes.Clone(s.json)})
+	s.states = append(s.states, StateUpdate{Twin: t.ID, Seq: t.Seq, Digest: t.Digest, JSON: bytes.Clone(s.json), Prev: res.prev})
 	return nil
 }
 

@@ -5,11 +5,13 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -571,6 +573,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 		<-ackErr
 	}()
 	kv := make(map[string]twin.StateUpdate)
+	var puts []twin.StateUpdate
 	b.puts.mu.Lock()
 	clear(b.puts.newest) // puts of an earlier run, which failed
 	b.puts.mu.Unlock()
@@ -579,8 +582,20 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	fl := &inflight{}
 	finish := func(flush bool) error {
 		if flush {
-			for id, st := range kv {
-				b.sendKV(fl, id, st.JSON)
+			// In the order of the values they replace: the bucket removes
+			// each key's previous value, reading the block that holds it
+			// unless cached, and for a large fleet those lie in old blocks
+			// whose caches the server drops (at each GC cycle). In this
+			// order each block is read once per flush, not once per put
+			// (docs/performance.md, "KV puts in the order of what they
+			// replace").
+			puts = puts[:0]
+			for _, st := range kv {
+				puts = append(puts, st)
+			}
+			slices.SortFunc(puts, func(x, y twin.StateUpdate) int { return cmp.Compare(x.Prev, y.Prev) })
+			for _, st := range puts {
+				b.sendKV(ctx, fl, st.Twin, st.JSON)
 			}
 			clear(kv)
 			flushed, unflushed = time.Now(), 0
@@ -620,7 +635,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 			if !ok {
 				return nil
 			}
-			b.publish(fl, kv, p)
+			b.publish(ctx, fl, kv, p)
 			unflushed += len(p.msgs)
 			for c, m := range p.last {
 				last[c] = m
@@ -679,7 +694,7 @@ func (b *Bus) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 			if attempt >= 5 {
 				return fmt.Errorf("publish %s: %w", m.Subject, err)
 			}
-			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond) // the first re-send at once: failures come in bursts, awaited one by one
 			nm, nf, perr := b.resend(m)
 			if perr != nil {
 				return fmt.Errorf("publish %s: %w", m.Subject, perr)
@@ -877,7 +892,7 @@ func (b *Bus) parseInput(m jetstream.Msg, md *jetstream.MsgMetadata, part *int) 
 // publish sends the batch's effects: dead letters, state (KV) and alerts.
 // Publications other than KV puts carry Nats-Msg-Id so re-sending is
 // idempotent.
-func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
+func (b *Bus) publish(ctx context.Context, fl *inflight, kv map[string]twin.StateUpdate, p *processed) {
 	inputs, out, dl := p.inputs, p.out, p.dead
 	m := b.cfg.Metrics
 	for i := range out.Results {
@@ -889,7 +904,7 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 		switch {
 		case res.Duplicate:
 			m.Duplicates.Inc()
-			b.reemit(fl, kv, inputs[i].Twin, seq)
+			b.reemit(ctx, fl, kv, inputs[i].Twin, seq)
 		case res.Err != nil:
 			dl = append(dl, dead{msg: msg, seq: seq, index: -1, err: res.Err})
 		default:
@@ -914,14 +929,17 @@ func (b *Bus) publish(fl *inflight, kv map[string]twin.StateUpdate, p *processed
 			msg.Data = d.msg.Data()
 		}
 		msg.Header.Set(jetstream.MsgIDHeader, id)
-		b.send(fl, msg)
+		b.send(ctx, fl, msg)
 		b.log.Debug("dead letter", "reason", d.err.Reason, "seq", d.seq, "detail", d.err.Detail)
 	}
 	for _, st := range out.States {
+		if was, ok := kv[st.Twin]; ok {
+			st.Prev = was.Prev // the value the flush replaces in the bucket
+		}
 		kv[st.Twin] = st // custos.twin.<id>.state: published by the committer
 	}
 	for i := range out.Alerts {
-		b.sendAlert(fl, &out.Alerts[i])
+		b.sendAlert(ctx, fl, &out.Alerts[i])
 	}
 	applied := 0
 	for i := range out.Results {
@@ -944,12 +962,12 @@ const kvPrefix = "$KV." + Bucket + "."
 // without a message id"). A failed put is therefore not re-sent as it was
 // (it could land after a newer put of the same twin and leave the bucket
 // stale) but as the twin's newest put (kvPuts).
-func (b *Bus) sendKV(fl *inflight, id string, js []byte) {
+func (b *Bus) sendKV(ctx context.Context, fl *inflight, id string, js []byte) {
 	msg := &nats.Msg{Subject: kvPrefix + id, Data: js}
 	b.puts.mu.Lock()
 	defer b.puts.mu.Unlock()
 	b.puts.newest[id] = msg
-	b.send(fl, msg)
+	b.send(ctx, fl, msg)
 }
 
 // kvPuts remembers, per twin, the newest KV put sent and not yet confirmed.
@@ -993,7 +1011,7 @@ func (b *Bus) stored(m *nats.Msg) {
 	b.puts.mu.Unlock()
 }
 
-func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
+func (b *Bus) sendAlert(ctx context.Context, fl *inflight, a *twin.Alert) {
 	js, err := json.Marshal(a)
 	if err != nil {
 		return
@@ -1001,7 +1019,7 @@ func (b *Bus) sendAlert(fl *inflight, a *twin.Alert) {
 	msg := nats.NewMsg(AlertSubject(a.Twin))
 	msg.Header.Set(jetstream.MsgIDHeader, a.Twin+":a"+strconv.FormatUint(a.N, 10))
 	msg.Data = js
-	b.send(fl, msg)
+	b.send(ctx, fl, msg)
 	b.copyToTenants(a.Twin, "alert", js)
 }
 
@@ -1018,20 +1036,24 @@ func (b *Bus) copyToTenants(id, kind string, data []byte) {
 	}
 }
 
-func (b *Bus) send(fl *inflight, msg *nats.Msg) {
+func (b *Bus) send(ctx context.Context, fl *inflight, msg *nats.Msg) {
 	f, err := b.js.PublishMsgAsync(msg)
-	if err != nil {
-		// Too many pending: wait for some and try once more; the acker
-		// re-sends on failure anyway.
+	// Too many publications pending: wait until the server has acknowledged
+	// them (backpressure), rather than count this one failed — the acker
+	// would re-send each such failure in turn after a pause.
+	for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 		select {
 		case <-b.js.PublishAsyncComplete():
-		case <-time.After(5 * time.Second):
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			err = ctx.Err()
+			continue
 		}
 		f, err = b.js.PublishMsgAsync(msg)
-		if err != nil {
-			b.cfg.Metrics.PublishErrors.Inc()
-			f = failed(err)
-		}
+	}
+	if err != nil {
+		b.cfg.Metrics.PublishErrors.Inc()
+		f = failed(err)
 	}
 	fl.futures = append(fl.futures, f)
 	fl.retry = append(fl.retry, msg)
@@ -1041,7 +1063,7 @@ func (b *Bus) send(fl *inflight, msg *nats.Msg) {
 // publications may not have gone out: the twin's current state and the
 // alerts raised by the events of that input. Nats-Msg-Id makes this a no-op
 // when they had been published within the duplicate window.
-func (b *Bus) reemit(fl *inflight, kv map[string]twin.StateUpdate, id string, streamSeq uint64) {
+func (b *Bus) reemit(ctx context.Context, fl *inflight, kv map[string]twin.StateUpdate, id string, streamSeq uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	t, err := b.cfg.Store.Twin(ctx, id)
@@ -1082,7 +1104,7 @@ func (b *Bus) reemit(fl *inflight, kv map[string]twin.StateUpdate, id string, st
 	}
 	for i := range alerts {
 		if a := &alerts[i]; a.Seq >= lo && a.Seq <= hi {
-			b.sendAlert(fl, a)
+			b.sendAlert(ctx, fl, a)
 		}
 	}
 }
