@@ -230,8 +230,14 @@ func (c *Chain) DevKey() *ecdsa.PrivateKey { return c.key }
 // DevAddress is the dev key's address.
 func (c *Chain) DevAddress() common.Address { return crypto.PubkeyToAddress(c.key.PublicKey) }
 
-// Head returns the current block number.
-func (c *Chain) Head() uint64 { return c.eth.BlockChain().CurrentBlock().Number.Uint64() }
+// Head returns the number of the newest durable block: it waits for a
+// Commit in progress, whose block is the node's current one before it is
+// synced to disk.
+func (c *Chain) Head() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eth.BlockChain().CurrentBlock().Number.Uint64()
+}
 
 // Close stops block production and the node, flushing the chain to disk.
 func (c *Chain) Close() error {
