@@ -98,16 +98,21 @@ func TestClusterHTTPThroughAnyNode(t *testing.T) {
 		}
 	}()
 
+	// owner is the node that owns id's partition; a partition can be
+	// between owners for a moment (a lease renewed late under -race and CI
+	// load moves it), so it waits for one.
 	owner := func(id string) *app.App {
 		p := cluster.PartitionOf(id, 6)
-		for _, a := range nodes {
-			for _, ps := range a.ClusterState().Partitions {
-				if ps.Partition == p {
-					return a
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for _, a := range nodes {
+				for _, ps := range a.ClusterState().Partitions {
+					if ps.Partition == p {
+						return a
+					}
 				}
 			}
 		}
-		t.Fatalf("no owner of %s", id)
+		t.Fatalf("no owner of %s for 20 s", id)
 		return nil
 	}
 	// A refusal through a node that does not own the twin can only come
