@@ -169,11 +169,14 @@ func TestRecheckReanchorsVanishedEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.chain.Sim.Rollback()
-	r.chain.Commit()
-	r.chain.Commit()
+	// Checked before the sibling grows: the service re-sends the anchor as
+	// soon as its re-check sees the loss (every 50 ms here), and the next
+	// block sealed could hold it again.
 	if rep, _ := anchor.Verify(ctx, r.chain.Client, b, r.pin()); rep.OK() {
 		t.Fatal("proof verifies while its anchor is gone")
 	}
+	r.chain.Commit()
+	r.chain.Commit()
 	r.waitEpoch(t, 1, "re-anchoring", func(e *anchor.Epoch) bool { return e.State == anchor.StateReanchoring })
 	st, err := s.Status(ctx)
 	if err != nil || st.Reanchoring != 1 || st.Recheck.At.IsZero() {

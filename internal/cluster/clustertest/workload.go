@@ -430,20 +430,20 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 		}
 		records += len(gh)
 	}
-	dlq, err := js.Stream(ctx, "CUSTOS_DLQ")
-	if err != nil {
-		c.T.Fatal(err)
-	}
 	// Dead letters are published after the commit of their batch (and
-	// re-sent if a stream leader changed meanwhile): give them time.
+	// re-sent if a stream leader changed meanwhile): give them time. The
+	// JetStream API itself can time out for a while after NATS servers
+	// restarted (a leader election): ask again.
 	var n uint64
 	for end := time.Now().Add(30 * time.Second); ; {
-		info, err := dlq.Info(ctx)
-		if err != nil {
-			c.T.Fatal(err)
+		info, err := streamInfo(ctx, js, "CUSTOS_DLQ")
+		if err == nil {
+			n = info.State.Msgs
 		}
-		n = info.State.Msgs
-		if n >= uint64(w.Bad) || time.Now().After(end) {
+		if err == nil && n >= uint64(w.Bad) || time.Now().After(end) {
+			if err != nil {
+				c.T.Fatal(err)
+			}
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -453,6 +453,15 @@ func (c *Cluster) Verify(js jetstream.JetStream, d time.Duration, ws ...*Workloa
 		c.logConsumers(js)
 	}
 	c.Logf("verified %d twins, %d records: equal to the single-node replay; %d dead letters", len(w.Twins), records, n)
+}
+
+// streamInfo asks JetStream for a stream's info.
+func streamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jetstream.StreamInfo, error) {
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return st.Info(ctx)
 }
 
 // sameBuffered reports whether two twins hold back the same readings (the
