@@ -178,7 +178,7 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Partitions < 0 || cfg.Partitions > 0 && cfg.Ownership == nil {
 		return nil, errors.New("bus: Partitions needs Ownership")
 	}
-	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS, puts: kvPuts{newest: map[string]*nats.Msg{}}}, nil
+	return &Bus{cfg: cfg, log: cfg.Logger, nc: cfg.Conn, js: cfg.JS}, nil
 }
 
 // Setup creates or updates the streams and the KV bucket. It is
@@ -575,7 +575,7 @@ func (b *Bus) publisher(ctx context.Context, work <-chan *processed) error {
 	kv := make(map[string]twin.StateUpdate)
 	var puts []twin.StateUpdate
 	b.puts.mu.Lock()
-	clear(b.puts.newest) // puts of an earlier run, which failed
+	b.puts.newest = map[string]*nats.Msg{} // forgets puts of an earlier run, which failed
 	b.puts.mu.Unlock()
 	flushed, unflushed, lastWork := time.Now(), 0, time.Now()
 	last := map[string]jetstream.Msg{}
@@ -983,7 +983,7 @@ type kvPuts struct {
 // newest put of its twin, which it returns.
 func (b *Bus) resend(m *nats.Msg) (*nats.Msg, jetstream.PubAckFuture, error) {
 	id, ok := strings.CutPrefix(m.Subject, kvPrefix)
-	if !ok || m.Header != nil {
+	if !ok {
 		f, err := b.js.PublishMsgAsync(m)
 		return m, f, err
 	}
@@ -1001,7 +1001,7 @@ func (b *Bus) resend(m *nats.Msg) (*nats.Msg, jetstream.PubAckFuture, error) {
 // stored forgets a confirmed KV put, unless a newer one of its twin was sent.
 func (b *Bus) stored(m *nats.Msg) {
 	id, ok := strings.CutPrefix(m.Subject, kvPrefix)
-	if !ok || m.Header != nil {
+	if !ok {
 		return
 	}
 	b.puts.mu.Lock()
@@ -1061,12 +1061,13 @@ func (b *Bus) send(ctx context.Context, fl *inflight, msg *nats.Msg) {
 
 // reemit re-publishes the effects of an input applied before a crash whose
 // publications may not have gone out: the twin's current state and the
-// alerts raised by the events of that input. Nats-Msg-Id makes this a no-op
-// when they had been published within the duplicate window.
+// alerts raised by the events of that input. The alerts' Nats-Msg-Id makes
+// them a no-op when they had been published within the duplicate window;
+// the state is put again as it is now (a KV put needs no deduplication).
 func (b *Bus) reemit(ctx context.Context, fl *inflight, kv map[string]twin.StateUpdate, id string, streamSeq uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	t, err := b.cfg.Store.Twin(ctx, id)
+	t, err := b.cfg.Store.Twin(lctx, id)
 	if err != nil {
 		b.log.Warn("re-emit: load twin", "twin", id, "err", err)
 		return
@@ -1082,7 +1083,7 @@ func (b *Bus) reemit(ctx context.Context, fl *inflight, kv map[string]twin.State
 	if t.Seq > 1000 {
 		after = t.Seq - 1000
 	}
-	recs, err := b.cfg.Store.History(ctx, twin.HistoryQuery{Twin: id, AfterSeq: after, Limit: 1000})
+	recs, err := b.cfg.Store.History(lctx, twin.HistoryQuery{Twin: id, AfterSeq: after, Limit: 1000})
 	if err != nil {
 		return
 	}
@@ -1098,7 +1099,7 @@ func (b *Bus) reemit(ctx context.Context, fl *inflight, kv map[string]twin.State
 	if lo == 0 {
 		return
 	}
-	alerts, err := b.cfg.Store.Alerts(ctx, twin.AlertQuery{Twin: id, Limit: 10000})
+	alerts, err := b.cfg.Store.Alerts(lctx, twin.AlertQuery{Twin: id, Limit: 10000})
 	if err != nil {
 		return
 	}

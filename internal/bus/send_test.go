@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/internal/metrics"
 )
 
@@ -23,21 +23,8 @@ import (
 // publishers on the same connection compete for the slot for 6 s. The code
 // before waited once (up to 5 s) and then counted the publication failed.
 func TestSendWaitsWhileTooManyPending(t *testing.T) {
-	// Core NATS is enough: a subscriber plays the stream, acknowledging late.
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	// A subscriber plays the stream, acknowledging late.
+	nc, _ := natstest.Single(t)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1))
 	if err != nil {
 		t.Fatal(err)

@@ -6,33 +6,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/internal/cluster"
+	"github.com/custos-dev/custos/internal/cluster/natstest"
 )
 
 // TestClusterPartitionOfMatchesServer publishes to custos.telemetry.<twin>
 // on a stream with the input transform and checks that the server stored
 // every twin in the partition PartitionOf gives.
 func TestClusterPartitionOfMatchesServer(t *testing.T) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	defer s.Shutdown()
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := natstest.Single(t)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	for _, n := range []int{1, 7, 16} {

@@ -155,3 +155,24 @@ func (c *Cluster) Shutdown() {
 		}
 	}
 }
+
+// Single starts one in-process server with JetStream, not clustered, and
+// returns a connection to it; both end with the test.
+func Single(t testing.TB) (*nats.Conn, *server.Server) {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, s
+}
