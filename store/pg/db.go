@@ -14,7 +14,10 @@ import (
 	"github.com/custos-dev/custos/twin"
 )
 
-var _ twin.Store = (*DB)(nil)
+var (
+	_ twin.Store      = (*DB)(nil)
+	_ twin.TimerIndex = (*DB)(nil)
+)
 
 // DB is a [twin.Store] backed by PostgreSQL. It is safe for concurrent use.
 type DB struct {

@@ -44,6 +44,21 @@ func (db *DB) Twin(ctx context.Context, id string) (*twin.Twin, error) {
 	return ts[0], nil
 }
 
+// TimerTwins lists, in id order after after, up to limit ids of twins whose
+// snapshot holds processing-time timers ([twin.TimerIndex]): the partial
+// index of migration 0005, so a start reads those twins, not every row.
+func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := db.pool.Query(ctx, "SELECT id FROM twins WHERE proc_timers AND id > $1 ORDER BY id LIMIT $2", after, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("pg timer twins: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pg timer twins: %w", err)
+	}
+	return ids, nil
+}
+
 // Twins lists committed twins in id order, filtered by status, kind and
 // custodian, after the cursor q.After.
 func (db *DB) Twins(ctx context.Context, q twin.TwinQuery) ([]*twin.Twin, error) {

@@ -108,6 +108,7 @@ func Run(t *testing.T, open Opener) {
 		{"Reopen", testReopen},
 		{"Hammer", testHammer},
 		{"Fence", testFence},
+		{"TimerIndex", testTimerIndex},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1233,5 +1234,53 @@ func testFence(t *testing.T, h *harness) {
 	h.wantTwin(g.snap)
 	if err := fs.AdvanceFence(ctx(), 3, 12); !errors.Is(err, twin.ErrFenced) {
 		t.Fatalf("the commit with token 13 did not advance the fence: %v", err)
+	}
+}
+
+// testTimerIndex: a store that implements [twin.TimerIndex] lists exactly
+// the twins whose latest snapshot holds a processing-time timer, in id
+// order, paged, following every change and a reopen.
+func testTimerIndex(t *testing.T, h *harness) {
+	if _, ok := h.s.(twin.TimerIndex); !ok {
+		t.Skip("store has no timer index")
+	}
+	at := base.Add(time.Hour)
+	processing := twin.Timer{Name: "silence", At: at, Processing: true}
+	eventTime := twin.Timer{Name: "budget", At: at}
+	snap := func(id string, seq uint64, timers ...twin.Timer) *twin.Twin {
+		f := build(spec{id: id, status: twin.StatusCreated, records: 1})
+		f.snap.Seq, f.snap.Timers = seq, timers
+		return f.snap
+	}
+	list := func(after string, limit int) []string {
+		t.Helper()
+		ids, err := h.s.(twin.TimerIndex).TimerTwins(ctx(), after, limit)
+		if err != nil {
+			t.Fatalf("TimerTwins: %v", err)
+		}
+		return ids
+	}
+	h.commit(&twin.Batch{Twins: []*twin.Twin{
+		snap("a", 1, processing), snap("b", 1, eventTime), snap("c", 1),
+		snap("d", 1, eventTime, processing), snap("e", 1, processing),
+	}})
+	if got := list("", 0); !slices.Equal(got, []string{"a", "d", "e"}) {
+		t.Fatalf("timer twins: %v, want [a d e]", got)
+	}
+	if got := list("a", 1); !slices.Equal(got, []string{"d"}) {
+		t.Fatalf("after a, limit 1: %v, want [d]", got)
+	}
+	if got := list("e", 10); len(got) != 0 {
+		t.Fatalf("after e: %v, want none", got)
+	}
+	// a loses its timer, c gains one, d keeps only its event-time timer.
+	h.commit(&twin.Batch{Twins: []*twin.Twin{snap("a", 2, eventTime), snap("c", 2, processing), snap("d", 2, eventTime)}})
+	want := []string{"c", "e"}
+	if got := list("", 0); !slices.Equal(got, want) {
+		t.Fatalf("after changes: %v, want %v", got, want)
+	}
+	h.reopenStore()
+	if got := list("", 0); !slices.Equal(got, want) {
+		t.Fatalf("after reopen: %v, want %v", got, want)
 	}
 }
