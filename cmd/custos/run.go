@@ -46,6 +46,7 @@ func runCmd(args []string) {
 	lim := addContractLimitFlags(fs)
 	chain := addChainFlags(fs, true)
 	cl := addClusterFlags(fs)
+	memLimit := fs.String("memory-limit", "auto", "memory this process may use, e.g. 1536MiB or 1.5GiB: the Go heap is held to 80 % of it (runtime/debug.SetMemoryLimit); \"auto\": the container's (cgroup) limit, if any; \"off\": none; GOMEMLIMIT, if set, wins")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.parse(args)
@@ -65,6 +66,11 @@ func runCmd(args []string) {
 	}
 	log := slog.New(h)
 	slog.SetDefault(log)
+	mem, err := setMemoryLimit(*memLimit, log)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	log.Info("memory", "limit", mem.limit, "go_limit", mem.goMem, "source", mem.source)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -117,10 +123,11 @@ func runCmd(args []string) {
   store      %s
   http       %s://%s  (dashboard /, API /v1/twins, metrics /metrics)
   anchors    %s
+  memory     %s
   telemetry  publish readings to custos.telemetry.<twin>
   state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
 Stop with Ctrl-C.
-`, version, *data, natsWhere, storeWhere, scheme, a.HTTPAddr, chainWhere)
+`, version, *data, natsWhere, storeWhere, scheme, a.HTTPAddr, chainWhere, mem)
 	<-ctx.Done()
 	log.Info("stopping")
 	a.Close()
