@@ -225,9 +225,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		nc := natsrv.Config{Dir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, Users: users, TLS: tlsConf}
 		if cc := cfg.Cluster; cc != nil {
-			if len(tenants) > 0 {
-				return nil, errors.New("cluster: tenant NATS users are not supported in cluster mode yet (their input is not partitioned)")
-			}
+			nc.Partitions = cc.Partitions
 			nc.ServerName, nc.ClusterName, nc.ClusterListen, nc.Routes = cc.Node, cc.Name, cc.Listen, cc.Routes
 		}
 		a.NATS, err = natsrv.Start(nc)

@@ -102,6 +102,11 @@ func (b *Bus) partitionInput(ctx context.Context, sc *jetstream.StreamConfig) er
 	// One token after the prefix only: a client publishing a stored shape
 	// (custos.telemetry.<p>.<twin>) directly would bypass the partitioning.
 	sc.Subjects = []string{TelemetryPrefix + "*", CommandPrefix + "*", TimerPrefix + "*"}
+	if len(b.cfg.Tenants) > 0 {
+		// Partitioned before they reach the stream, by the account mapping
+		// of custos's account (cluster.TenantInputMapping).
+		sc.Subjects = append(sc.Subjects, TenantPrefix+"*.telemetry.*.*", TenantPrefix+"*.command.*.*")
+	}
 	sc.Metadata = map[string]string{MetaPartitions: strconv.Itoa(n), MetaPartitionedAfter: strconv.FormatUint(after, 10)}
 	if have == 0 && s != nil {
 		b.log.Info("input stream partitioned", "partitions", n, "after_seq", after)
@@ -168,7 +173,7 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 		g.Go(func() error {
 			name := PartitionConsumer(p, owned[p], run)
 			olds := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, partitionConsumerPrefix(p)) })
-			cons, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p)}, after, append(olds, name)...)
+			cons, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p), cluster.TenantPartitionFilter(p)}, after, append(olds, name)...)
 			if err != nil {
 				return fmt.Errorf("partition %d: %w", p, err)
 			}

@@ -29,3 +29,19 @@ func InputTransform(n int) (src, dest string) {
 // PartitionFilter is the stored-subject filter of partition p's input:
 // telemetry, commands and timers of its twins.
 func PartitionFilter(p int) string { return "custos.*." + strconv.Itoa(p) + ".*" }
+
+// TenantInputMapping returns the account mapping, in custos's account, of
+// a tenant's input of kind ("telemetry" or "command") for n partitions:
+// custos.tenant.<t>.<kind>.<twin>, where the tenant account's service
+// import delivers what the tenant's users publish, becomes
+// custos.tenant.<t>.<kind>.<p>.<twin>, p hashed from the twin token as by
+// InputTransform. (An import's own mapping may not partition; the
+// exporting account's mappings apply to what it delivers.)
+func TenantInputMapping(n int, kind string) (src, dest string) {
+	return "custos.tenant.*." + kind + ".*",
+		"custos.tenant.{{wildcard(1)}}." + kind + ".{{partition(" + strconv.Itoa(n) + ",2)}}.{{wildcard(2)}}"
+}
+
+// TenantPartitionFilter is the stored-subject filter of partition p's input
+// from tenants' users (TenantInputMapping).
+func TenantPartitionFilter(p int) string { return "custos.tenant.*.*." + strconv.Itoa(p) + ".*" }

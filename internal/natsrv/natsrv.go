@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/custos-dev/custos/internal/cluster"
 )
 
 // Config configures the embedded server.
@@ -38,6 +40,10 @@ type Config struct {
 	ClusterListen string
 	Routes        []string
 	ClusterName   string
+	// Partitions, in a custos cluster, partitions the input of tenants'
+	// users as the input stream's subject transform partitions everyone
+	// else's (cluster.TenantInputMapping). 0: not partitioned.
+	Partitions int
 }
 
 // Server is a running embedded NATS server.
@@ -138,7 +144,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, errors.New("natsrv: server not ready after 30s")
 	}
 	if len(tenants) > 0 {
-		if err := linkTenants(s, tenants); err != nil {
+		if err := linkTenants(s, tenants, cfg.Partitions); err != nil {
 			s.Shutdown()
 			return nil, fmt.Errorf("natsrv: %w", err)
 		}
@@ -152,12 +158,20 @@ func Start(cfg Config) (*Server, error) {
 // JetStream's publish acknowledgement finds its way back), and the copies
 // custos publishes on custos.tenant.<tenant>.twin.<twin>.state|alert reach
 // the tenant as custos.twin.<twin>.state|alert (a stream import).
-func linkTenants(s *server.Server, tenants map[string]*server.Account) error {
+func linkTenants(s *server.Server, tenants map[string]*server.Account, partitions int) error {
 	g := s.GlobalAccount()
 	// With accounts configured the server enables JetStream only on those
 	// that ask; custos's streams live in the global account.
 	if err := g.EnableJetStream(nil, nil); err != nil {
 		return fmt.Errorf("jetstream on the global account: %w", err)
+	}
+	if partitions > 0 {
+		for _, kind := range []string{"telemetry", "command"} {
+			src, dest := cluster.TenantInputMapping(partitions, kind)
+			if err := g.AddMapping(src, dest); err != nil {
+				return fmt.Errorf("tenant input mapping %s: %w", kind, err)
+			}
+		}
 	}
 	for t, acc := range tenants {
 		acc, err := s.LookupAccount(acc.Name)
