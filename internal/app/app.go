@@ -56,6 +56,9 @@ type Config struct {
 	// MaxFutureSkew: readings dated more than this after their arrival are
 	// dead-lettered (future_time). 0: 24 h; negative: no limit.
 	MaxFutureSkew time.Duration
+	// InputRetention removes input from stream CUSTOS_INPUT this long after
+	// it was stored (applied or not); 0 keeps it all (bus.Config).
+	InputRetention time.Duration
 	// EmbeddedOptions configure the embedded store (tests: a simulated full disk).
 	EmbeddedOptions []embedded.Option
 	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
@@ -327,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
-		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew,
+		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention,
 	}
 	if cfg.Cluster != nil {
 		if err := a.startCluster(ctx); err != nil {

@@ -99,6 +99,11 @@ type Config struct {
 	// MaxFutureSkew dead-letters (future_time) readings dated more than this
 	// after the time JetStream stored them. 0: 24 h; negative: no limit.
 	MaxFutureSkew time.Duration
+	// InputRetention, if positive, is the input stream's MaxAge: input is
+	// removed this long after it was stored, applied or not (the history
+	// in the store keeps every applied event). 0 keeps all input. The
+	// duplicate window is then at most this long.
+	InputRetention time.Duration
 	// Partitions > 0 partitions the input stream for a cluster
 	// (docs/cluster.md): its subject transform stores custos.<kind>.<twin>
 	// as custos.<kind>.<partition>.<twin>, and the bus consumes only the
@@ -160,6 +165,12 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.DuplicateWindow <= 0 {
 		cfg.DuplicateWindow = 2 * time.Minute
 	}
+	if cfg.InputRetention < 0 {
+		return nil, errors.New("bus: negative InputRetention")
+	}
+	if cfg.InputRetention > 0 {
+		cfg.DuplicateWindow = min(cfg.DuplicateWindow, cfg.InputRetention)
+	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
@@ -193,6 +204,7 @@ func (b *Bus) Setup(ctx context.Context) error {
 		Duplicates: b.cfg.DuplicateWindow,
 		Replicas:   b.cfg.Replicas,
 		MaxMsgSize: int32(b.cfg.MaxMessageBytes) * 4,
+		MaxAge:     b.cfg.InputRetention,
 	}
 	if err := b.partitionInput(ctx, &input); err != nil {
 		return err
@@ -283,11 +295,36 @@ func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, af
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = floor + 1
 	}
+	if err := b.checkRetained(ctx, name, floor); err != nil {
+		return nil, err
+	}
 	cons, err := b.js.CreateConsumer(ctx, StreamInput, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	return cons, nil
+}
+
+// checkRetained reports input removed from the stream (by InputRetention,
+// or by hand) before consumer name applied it: stream sequences after its
+// floor and before the stream's first. They cannot be applied any more;
+// the error log and custos_ingest_input_removed_total say how many (for a
+// partition's consumer, at most how many: some may have been other
+// partitions' input, applied by their consumers).
+func (b *Bus) checkRetained(ctx context.Context, name string, floor uint64) error {
+	s, err := b.js.Stream(ctx, StreamInput)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamInput, err)
+	}
+	first := s.CachedInfo().State.FirstSeq
+	if first <= floor+1 {
+		return nil
+	}
+	n := first - floor - 1
+	b.cfg.Metrics.InputRemoved.Add(float64(n))
+	b.log.Error("input removed from the stream before it was applied (input retention shorter than ingest was stopped)",
+		"consumer", name, "first_removed", floor+1, "last_removed", first-1, "messages", n, "partitioned", b.cfg.Partitions > 0)
+	return nil
 }
 
 // consumerFloor is the stream sequence up to which a consumer has handled

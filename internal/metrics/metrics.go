@@ -22,6 +22,9 @@ type Metrics struct {
 	// DeliveryGaps counts ingest restarts because a consumer's delivery
 	// sequence skipped (input lost in transit, delivered again).
 	DeliveryGaps prometheus.Counter
+	// InputRemoved counts input messages removed from the input stream
+	// (its retention) before they were applied.
+	InputRemoved prometheus.Counter
 	// PublishHealthy is 1 while publications (state to KV, alerts, dead
 	// letters) succeed and 0 once one has failed for good (until one succeeds).
 	PublishHealthy prometheus.Gauge
@@ -71,6 +74,8 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
+		InputRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_ingest_input_removed_total", Help: "Input messages removed from stream CUSTOS_INPUT (--input-retention) before they were applied: lost (for a cluster's partitions, an upper bound)."}),
 		DeliveryGaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_delivery_gaps_total", Help: "Ingest restarts because input delivered by JetStream never arrived (a gap in a consumer's delivery sequence); the lost input is delivered again."}),
 		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -95,7 +100,7 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.PublishHealthy,
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.InputRemoved, m.PublishHealthy,
 		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }
