@@ -228,7 +228,7 @@ func (s *indexedStore) Twins(ctx context.Context, q TwinQuery) ([]*Twin, error) 
 	return s.memStore.Twins(ctx, q)
 }
 
-func (s *indexedStore) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+func (s *indexedStore) TimerTwins(ctx context.Context, after string, limit int) ([]TwinTimers, error) {
 	if s.unsupported {
 		return nil, fmt.Errorf("no list: %w", errors.ErrUnsupported)
 	}
@@ -236,13 +236,13 @@ func (s *indexedStore) TimerTwins(ctx context.Context, after string, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var out []TwinTimers
 	for _, t := range all {
 		if len(processingTimers(t.Timers)) > 0 {
-			ids = append(ids, t.ID)
+			out = append(out, TwinTimers{ID: t.ID, Timers: t.Timers})
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
 // TestLoadTimersFromIndex: with a TimerIndex, a start reads only the twins

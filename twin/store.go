@@ -32,11 +32,20 @@ type Store interface {
 // holds processing-time timers: LoadTimers then reads only those twins at
 // start instead of every twin of the store.
 type TimerIndex interface {
-	// TimerTwins returns up to limit ids, in id order, after after, of
-	// twins with processing-time timers; an error wrapping
+	// TimerTwins returns up to limit twins, in id order, after after, with
+	// their timers: every twin whose snapshot holds processing-time timers
+	// (and maybe some that no longer do); an error wrapping
 	// errors.ErrUnsupported if the store cannot tell (LoadTimers then
-	// lists every twin).
-	TimerTwins(ctx context.Context, after string, limit int) ([]string, error)
+	// lists every twin). One call reads a whole page: for a store behind a
+	// network (PostgreSQL) a round trip per twin would cost more than
+	// listing every twin once most twins have such timers.
+	TimerTwins(ctx context.Context, after string, limit int) ([]TwinTimers, error)
+}
+
+// TwinTimers is a twin's id and its pending timers.
+type TwinTimers struct {
+	ID     string
+	Timers []Timer
 }
 
 // Batch is one atomic write.

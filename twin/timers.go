@@ -209,30 +209,23 @@ func (r *Runtime) DropTimers(match func(id string) bool) int {
 func (r *Runtime) loadIndexedTimers(ctx context.Context, ti TimerIndex, match func(id string) bool) (int, error) {
 	after, n := "", 0
 	for {
-		ids, err := ti.TimerTwins(ctx, after, 1000)
+		page, err := ti.TimerTwins(ctx, after, 1000)
 		if err != nil {
 			return n, err
 		}
-		for _, id := range ids {
-			if match != nil && !match(id) {
+		for _, t := range page {
+			if match != nil && !match(t.ID) {
 				continue
-			}
-			t, err := r.cfg.Store.Twin(ctx, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return n, err
 			}
 			if pt := processingTimers(t.Timers); len(pt) > 0 {
 				r.timers.set(t.ID, pt)
 				n += len(pt)
 			}
 		}
-		if len(ids) < 1000 {
+		if len(page) < 1000 {
 			return n, nil
 		}
-		after = ids[len(ids)-1]
+		after = page[len(page)-1].ID
 	}
 }
 

@@ -56,7 +56,7 @@ func (s *timedStore) Alerts(ctx context.Context, q twin.AlertQuery) ([]twin.Aler
 
 // TimerTwins passes through to the wrapped store's twin.TimerIndex when it
 // has one.
-func (s *timedStore) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+func (s *timedStore) TimerTwins(ctx context.Context, after string, limit int) ([]twin.TwinTimers, error) {
 	if ti, ok := s.Store.(twin.TimerIndex); ok {
 		return ti.TimerTwins(ctx, after, limit)
 	}

@@ -259,8 +259,9 @@ func (db *DB) fillTimerIndex() error {
 var _ twin.TimerIndex = (*DB)(nil)
 
 // TimerTwins lists the twins with processing-time timers (a
-// twin.TimerIndex): up to limit ids after after, in id order.
-func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
+// twin.TimerIndex): up to limit after after, in id order, each with its
+// timers read from its snapshot.
+func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]twin.TwinTimers, error) {
 	if err := db.enter(ctx); err != nil {
 		return nil, fmt.Errorf("timer twins: %w", err)
 	}
@@ -274,14 +275,22 @@ func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]string
 		return nil, fmt.Errorf("timer twins: %w", err)
 	}
 	defer it.Close()
-	var ids []string
-	for ok := it.First(); ok && len(ids) < limitOf(limit); ok = it.Next() {
-		ids = append(ids, string(it.Key()[1:]))
+	var out []twin.TwinTimers
+	for ok := it.First(); ok && len(out) < limitOf(limit); ok = it.Next() {
+		id := string(it.Key()[1:])
+		t, err := db.get(id)
+		if errors.Is(err, twin.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("timer twins: %w", err)
+		}
+		out = append(out, twin.TwinTimers{ID: id, Timers: t.Timers})
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("timer twins: %w", err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // checkSpace returns an error wrapping ErrDiskFull when dir's filesystem

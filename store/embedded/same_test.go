@@ -80,9 +80,13 @@ func TestTimerIndex(t *testing.T) {
 	}
 	list := func(db *DB, after string, limit int) []string {
 		t.Helper()
-		ids, err := db.TimerTwins(ctx, after, limit)
+		tts, err := db.TimerTwins(ctx, after, limit)
 		if err != nil {
 			t.Fatal(err)
+		}
+		var ids []string
+		for _, tt := range tts {
+			ids = append(ids, tt.ID)
 		}
 		return ids
 	}

@@ -47,16 +47,30 @@ func (db *DB) Twin(ctx context.Context, id string) (*twin.Twin, error) {
 // TimerTwins lists, in id order after after, up to limit ids of twins whose
 // snapshot holds processing-time timers ([twin.TimerIndex]): the partial
 // index of migration 0005, so a start reads those twins, not every row.
-func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := db.pool.Query(ctx, "SELECT id FROM twins WHERE proc_timers AND id > $1 ORDER BY id LIMIT $2", after, limitOf(limit))
+func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]twin.TwinTimers, error) {
+	rows, err := db.pool.Query(ctx, "SELECT id, timers FROM twins WHERE proc_timers AND id > $1 ORDER BY id LIMIT $2", after, limitOf(limit))
 	if err != nil {
 		return nil, fmt.Errorf("pg timer twins: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	defer rows.Close()
+	var out []twin.TwinTimers
+	for rows.Next() {
+		var (
+			tt     twin.TwinTimers
+			timers []byte
+		)
+		if err := rows.Scan(&tt.ID, &timers); err != nil {
+			return nil, fmt.Errorf("pg timer twins: %w", err)
+		}
+		if tt.Timers, err = parseTimers(timers); err != nil {
+			return nil, fmt.Errorf("pg timer twins: twin %s: %w", tt.ID, err)
+		}
+		out = append(out, tt)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pg timer twins: %w", err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // Twins lists committed twins in id order, filtered by status, kind and

@@ -1254,9 +1254,22 @@ func testTimerIndex(t *testing.T, h *harness) {
 	}
 	list := func(after string, limit int) []string {
 		t.Helper()
-		ids, err := h.s.(twin.TimerIndex).TimerTwins(ctx(), after, limit)
+		tts, err := h.s.(twin.TimerIndex).TimerTwins(ctx(), after, limit)
 		if err != nil {
 			t.Fatalf("TimerTwins: %v", err)
+		}
+		var ids []string
+		for _, tt := range tts {
+			ids = append(ids, tt.ID)
+			want, err := h.s.Twin(ctx(), tt.ID)
+			if err != nil {
+				t.Fatalf("Twin %s: %v", tt.ID, err)
+			}
+			if !slices.EqualFunc(tt.Timers, want.Timers, func(a, b twin.Timer) bool {
+				return a.Name == b.Name && a.At.Equal(b.At) && a.Processing == b.Processing
+			}) {
+				t.Errorf("TimerTwins gives %s timers %+v, its snapshot %+v", tt.ID, tt.Timers, want.Timers)
+			}
 		}
 		return ids
 	}
