@@ -785,7 +785,8 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered *deliveries) 
 			return err
 		}
 		p.last[md.Consumer] = m
-		in, part, ierr := b.parseOne(m, md)
+		part := -1
+		in, ierr := b.parseInput(m, md, &part)
 		if t, ok := b.tokens[part]; ok {
 			if p.fences == nil {
 				p.fences = make(map[int]uint64, 1)
@@ -843,12 +844,8 @@ func (d *deliveries) lost() {
 	d.resync = true
 }
 
-// parseOne parses one message; part is its partition (-1 without).
-func (b *Bus) parseOne(m jetstream.Msg, md *jetstream.MsgMetadata) (in twin.Input, part int, ierr *twin.InputError) {
-	in, ierr = b.parseInput(m, md, &part)
-	return in, part, ierr
-}
-
+// parseInput parses one message and sets *part to its partition (-1
+// without partitions).
 func (b *Bus) parseInput(m jetstream.Msg, md *jetstream.MsgMetadata, part *int) (twin.Input, *twin.InputError) {
 	subj := m.Subject()
 	data := m.Data()
