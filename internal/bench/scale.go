@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -40,6 +41,9 @@ type Scale struct {
 	// resident twins.
 	CPUPerReading time.Duration
 	Readings      int
+	// GCShare is the part of that CPU time the garbage collector took
+	// (runtime/metrics /cpu/classes/gc/total, an estimate by the runtime).
+	GCShare float64
 	// Restart is the time from starting the daemon again on the same data
 	// (after a clean stop) to ingest consuming (what /readyz reports).
 	Restart time.Duration
@@ -189,17 +193,21 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	defer func() { stop() }()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0, gc0 := time.Now(), cpuTime(), gcCPU()
 	if err := burst(from); err != nil {
 		return s, err
 	}
 	if err := waitApplied(ctx, a, before+uint64(s.Readings)); err != nil {
 		return s, err
 	}
-	s.CPUPerReading = (cpuTime() - cpu0) / time.Duration(s.Readings)
+	cpu, gc := cpuTime()-cpu0, gcCPU()-gc0
+	s.CPUPerReading = cpu / time.Duration(s.Readings)
+	if cpu > 0 {
+		s.GCShare = gc.Seconds() / cpu.Seconds()
+	}
 	stop()
-	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading, %.0f readings/s\n",
-		s.Readings, gatewayBurst, us(s.CPUPerReading), float64(s.Readings)/time.Since(start).Seconds())
+	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading (garbage collection %.0f %% of it), %.0f readings/s\n",
+		s.Readings, gatewayBurst, us(s.CPUPerReading), 100*s.GCShare, float64(s.Readings)/time.Since(start).Seconds())
 
 	// Restart on the same data, then the first reading of many twins. A
 	// clean stop: input acknowledged first (what is not is redelivered and
@@ -265,6 +273,17 @@ func burstTwin(i, twins int) int {
 		m += 2
 	}
 	return (k/gatewayBurst*m+round)%full*gatewayBurst + k%gatewayBurst
+}
+
+// gcCPU is the CPU time the garbage collector has used so far, as the
+// runtime estimates it (marking, assists, idle marking, pauses).
+func gcCPU() time.Duration {
+	sm := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(sm)
+	if sm[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(sm[0].Value.Float64() * float64(time.Second))
 }
 
 // gcCycles is how many garbage collections the process has completed.
