@@ -54,6 +54,10 @@ type Config struct {
 	// of its readings to resident twins (with "."+twins appended).
 	ScaleCPUProfile string
 	Log             io.Writer
+
+	// cacheDir is the compilation cache the run's daemons share, so that
+	// only the first compiles the built-in contracts (set by Run).
+	cacheDir string
 }
 
 // Result of one run. Rates are per second.
@@ -164,6 +168,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
+	cfg.cacheDir = filepath.Join(dir, "wazero-cache")
 	var res Result
 	res.MessageSize = len(single(0, rand.New(rand.NewPCG(1, 1))))
 	var err error
@@ -193,7 +198,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Ratio = res.Single / res.Raw
 	if cfg.LatencyFor >= 0 {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
-		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
+		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.cacheDir, cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
 		if err != nil {
 			return res, fmt.Errorf("latency: %w", err)
 		}
@@ -348,7 +353,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 		store, drop = freshSchema(store)
 		defer drop()
 	}
-	a, err := app.Start(ctx, app.Config{Data: dir, NATSListen: "-", HTTP: "-", Store: store, MaxFutureSkew: -1, // readings are dated 2030
+	a, err := app.Start(ctx, app.Config{Data: dir, CacheDir: cfg.cacheDir, NATSListen: "-", HTTP: "-", Store: store, MaxFutureSkew: -1, // readings are dated 2030
 		Logger: cfg.daemonLog()})
 	if err != nil {
 		return 0, err
