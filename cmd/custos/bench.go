@@ -55,7 +55,17 @@ func benchCmd(args []string) {
 	scaleprofile := fs.String("scale-cpuprofile", "", "write CPU profiles of the scale phase's readings to resident twins to this file + \".<twins>\"")
 	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
+	allocprofile := fs.String("allocprofile", "", "write the allocations of the whole run (pprof allocs: go tool pprof -sample_index=alloc_space) to this file")
 	fs.parse(args)
+	if *allocprofile != "" {
+		defer func() {
+			f, err := os.Create(*allocprofile)
+			if err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *blockprofile != "" {
 		runtime.SetBlockProfileRate(10000)
 		defer func() {
