@@ -25,13 +25,15 @@ const goHeapShare = 0.8
 type memorySetting struct {
 	limit  uint64 // the process's limit in bytes; 0: none
 	goMem  int64  // the Go runtime's soft limit; math.MaxInt64: none
-	source string // "--memory-limit", "cgroup", "GOMEMLIMIT" or ""
+	source string // "--memory-limit", "cgroup", "GOMEMLIMIT", "off" or "" (no cgroup limit)
 }
 
 func (m memorySetting) String() string {
 	switch {
 	case m.source == "GOMEMLIMIT":
 		return "Go memory limit " + formatBytes(uint64(m.goMem)) + " (GOMEMLIMIT)"
+	case m.source == "off":
+		return "no limit (--memory-limit off)"
 	case m.limit == 0:
 		return "no limit (--memory-limit; a container's limit is used when there is one)"
 	default:
@@ -55,7 +57,7 @@ func setMemoryLimit(spec string, log *slog.Logger) (memorySetting, error) {
 	)
 	switch spec {
 	case "off":
-		return memorySetting{goMem: debug.SetMemoryLimit(-1)}, nil
+		return memorySetting{goMem: debug.SetMemoryLimit(-1), source: "off"}, nil
 	case "", "auto":
 		provider, source = memlimit.FromCgroup, "cgroup"
 	default:

@@ -248,18 +248,24 @@ func (b *Bus) Setup(ctx context.Context) error {
 // again first and in stream order, instead of after AckWait and behind newer
 // ones — which AckAll would then acknowledge unseen.
 func (b *Bus) resetConsumer(ctx context.Context) error {
-	cons, err := b.resetDurable(ctx, Consumer, nil, 0)
+	cons, floor, err := b.resetDurable(ctx, Consumer, nil, 0)
 	if err != nil {
 		return err
 	}
+	s, err := b.js.Stream(ctx, StreamInput)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamInput, err)
+	}
+	b.checkRetained(floor, s.CachedInfo().State.FirstSeq)
 	b.cons = cons
 	return nil
 }
 
 // resetDurable deletes the durable consumers olds and creates name right
 // after the highest of their acknowledgement floors (or after seq after,
-// if higher), delivering the subjects of filter (all if empty).
-func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, after uint64, olds ...string) (jetstream.Consumer, error) {
+// if higher), delivering the subjects of filter (all if empty). It returns
+// that floor.
+func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, after uint64, olds ...string) (jetstream.Consumer, uint64, error) {
 	if len(olds) == 0 {
 		olds = []string{name}
 	}
@@ -280,51 +286,44 @@ func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, af
 		case err == nil:
 			info, err := old.Info(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("consumer %s: %w", o, err)
+				return nil, 0, fmt.Errorf("consumer %s: %w", o, err)
 			}
 			if err := b.js.DeleteConsumer(ctx, StreamInput, o); err != nil {
-				return nil, fmt.Errorf("consumer %s: delete: %w", o, err)
+				return nil, 0, fmt.Errorf("consumer %s: delete: %w", o, err)
 			}
 			floor = max(floor, consumerFloor(info))
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
 		default:
-			return nil, fmt.Errorf("consumer %s: %w", o, err)
+			return nil, 0, fmt.Errorf("consumer %s: %w", o, err)
 		}
 	}
 	if floor > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = floor + 1
 	}
-	if err := b.checkRetained(ctx, name, floor); err != nil {
-		return nil, err
-	}
 	cons, err := b.js.CreateConsumer(ctx, StreamInput, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", name, err)
+		return nil, 0, fmt.Errorf("consumer %s: %w", name, err)
 	}
-	return cons, nil
+	return cons, floor, nil
 }
 
 // checkRetained reports input removed from the stream (by InputRetention,
-// or by hand) before consumer name applied it: stream sequences after its
-// floor and before the stream's first. They cannot be applied any more;
-// the error log and custos_ingest_input_removed_total say how many (for a
-// partition's consumer, at most how many: some may have been other
-// partitions' input, applied by their consumers).
-func (b *Bus) checkRetained(ctx context.Context, name string, floor uint64) error {
-	s, err := b.js.Stream(ctx, StreamInput)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", StreamInput, err)
-	}
-	first := s.CachedInfo().State.FirstSeq
+// or by hand) after floor, the lowest acknowledgement floor of this run's
+// consumers, and before first, the stream's first sequence: it may never
+// have been applied, and cannot be any more. The error log and
+// custos_ingest_input_removed_total say how many, an upper bound: input
+// applied but not yet acknowledged when ingest stopped (a crash) counts
+// too, and so, with partitions, does other partitions' input above this
+// floor.
+func (b *Bus) checkRetained(floor, first uint64) {
 	if first <= floor+1 {
-		return nil
+		return
 	}
 	n := first - floor - 1
 	b.cfg.Metrics.InputRemoved.Add(float64(n))
 	b.log.Error("input removed from the stream before it was applied (input retention shorter than ingest was stopped)",
-		"consumer", name, "first_removed", floor+1, "last_removed", first-1, "messages", n, "partitioned", b.cfg.Partitions > 0)
-	return nil
+		"first_removed", floor+1, "last_removed", first-1, "messages", n, "partitioned", b.cfg.Partitions > 0)
 }
 
 // consumerFloor is the stream sequence up to which a consumer has handled
@@ -785,7 +784,7 @@ func (b *Bus) parse(p *processed, batch []jetstream.Msg, delivered *deliveries) 
 			return err
 		}
 		p.last[md.Consumer] = m
-		part := -1
+		var part int
 		in, ierr := b.parseInput(m, md, &part)
 		if t, ok := b.tokens[part]; ok {
 			if p.fences == nil {

@@ -29,7 +29,7 @@ func TestResetDurableKeepsStartWithoutAcks(t *testing.T) {
 	}
 	b := &Bus{js: js, cfg: Config{BatchSize: 10}}
 	// First run: acknowledges up to seq 6.
-	cons, err := b.resetDurable(ctx, "c-1", nil, 0)
+	cons, _, err := b.resetDurable(ctx, "c-1", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestResetDurableKeepsStartWithoutAcks(t *testing.T) {
 	// start after 6 too.
 	for _, name := range []string{"c-2", "c-3"} {
 		prev := map[string]string{"c-2": "c-1", "c-3": "c-2"}[name]
-		cons, err = b.resetDurable(ctx, name, nil, 0, prev, name)
+		cons, _, err = b.resetDurable(ctx, name, nil, 0, prev, name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -168,22 +168,24 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 	// replicas, and a rebalance waits for all of them.
 	parts := slices.Sorted(maps.Keys(owned))
 	conss := make([]jetstream.Consumer, len(parts))
+	floors := make([]uint64, len(parts))
 	var g errgroup.Group
 	for i, p := range parts {
 		g.Go(func() error {
 			name := PartitionConsumer(p, owned[p], run)
 			olds := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, partitionConsumerPrefix(p)) })
-			cons, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p), cluster.TenantPartitionFilter(p)}, after, append(olds, name)...)
+			cons, floor, err := b.resetDurable(ctx, name, []string{cluster.PartitionFilter(p), cluster.TenantPartitionFilter(p)}, after, append(olds, name)...)
 			if err != nil {
 				return fmt.Errorf("partition %d: %w", p, err)
 			}
-			conss[i] = cons
+			conss[i], floors[i] = cons, floor
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return stop, err
 	}
+	b.checkRetained(slices.Min(floors), s.CachedInfo().State.FirstSeq)
 	pull := max(b.cfg.BatchSize*4/len(owned), 256)
 	for i, cons := range conss {
 		cc, err := cons.Consume(handle, jetstream.PullMaxMessages(pull), errs)

@@ -23,7 +23,8 @@ type Metrics struct {
 	// sequence skipped (input lost in transit, delivered again).
 	DeliveryGaps prometheus.Counter
 	// InputRemoved counts input messages removed from the input stream
-	// (its retention) before they were applied.
+	// (its retention) past the consumers' acknowledgement floor: at most
+	// the input lost before it was applied.
 	InputRemoved prometheus.Counter
 	// PublishHealthy is 1 while publications (state to KV, alerts, dead
 	// letters) succeed and 0 once one has failed for good (until one succeeds).
@@ -75,7 +76,7 @@ func New() *Metrics {
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
 		InputRemoved: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "custos_ingest_input_removed_total", Help: "Input messages removed from stream CUSTOS_INPUT (--input-retention) before they were applied: lost (for a cluster's partitions, an upper bound)."}),
+			Name: "custos_ingest_input_removed_total", Help: "Input messages removed from stream CUSTOS_INPUT (--input-retention) past the consumers' acknowledgement floor: an upper bound of input lost unapplied (after a crash, applied but unacknowledged input counts too)."}),
 		DeliveryGaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_delivery_gaps_total", Help: "Ingest restarts because input delivered by JetStream never arrived (a gap in a consumer's delivery sequence); the lost input is delivered again."}),
 		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{

@@ -44,9 +44,10 @@ func (db *DB) Twin(ctx context.Context, id string) (*twin.Twin, error) {
 	return ts[0], nil
 }
 
-// TimerTwins lists, in id order after after, up to limit ids of twins whose
-// snapshot holds processing-time timers ([twin.TimerIndex]): the partial
-// index of migration 0005, so a start reads those twins, not every row.
+// TimerTwins lists, in id order after after, up to limit twins whose
+// snapshot holds processing-time timers, with their timers
+// ([twin.TimerIndex]): one query through the partial index of migration
+// 0005, so a start reads those rows, not every row.
 func (db *DB) TimerTwins(ctx context.Context, after string, limit int) ([]twin.TwinTimers, error) {
 	rows, err := db.pool.Query(ctx, "SELECT id, timers FROM twins WHERE proc_timers AND id > $1 ORDER BY id LIMIT $2", after, limitOf(limit))
 	if err != nil {
