@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -173,7 +174,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.MessageSize = len(single(0, rand.New(rand.NewPCG(1, 1))))
 	var err error
 	fmt.Fprintf(cfg.Log, "custos scale: %d twins created, one reading each, then readings in gateway bursts\n", cfg.Twins)
-	if res.Scale, err = scale(ctx, filepath.Join(dir, "scale"), cfg); err != nil {
+	// Each phase runs under a pprof label (phase=scale, raw, single,
+	// batched, latency, postgres) that the goroutines it starts inherit
+	// (daemons, NATS servers), so a profile of the run splits by phase:
+	// go tool pprof -tagfocus phase=batched.
+	phase := func(name string, f func(context.Context) error) error {
+		var err error
+		pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { err = f(ctx) })
+		return err
+	}
+	if err = phase("scale", func(ctx context.Context) (err error) {
+		res.Scale, err = scale(ctx, filepath.Join(dir, "scale"), cfg)
+		return err
+	}); err != nil {
 		return res, fmt.Errorf("scale: %w", err)
 	}
 	if cfg.ScaleOnly {
@@ -181,32 +194,46 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, nil
 	}
 	fmt.Fprintf(cfg.Log, "raw JetStream: %d messages of %d bytes, publish+consume, file storage\n", cfg.Messages, res.MessageSize)
-	if res.Raw, err = raw(ctx, filepath.Join(dir, "raw"), cfg); err != nil {
+	if err = phase("raw", func(ctx context.Context) (err error) {
+		res.Raw, err = raw(ctx, filepath.Join(dir, "raw"), cfg)
+		return err
+	}); err != nil {
 		return res, fmt.Errorf("raw: %w", err)
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f msgs/s\n", res.Raw)
 	fmt.Fprintf(cfg.Log, "custos single: %d messages, 1 reading each, %d twins, coldchain contract\n", cfg.Messages, cfg.Twins)
-	if res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Store, cfg.Messages, 1); err != nil {
+	if err = phase("single", func(ctx context.Context) (err error) {
+		res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Store, cfg.Messages, 1)
+		return err
+	}); err != nil {
 		return res, fmt.Errorf("single: %w", err)
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Single)
 	fmt.Fprintf(cfg.Log, "custos batched: %d messages, %d readings each, %d twins\n", cfg.BatchedMessages, cfg.BatchReadings, cfg.Twins)
-	if res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.Store, cfg.BatchedMessages, cfg.BatchReadings); err != nil {
+	if err = phase("batched", func(ctx context.Context) (err error) {
+		res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.Store, cfg.BatchedMessages, cfg.BatchReadings)
+		return err
+	}); err != nil {
 		return res, fmt.Errorf("batched: %w", err)
 	}
 	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Batched)
 	res.Ratio = res.Single / res.Raw
 	if cfg.LatencyFor >= 0 {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
-		lat, err := latency(ctx, filepath.Join(dir, "latency"), cfg.cacheDir, cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
-		if err != nil {
+		var lat [2]Latency
+		if err := phase("latency", func(ctx context.Context) (err error) {
+			lat, err = latency(ctx, filepath.Join(dir, "latency"), cfg.cacheDir, cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
+			return err
+		}); err != nil {
 			return res, fmt.Errorf("latency: %w", err)
 		}
 		res.Latency, res.Passivated = lat[0], lat[1]
 		fmt.Fprintf(cfg.Log, "  %s\n  every twin passivated, each reading to another: %s\n", res.Latency, res.Passivated)
 	}
 	if cfg.Postgres != "" {
-		if err := runPostgres(ctx, filepath.Join(dir, "pg"), cfg, &res); err != nil {
+		if err := phase("postgres", func(ctx context.Context) error {
+			return runPostgres(ctx, filepath.Join(dir, "pg"), cfg, &res)
+		}); err != nil {
 			return res, fmt.Errorf("postgres: %w", err)
 		}
 	}
