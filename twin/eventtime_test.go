@@ -246,3 +246,59 @@ func TestStreamTimerForEventTimeTimerIgnored(t *testing.T) {
 		t.Fatalf("seq %d timers %v watermark %v stream seq %d", tw.Seq, tw.Timers, tw.Watermark, tw.StreamSeq)
 	}
 }
+
+// A step whose shards write more records than its events (event-time
+// timers firing inline) keeps every record of every shard, each twin's in
+// order and chained: Apply gives the shards parts of one records slice, and
+// a shard that outgrows its part must not write into its neighbour's.
+func TestStepRecordsWhenTimersFire(t *testing.T) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(t)
+	ids := []string{"A", "B", "C", "D", "E", "F", "G", "H"}
+	var in []Input
+	seq := uint64(0)
+	for i, id := range ids {
+		seq++
+		in = append(in, createInput(seq, id))
+		v := 5.0
+		if i%2 == 0 {
+			v = 999 // sets "silence" at t0+1m
+		}
+		seq++
+		in = append(in, reading(seq, id, v, t0))
+	}
+	if _, err := rt.Process(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, mixed := range []bool{true, false} {
+		in = in[:0]
+		for i, id := range ids {
+			if !mixed && i%2 == 0 {
+				continue // a step of no timers: records in place
+			}
+			seq++
+			in = append(in, reading(seq, id, 5, t0.Add(2*time.Minute)))
+		}
+		if _, err := rt.Process(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids {
+		recs := history(t, st, id)
+		// create, reading, reading, reading; or create, 999, timer, reading
+		// (a twin with the timer has no reading in the second step)
+		if len(recs) != 4 {
+			t.Fatalf("%s: %d records, want 4", id, len(recs))
+		}
+		var prev Hash
+		for j, r := range recs {
+			if r.Seq != uint64(j+1) || r.Digest != NextFailureDigest(prev, id, r.Seq, r.EventHash, r.StateHash, r.Module, r.Failure) {
+				t.Fatalf("%s: record %d: seq %d, chain broken", id, j, r.Seq)
+			}
+			prev = r.Digest
+		}
+		if i%2 == 0 && recs[2].Kind != KindTimer {
+			t.Fatalf("%s: record 3 is %v, want the timer", id, recs[2].Kind)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (s *fastScanner) reading(r *readingJSON) bool {
 }
 
 // fastTelemetry parses data into env if it has one of the simple shapes.
-func fastTelemetry(data []byte, env *telemetryJSON) bool {
+func fastTelemetry(data []byte, env *telemetryJSON, scratch []readingJSON) bool {
 	s := fastScanner{b: data}
 	s.ws()
 	save := s.i
@@ -182,7 +182,10 @@ func fastTelemetry(data []byte, env *telemetryJSON) bool {
 			if !s.byte(':') || !s.byte('[') {
 				return false
 			}
-			env.Readings = make([]readingJSON, 0, 8)
+			if scratch == nil {
+				scratch = make([]readingJSON, 0, 8)
+			}
+			env.Readings = scratch[:0] // not nil: "readings" was there
 			if !s.byte(']') {
 				for {
 					env.Readings = append(env.Readings, readingJSON{})

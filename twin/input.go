@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,7 +61,16 @@ const (
 // invalid_value.
 func ParseTelemetry(data []byte, fallback time.Time) ([]Event, error) {
 	var env telemetryJSON
-	if !fastTelemetry(data, &env) {
+	scratch := readingsPool.Get().(*[]readingJSON)
+	defer func() {
+		if env.Readings != nil && cap(env.Readings) <= maxPooledReadings {
+			clear(env.Readings) // the strings of this message
+			*scratch = env.Readings[:0]
+		}
+		readingsPool.Put(scratch)
+	}()
+	if !fastTelemetry(data, &env, *scratch) {
+		clear((*scratch)[:cap(*scratch)]) // what the fast path read before it gave up
 		env = telemetryJSON{}
 		if err := json.Unmarshal(data, &env); err != nil {
 			return nil, Rejectf(ReasonInvalidJSON, "%v", err)
@@ -88,6 +98,14 @@ func ParseTelemetry(data []byte, fallback time.Time) ([]Event, error) {
 	}
 	return evs, nil
 }
+
+// readingsPool holds the readings of a batch while they are turned into
+// events: 136 bytes each, grown by doubling, they were 4 % of all the bytes
+// ingest allocated with 50-reading messages.
+var readingsPool = sync.Pool{New: func() any { s := make([]readingJSON, 0, 64); return &s }}
+
+// maxPooledReadings bounds what a pooled buffer keeps.
+const maxPooledReadings = 4096
 
 func (r *readingJSON) event(e *Event, fallback time.Time) *InputError {
 	if r.Type == "" {

@@ -237,7 +237,7 @@ func FuzzFastTelemetry(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast telemetryJSON
-		if !fastTelemetry(data, &fast) {
+		if !fastTelemetry(data, &fast, nil) {
 			return
 		}
 		var slow telemetryJSON

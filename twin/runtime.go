@@ -196,12 +196,27 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		s.reset(now)
 	}
 	st.no = r.shards[0].batchNo
+	total := 0
 	for i := range in {
 		s := r.shardOf(in[i].Twin)
 		if len(s.inputs) == 0 {
 			active++
 		}
 		s.inputs = append(s.inputs, i)
+		s.events += len(in[i].Events)
+		total += len(in[i].Events)
+	}
+	// One allocation each for the step's records and event bytes, a slice
+	// of it per shard (capped, so a shard that outgrows its part moves out
+	// rather than into its neighbour's): per shard and per step they were 9 %
+	// of all the bytes ingest allocated.
+	recs := make([]Record, total)
+	arena := make([]byte, 0, arenaPerEvent*total)
+	off := 0
+	for _, s := range r.shards {
+		s.records = recs[off : off : off+s.events]
+		s.arena = arena[arenaPerEvent*off : arenaPerEvent*off : arenaPerEvent*(off+s.events)]
+		off += s.events
 	}
 	if active == 1 || len(in) <= inlineInputs {
 		for _, s := range r.shards {
@@ -224,6 +239,7 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 		wg.Wait()
 	}
 	b := &st.batch
+	moved := false
 	for _, s := range r.shards {
 		if s.err != nil {
 			r.broken.Store(true)
@@ -236,18 +252,34 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 			b.Same = append(b.Same, !res.fresh && res.before == indexedOf(t))
 			res.fresh = false
 		}
-		if b.Records == nil {
-			b.Records = s.records // the step's own (reset)
-		} else {
-			b.Records = append(b.Records, s.records...)
+		if len(s.records) > s.events {
+			moved = true // outgrew its part of recs (timers fired)
 		}
 		b.Alerts = append(b.Alerts, s.alerts...)
 		st.out.States = append(st.out.States, s.states...)
 		st.out.Alerts = append(st.out.Alerts, s.alerts...)
+	}
+	// The shards' records, in shard order, in one slice: moved down within
+	// recs (each part starts at or after where it goes) unless one moved out.
+	n := 0
+	for _, s := range r.shards {
+		if moved {
+			b.Records = append(b.Records, s.records...)
+		} else {
+			n += copy(recs[n:], s.records)
+		}
 		s.done()
+	}
+	if !moved {
+		b.Records = recs[:n:n]
 	}
 	return st, nil
 }
+
+// arenaPerEvent is the room for an event's canonical encoding reserved per
+// event of a step (a reading takes ~40 bytes; a larger one grows its
+// shard's arena).
+const arenaPerEvent = 64
 
 // inlineInputs is the largest batch whose shards run one after the other
 // on the caller's goroutine: for a few inputs, waking a goroutine per shard
@@ -493,6 +525,7 @@ type shard struct {
 
 	// per batch
 	inputs  []int
+	events  int // of inputs
 	arena   []byte
 	changed []*resident
 	records []Record
@@ -506,8 +539,9 @@ func (s *shard) reset(now time.Time) {
 	s.now = now.UnixNano()
 	s.inputs = s.inputs[:0]
 	// Records and the event bytes they point into belong to the step until
-	// it is committed, so each step gets its own, sized by run for its
+	// it is committed, so each step gets its own, sized by Apply for its
 	// inputs (a small batch does not pay for the largest one).
+	s.events = 0
 	s.arena = nil
 	clear(s.changed)
 	s.changed = s.changed[:0]
@@ -647,12 +681,6 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 }
 
 func (s *shard) run(ctx context.Context, in []Input, results []Result) {
-	events := 0
-	for _, i := range s.inputs {
-		events += len(in[i].Events)
-	}
-	s.arena = make([]byte, 0, 64*events)
-	s.records = make([]Record, 0, events)
 	for _, i := range s.inputs {
 		if err := s.apply(ctx, &in[i], &results[i]); err != nil {
 			s.err = err
