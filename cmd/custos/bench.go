@@ -56,7 +56,12 @@ func benchCmd(args []string) {
 	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	allocprofile := fs.String("allocprofile", "", "write the allocations of the whole run (pprof allocs: go tool pprof -sample_index=alloc_space) to this file")
+	inputRetention := fs.String("input-retention", "0", "the daemons' --input-retention (\"applied\", a duration, or 0 to keep all input)")
 	fs.parse(args)
+	retain, err := parseInputRetention(*inputRetention)
+	if err != nil {
+		fatalf("bench: --input-retention: %v", err)
+	}
 	if *allocprofile != "" {
 		defer func() {
 			f, err := os.Create(*allocprofile)
@@ -90,7 +95,8 @@ func benchCmd(args []string) {
 	defer stop()
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
 		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
-		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile})
+		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile,
+		InputRetention: retain.age, PurgeApplied: retain.applied})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}

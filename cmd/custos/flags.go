@@ -147,3 +147,25 @@ func (f natsCredsFlags) options() []nats.Option {
 	}
 	return opts
 }
+
+// inputRetention is what --input-retention asks of stream CUSTOS_INPUT.
+type inputRetention struct {
+	applied bool          // purge input once applied and acknowledged
+	age     time.Duration // the stream's MaxAge; 0: none
+}
+
+// parseInputRetention parses "applied", "0" (keep all) or a positive
+// duration.
+func parseInputRetention(s string) (inputRetention, error) {
+	switch strings.TrimSpace(s) {
+	case "applied":
+		return inputRetention{applied: true}, nil
+	case "", "0":
+		return inputRetention{}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return inputRetention{}, fmt.Errorf("%q: want \"applied\", a positive duration (e.g. 168h) or 0 to keep all input", s)
+	}
+	return inputRetention{age: d}, nil
+}

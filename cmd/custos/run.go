@@ -38,7 +38,7 @@ func runCmd(args []string) {
 	tlsKey := fs.String("tls-key", "", "private key (PEM) of --tls-cert")
 	futureSkew := fs.Duration("max-future-skew", 24*time.Hour, "readings dated more than this after they arrive go to custos.dlq.future_time; negative: no limit")
 	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
-	inputRetention := fs.Duration("input-retention", 0, "remove input from stream CUSTOS_INPUT this long after it arrived, applied or not (the store's history keeps every applied event), e.g. 168h; 0 keeps all input (the stream grows by every reading)")
+	inputRetention := fs.String("input-retention", "0", "how long stream CUSTOS_INPUT keeps input: \"applied\": until custos has applied and acknowledged it (the stream holds only input not yet applied; recommended for large fleets); a duration, e.g. 168h: that long after it arrived, applied or not; 0: for ever (the stream grows by every reading). The store's history keeps every applied event either way")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
@@ -67,6 +67,10 @@ func runCmd(args []string) {
 	}
 	log := slog.New(h)
 	slog.SetDefault(log)
+	retain, err := parseInputRetention(*inputRetention)
+	if err != nil {
+		fatalf("--input-retention: %v", err)
+	}
 	mem, err := setMemoryLimit(*memLimit, log)
 	if err != nil {
 		fatalf("%v", err)
@@ -77,7 +81,7 @@ func runCmd(args []string) {
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, NATSUsers: *natsUsers, NATSCreds: *natsCreds, NATSCA: *natsCA,
-		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: *inputRetention, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: retain.age, PurgeApplied: retain.applied, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
 		Cluster: cl.config(),

@@ -59,6 +59,9 @@ type Config struct {
 	// InputRetention removes input from stream CUSTOS_INPUT this long after
 	// it was stored (applied or not); 0 keeps it all (bus.Config).
 	InputRetention time.Duration
+	// PurgeApplied removes input from CUSTOS_INPUT once custos has applied
+	// and acknowledged it (bus.Config).
+	PurgeApplied bool
 	// EmbeddedOptions configure the embedded store (tests: a simulated full disk).
 	EmbeddedOptions []embedded.Option
 	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
@@ -330,7 +333,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
-		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention,
+		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention, PurgeApplied: cfg.PurgeApplied,
 	}
 	if cfg.Cluster != nil {
 		if err := a.startCluster(ctx); err != nil {

@@ -54,7 +54,11 @@ type Config struct {
 	// ScaleCPUProfile, if set, is where the scale phase writes CPU profiles
 	// of its readings to resident twins (with "."+twins appended).
 	ScaleCPUProfile string
-	Log             io.Writer
+	// InputRetention and PurgeApplied are the daemons' (app.Config):
+	// how long stream CUSTOS_INPUT keeps input.
+	InputRetention time.Duration
+	PurgeApplied   bool
+	Log            io.Writer
 
 	// cacheDir is the compilation cache the run's daemons share, so that
 	// only the first compiles the built-in contracts (set by Run).
@@ -126,6 +130,14 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+}
+
+// daemon is the configuration of the daemons the run starts: data in dir,
+// in-process NATS only, no HTTP.
+func (c *Config) daemon(dir, store string) app.Config {
+	return app.Config{Data: dir, CacheDir: c.cacheDir, NATSListen: "-", HTTP: "-", Store: store,
+		MaxFutureSkew:  -1, // readings are dated 2030
+		InputRetention: c.InputRetention, PurgeApplied: c.PurgeApplied, Logger: c.daemonLog()}
 }
 
 // daemonLog is the logger of the daemons the bench starts: their warnings
@@ -222,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
 		var lat [2]Latency
 		if err := phase("latency", func(ctx context.Context) (err error) {
-			lat, err = latency(ctx, filepath.Join(dir, "latency"), cfg.cacheDir, cfg.daemonLog(), cfg.Twins, res.Single/2, cfg.LatencyFor)
+			lat, err = latency(ctx, filepath.Join(dir, "latency"), cfg, res.Single/2)
 			return err
 		}); err != nil {
 			return res, fmt.Errorf("latency: %w", err)
@@ -380,8 +392,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 		store, drop = freshSchema(store)
 		defer drop()
 	}
-	a, err := app.Start(ctx, app.Config{Data: dir, CacheDir: cfg.cacheDir, NATSListen: "-", HTTP: "-", Store: store, MaxFutureSkew: -1, // readings are dated 2030
-		Logger: cfg.daemonLog()})
+	a, err := app.Start(ctx, cfg.daemon(dir, store))
 	if err != nil {
 		return 0, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -38,10 +37,10 @@ func (l Latency) String() string {
 // publish → state-visible-on-NATS for each; then passivates every twin and
 // measures the same at a low rate (passivatedRate, each reading to a
 // different passivated twin).
-func latency(ctx context.Context, dir, cacheDir string, log *slog.Logger, twins int, rate float64, d time.Duration) ([2]Latency, error) {
+func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Latency, error) {
 	var none [2]Latency
-	a, err := app.Start(ctx, app.Config{Data: dir, CacheDir: cacheDir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
-		Logger: log})
+	twins, d := cfg.Twins, cfg.LatencyFor
+	a, err := app.Start(ctx, cfg.daemon(dir, ""))
 	if err != nil {
 		return none, err
 	}

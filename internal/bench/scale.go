@@ -105,8 +105,7 @@ func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
 // measures the time to ready and the first reading of many twins.
 func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) {
 	s := Scale{Twins: n}
-	acfg := app.Config{Data: dir, CacheDir: cfg.cacheDir, NATSListen: "-", HTTP: "-", MaxFutureSkew: -1, // readings are dated 2030
-		Logger: cfg.daemonLog()}
+	acfg := cfg.daemon(dir, "")
 	a, err := app.Start(ctx, acfg)
 	if err != nil {
 		return s, err

@@ -104,6 +104,13 @@ type Config struct {
 	// in the store keeps every applied event). 0 keeps all input. The
 	// duplicate window is then at most this long.
 	InputRetention time.Duration
+	// PurgeApplied removes input from the input stream once every consumer
+	// of custos has acknowledged it (applied durably, its state in the
+	// bucket, its alerts and dead letters published): the stream then holds
+	// only input not yet applied, as a work queue does, and its per-subject
+	// index no longer grows with the fleet. Checked every PurgeInterval.
+	// Other readers of the stream see only what custos has not applied yet.
+	PurgeApplied bool
 	// Partitions > 0 partitions the input stream for a cluster
 	// (docs/cluster.md): its subject transform stores custos.<kind>.<twin>
 	// as custos.<kind>.<partition>.<twin>, and the bus consumes only the
@@ -326,6 +333,76 @@ func (b *Bus) checkRetained(floor, first uint64) {
 		"first_removed", floor+1, "last_removed", first-1, "messages", n, "partitioned", b.cfg.Partitions > 0)
 }
 
+// PurgeInterval is how often PurgeApplied removes applied input.
+var PurgeInterval = time.Second
+
+// purgeApplied removes, every PurgeInterval until ctx ends, the input below
+// appliedFloor from the input stream. A failure is logged and tried again
+// at the next tick: input left in the stream costs space, not correctness.
+func (b *Bus) purgeApplied(ctx context.Context) {
+	t := time.NewTicker(PurgeInterval)
+	defer t.Stop()
+	var below uint64 // input below this sequence is purged
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		floor, err := b.appliedFloor(ctx)
+		if err == nil && floor+1 > below {
+			var s jetstream.Stream
+			if s, err = b.js.Stream(ctx, StreamInput); err == nil {
+				err = s.Purge(ctx, jetstream.WithPurgeSequence(floor+1))
+			}
+			if err == nil {
+				below = floor + 1
+				b.cfg.Metrics.InputPurgedBelow.Set(float64(below))
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			b.log.Warn("purge applied input", "err", err)
+		}
+	}
+}
+
+// appliedFloor is the stream sequence up to which every consumer of custos
+// has acknowledged its input: the single node's consumer's floor, or in a
+// cluster the lowest, over all partitions, of the highest floor of a
+// partition's consumers (a partition without one, never consumed, counts
+// as the sequence the stream was partitioned after). Floors only rise:
+// a partition's next consumer starts from its predecessors' floor.
+func (b *Bus) appliedFloor(ctx context.Context) (uint64, error) {
+	if b.cfg.Partitions == 0 {
+		info, err := b.cons.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("consumer %s: %w", Consumer, err)
+		}
+		return consumerFloor(info), nil
+	}
+	s, err := b.js.Stream(ctx, StreamInput)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", StreamInput, err)
+	}
+	after, _ := strconv.ParseUint(s.CachedInfo().Config.Metadata[MetaPartitionedAfter], 10, 64)
+	floors := make([]uint64, b.cfg.Partitions)
+	for i := range floors {
+		floors[i] = after
+	}
+	lister := s.ListConsumers(ctx)
+	for info := range lister.Info() {
+		for p := range floors {
+			if strings.HasPrefix(info.Name, partitionConsumerPrefix(p)) {
+				floors[p] = max(floors[p], consumerFloor(info))
+			}
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return 0, fmt.Errorf("stream %s: consumers: %w", StreamInput, err)
+	}
+	return slices.Min(floors), nil
+}
+
 // consumerFloor is the stream sequence up to which a consumer has handled
 // its input: its acknowledgement floor, or, for one created at a start
 // sequence that has acknowledged nothing yet (JetStream then reports a
@@ -440,6 +517,9 @@ func (b *Bus) consume(ctx context.Context) error {
 	b.setReady(true)
 	if b.cfg.Ownership != nil {
 		g.Go(func() error { return b.watchOwnership(ctx) })
+	}
+	if b.cfg.PurgeApplied {
+		g.Go(func() error { b.purgeApplied(ctx); return nil })
 	}
 
 	// Three stages, each in order: apply (this goroutine's loop), commit,

@@ -26,6 +26,9 @@ type Metrics struct {
 	// (its retention) past the consumers' acknowledgement floor: at most
 	// the input lost before it was applied.
 	InputRemoved prometheus.Counter
+	// InputPurgedBelow is the stream sequence below which applied input
+	// was last purged (--input-retention applied).
+	InputPurgedBelow prometheus.Gauge
 	// PublishHealthy is 1 while publications (state to KV, alerts, dead
 	// letters) succeed and 0 once one has failed for good (until one succeeds).
 	PublishHealthy prometheus.Gauge
@@ -77,6 +80,8 @@ func New() *Metrics {
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
 		InputRemoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_input_removed_total", Help: "Input messages removed from stream CUSTOS_INPUT (--input-retention) past the consumers' acknowledgement floor: an upper bound of input lost unapplied (after a crash, applied but unacknowledged input counts too)."}),
+		InputPurgedBelow: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "custos_ingest_input_purged_below", Help: "Stream sequence of CUSTOS_INPUT below which input applied and acknowledged was last removed (--input-retention applied); 0 if none was."}),
 		DeliveryGaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_delivery_gaps_total", Help: "Ingest restarts because input delivered by JetStream never arrived (a gap in a consumer's delivery sequence); the lost input is delivered again."}),
 		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -101,7 +106,7 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.InputRemoved, m.PublishHealthy,
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.InputRemoved, m.InputPurgedBelow, m.PublishHealthy,
 		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }

@@ -1,0 +1,124 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/custos-dev/custos/internal/cluster/natstest"
+	"github.com/custos-dev/custos/internal/metrics"
+)
+
+func inputStream(t *testing.T, js jetstream.JetStream, md map[string]string, n int) jetstream.Stream {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamInput, Subjects: []string{"in.*"}, Metadata: md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := js.Publish(ctx, "in.t"+strconv.Itoa(i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// TestPurgeApplied: --input-retention applied removes the input custos has
+// acknowledged, with the subjects it alone held, and keeps what it has not:
+// input delivered but not acknowledged (a crash now would deliver it
+// again) stays in the stream.
+func TestPurgeApplied(t *testing.T) {
+	nc, _ := natstest.Single(t)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	s := inputStream(t, js, nil, 10)
+	m := metrics.New()
+	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: Config{BatchSize: 10, Metrics: m}}
+	cons, _, err := b.resetDurable(ctx, Consumer, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cons = cons
+	msgs, err := cons.Fetch(8) // delivered up to 8, acknowledged up to 6
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range msgs.Messages() {
+		if md, _ := m.Metadata(); md.Sequence.Stream == 6 {
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer func(d time.Duration) { PurgeInterval = d }(PurgeInterval)
+	PurgeInterval = 10 * time.Millisecond
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.purgeApplied(pctx) }()
+	defer func() { cancel(); <-done }()
+
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := info.State
+		if st.FirstSeq > 1 {
+			if st.FirstSeq != 7 || st.Msgs != 4 || st.NumSubjects != 4 {
+				t.Fatalf("after the purge: first %d, %d messages, %d subjects; want 7, 4 (7-10, unacknowledged), 4", st.FirstSeq, st.Msgs, st.NumSubjects)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("acknowledged input not purged")
+		}
+	}
+	if got := testutil.ToFloat64(m.InputPurgedBelow); got != 7 {
+		t.Fatalf("custos_ingest_input_purged_below = %v, want 7", got)
+	}
+	time.Sleep(5 * PurgeInterval) // nothing more acknowledged: nothing more purged
+	if info, err := s.Info(ctx); err != nil || info.State.Msgs != 4 {
+		t.Fatalf("%v, %+v: unacknowledged input purged", err, info.State)
+	}
+}
+
+// TestAppliedFloorPartitions: in a cluster input is purged only below every
+// partition's floor, a partition's floor being the highest of its consumers'
+// (a consumer left behind by a previous owner may lag) and a partition no
+// node has consumed yet counting as the sequence the stream was
+// partitioned after.
+func TestAppliedFloorPartitions(t *testing.T) {
+	nc, _ := natstest.Single(t)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	inputStream(t, js, map[string]string{MetaPartitions: "3", MetaPartitionedAfter: "2"}, 20)
+	b := &Bus{js: js, cfg: Config{Partitions: 3}}
+	consumer := func(name string, start uint64) {
+		t.Helper()
+		if _, err := js.CreateConsumer(ctx, StreamInput, jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckAllPolicy,
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(floor uint64) {
+		t.Helper()
+		got, err := b.appliedFloor(ctx)
+		if err != nil || got != floor {
+			t.Fatalf("applied floor %d (%v), want %d", got, err, floor)
+		}
+	}
+	want(2) // no partition consumed yet
+	consumer(PartitionConsumer(0, 1, 1), 11)
+	consumer(PartitionConsumer(1, 1, 1), 6)
+	consumer(PartitionConsumer(1, 2, 1), 16) // partition 1's later owner
+	consumer("someone-else", 20)             // not custos's: ignored
+	want(2)                                  // partition 2 not consumed yet
+	consumer(PartitionConsumer(2, 1, 1), 9)
+	want(8) // min(10, 15, 8)
+}
