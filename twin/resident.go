@@ -19,11 +19,14 @@ import (
 // an index into the shard's table of contract refs. See docs/performance.md,
 // "Fleet scale".
 //
-// Layout: lastUsed (8 bytes, unix ns, little endian), then uvarint contract
-// index, status, kind, custodian, parent (uvarint length + bytes), children
+// Layout: lastUsed (8 bytes, unix ns, little endian), then the profile:
+// uvarint 1 + an index into the shard's profile table (contract, status,
+// kind, custodian and params, which a fleet's twins mostly share), or 0
+// and then, inline, uvarint contract index, status, kind, custodian and
+// params (uvarint length + bytes); then parent, children
 // (count + strings), seq, alerts, stream seq (uvarints), digest (32 bytes),
 // created, updated, watermark, last reading (time: 0, or 1 + varint unix
-// ns), lag, lateness (varints), params, state (length + bytes), timers
+// ns), lag, lateness (varints), state (length + bytes), timers
 // (count + name, time, processing byte), buffered (length + AppendBuffered).
 
 // contractEntry is one contract module twins of a shard run.
@@ -44,6 +47,61 @@ func (s *shard) contractIndex(ref ContractRef, c Contract) uint64 {
 	return i
 }
 
+// profile is what twins of a fleet mostly share, packed as one index.
+type profile struct {
+	contract                uint64 // index into shard.refs
+	status, kind, custodian string // interned
+	params                  string // canonical copy (profileTable.params)
+}
+
+// profileTable numbers the profiles of a shard's packed twins: with
+// params of ~50 bytes and three strings, ~80 bytes per packed twin that a
+// fleet of identical pallets would otherwise repeat a million times. It
+// holds at most maxProfiles profiles and as many distinct params; a twin
+// beyond that is packed inline. Entries are never removed: packed twins
+// refer to them by index.
+type profileTable struct {
+	list   []profile
+	params [][]byte // params of list[i], capacity-capped, never written to
+	index  map[profile]uint64
+	canon  map[string]string // params → canonical copy
+}
+
+const maxProfiles = 4096
+
+// lookup returns the index of the profile of t (contract index ci),
+// adding it if there is room; ok is false if there is none.
+func (p *profileTable) lookup(ci uint64, t *Twin) (uint64, bool) {
+	params, ok := p.canon[string(t.Params)] // no allocation
+	if !ok {
+		if len(p.canon) >= maxProfiles {
+			return 0, false
+		}
+		if p.canon == nil {
+			p.canon, p.index = map[string]string{}, map[profile]uint64{}
+		}
+		params = string(t.Params)
+		p.canon[params] = params
+	}
+	k := profile{ci, t.Status, t.Kind, t.Custodian, params}
+	if i, ok := p.index[k]; ok {
+		return i, true
+	}
+	if len(p.list) >= maxProfiles {
+		return 0, false
+	}
+	i := uint64(len(p.list))
+	p.list = append(p.list, k)
+	var b []byte
+	if len(t.Params) > 0 {
+		b = []byte(params)
+		b = b[:len(b):len(b)]
+	}
+	p.params = append(p.params, b)
+	p.index[k] = i
+	return i, true
+}
+
 // intern returns the canonical copy of v, so that a fleet's twins share one
 // copy of each status, kind and custodian.
 func intern(v string) string {
@@ -62,10 +120,17 @@ func (s *shard) pack(res *resident) []byte {
 func (s *shard) appendPacked(b []byte, res *resident) []byte {
 	t := res.t
 	b = binary.LittleEndian.AppendUint64(b, uint64(res.lastUsed))
-	b = binary.AppendUvarint(b, s.contractIndex(t.Contract, res.c))
-	b = packStr(b, t.Status)
-	b = packStr(b, t.Kind)
-	b = packStr(b, t.Custodian)
+	ci := s.contractIndex(t.Contract, res.c)
+	if i, ok := s.profiles.lookup(ci, t); ok {
+		b = binary.AppendUvarint(b, 1+i)
+	} else {
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, ci)
+		b = packStr(b, t.Status)
+		b = packStr(b, t.Kind)
+		b = packStr(b, t.Custodian)
+		b = packStr(b, string(t.Params))
+	}
 	b = packStr(b, t.Parent)
 	b = binary.AppendUvarint(b, uint64(len(t.Children)))
 	for _, c := range t.Children {
@@ -81,7 +146,6 @@ func (s *shard) appendPacked(b []byte, res *resident) []byte {
 	b = packTime(b, t.LastReading)
 	b = binary.AppendVarint(b, int64(t.Lag))
 	b = binary.AppendVarint(b, int64(t.Lateness))
-	b = packStr(b, string(t.Params))
 	b = packStr(b, string(t.State))
 	b = binary.AppendUvarint(b, uint64(len(t.Timers)))
 	for _, tm := range t.Timers {
@@ -116,8 +180,25 @@ func packTime(b []byte, t time.Time) []byte {
 // unpack turns a packed twin back into a hot resident. Params and State
 // are sub-slices of b (capacity-capped), which is not written to again.
 func (s *shard) unpack(id string, b []byte) (*resident, error) {
+	if len(b) < 8 {
+		return nil, fmt.Errorf("unpack twin %s: %w", id, errPackedShort)
+	}
 	u := unpacker{b: b[8:]}
-	ci := u.uvarint()
+	t := &Twin{ID: id}
+	var ci uint64
+	if k := u.uvarint(); k > 0 {
+		if k > uint64(len(s.profiles.list)) {
+			return nil, fmt.Errorf("unpack twin %s: profile %d of %d", id, k-1, len(s.profiles.list))
+		}
+		p := s.profiles.list[k-1]
+		ci, t.Status, t.Kind, t.Custodian, t.Params = p.contract, p.status, p.kind, p.custodian, s.profiles.params[k-1]
+	} else {
+		ci = u.uvarint()
+		t.Status = intern(u.str())
+		t.Kind = intern(u.str())
+		t.Custodian = intern(u.str())
+		t.Params = u.bytes()
+	}
 	if u.err == nil && ci >= uint64(len(s.refs)) {
 		u.err = fmt.Errorf("contract index %d of %d", ci, len(s.refs))
 	}
@@ -125,10 +206,7 @@ func (s *shard) unpack(id string, b []byte) (*resident, error) {
 		return nil, fmt.Errorf("unpack twin %s: %w", id, u.err)
 	}
 	ce := s.refs[ci]
-	t := &Twin{ID: id, Contract: ce.ref}
-	t.Status = intern(u.str())
-	t.Kind = intern(u.str())
-	t.Custodian = intern(u.str())
+	t.Contract = ce.ref
 	t.Parent = u.str()
 	if n := u.uvarint(); n > 0 && n <= uint64(len(u.b)) {
 		t.Children = make([]string, n)
@@ -146,7 +224,6 @@ func (s *shard) unpack(id string, b []byte) (*resident, error) {
 	t.LastReading = u.time()
 	t.Lag = time.Duration(u.varint())
 	t.Lateness = time.Duration(u.varint())
-	t.Params = u.bytes()
 	t.State = u.bytes()
 	if n := u.uvarint(); n > 0 && n <= uint64(len(u.b)) {
 		t.Timers = make([]Timer, n)

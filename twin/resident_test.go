@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -272,4 +273,50 @@ func TestLoadTimersFromIndex(t *testing.T) {
 			t.Errorf("unsupported %v: every twin listed %d times, want %d", unsupported, is.listed, wantListed)
 		}
 	}
+}
+
+// TestPackProfiles: twins that share contract, status, kind, custodian and
+// params pack them as one index into the shard's profile table; once the
+// table is full, a twin with a new profile packs them inline. Both unpack
+// to the twin that was packed.
+func TestPackProfiles(t *testing.T) {
+	rt, _ := newTestRuntime(t)
+	s := rt.shards[0]
+	mk := func(id, params string) *resident {
+		return &resident{t: &Twin{ID: id, Kind: "pallet", Contract: ContractRef{Name: "band", Version: "1", SHA256: fakeModule},
+			Params: json.RawMessage(params), Custodian: "carrier", Status: StatusInTransit, Seq: 3, State: []byte{1}}, c: bandContract{}, lastUsed: 1}
+	}
+	roundTrip := func(res *resident) int {
+		t.Helper()
+		b := packedOf(s.pack(res))
+		got, err := s.unpack(res.t.ID, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.t, res.t) {
+			t.Fatalf("unpacked\n%+v\nwant\n%+v", got.t, res.t)
+		}
+		return len(b)
+	}
+	const params = `{"min_c":2,"max_c":8,"excursion_budget_s":1800}`
+	first, second := roundTrip(mk("A", params)), roundTrip(mk("B", params))
+	if first != second || len(s.profiles.list) != 1 {
+		t.Fatalf("two twins of one profile: %d and %d bytes, %d profiles", first, second, len(s.profiles.list))
+	}
+	for i := len(s.profiles.list); i < maxProfiles; i++ {
+		roundTrip(mk("F", `{"max_c":`+strconv.Itoa(i)+`}`))
+	}
+	if n := len(s.profiles.list); n != maxProfiles {
+		t.Fatalf("%d profiles, want %d", n, maxProfiles)
+	}
+	inline := roundTrip(mk("C", `{"max_c":99999,"excursion_budget_s":1800}`))
+	if len(s.profiles.list) != maxProfiles || inline < first+len(params) {
+		t.Fatalf("table full: %d profiles; inline twin %d bytes, one of a profile %d", len(s.profiles.list), inline, first)
+	}
+	if roundTrip(mk("D", params)) != first { // still found
+		t.Fatal("a known profile not used once the table is full")
+	}
+	noParams := mk("E", "")
+	noParams.t.Params = nil // a new profile, inline too
+	roundTrip(noParams)
 }

@@ -517,6 +517,7 @@ type shard struct {
 	refs     []contractEntry // contract refs of packed twins
 	packBuf  []byte
 	refIndex map[ContractRef]uint64
+	profiles profileTable // what packed twins share (resident.go)
 	resident atomic.Int64
 	hasher   *Hasher
 	json     []byte // scratch for a twin's JSON, copied out at its size
