@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,8 +105,8 @@ type Config struct {
 	// in the store keeps every applied event). 0 keeps all input. The
 	// duplicate window is then at most this long.
 	InputRetention time.Duration
-	// PurgeApplied removes input from the input stream once every consumer
-	// of custos has acknowledged it (applied durably, its state in the
+	// PurgeApplied removes input from the input stream once the consumer
+	// of custos that reads it has acknowledged it (applied durably, its state in the
 	// bucket, its alerts and dead letters published): the stream then holds
 	// only input not yet applied, as a work queue does, and its per-subject
 	// index no longer grows with the fleet. Checked every PurgeInterval.
@@ -336,71 +337,99 @@ func (b *Bus) checkRetained(floor, first uint64) {
 // PurgeInterval is how often PurgeApplied removes applied input.
 var PurgeInterval = time.Second
 
-// purgeApplied removes, every PurgeInterval until ctx ends, the input below
-// appliedFloor from the input stream. A failure is logged and tried again
-// at the next tick: input left in the stream costs space, not correctness.
+// purgeApplied removes, every PurgeInterval until ctx ends, the input this
+// node's consumers, or in a cluster each partition's, have acknowledged. A
+// failure is logged and tried again at the next tick: input left in the
+// stream costs space, not correctness.
 func (b *Bus) purgeApplied(ctx context.Context) {
 	t := time.NewTicker(PurgeInterval)
 	defer t.Stop()
-	var below uint64 // input below this sequence is purged
+	var below map[string]uint64 // filter ("" for all) → purged below this sequence
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		floor, err := b.appliedFloor(ctx)
-		if err == nil && floor+1 > below {
-			var s jetstream.Stream
-			if s, err = b.js.Stream(ctx, StreamInput); err == nil {
-				err = s.Purge(ctx, jetstream.WithPurgeSequence(floor+1))
+		s, err := b.js.Stream(ctx, StreamInput)
+		var floors map[string]uint64
+		if err == nil {
+			floors, err = b.appliedFloors(ctx, s)
+		}
+		if err == nil && below == nil {
+			below = make(map[string]uint64, len(floors))
+		}
+		for filter, floor := range floors {
+			if err != nil || floor+1 <= below[filter] {
+				continue
 			}
-			if err == nil {
-				below = floor + 1
-				b.cfg.Metrics.InputPurgedBelow.Set(float64(below))
+			opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSequence(floor + 1)}
+			if filter != "" {
+				opts = append(opts, jetstream.WithPurgeSubject(filter))
+			}
+			if err = s.Purge(ctx, opts...); err == nil {
+				below[filter] = floor + 1
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			b.log.Warn("purge applied input", "err", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("purge applied input", "err", err)
+			}
+			continue
 		}
+		// The lowest over the partitions (the whole stream's "below the
+		// partitioning" is lower still, and says nothing), or the node's.
+		parts := maps.Clone(below)
+		if len(parts) > 1 {
+			delete(parts, "")
+		}
+		b.cfg.Metrics.InputPurgedBelow.Set(float64(slices.Min(slices.Collect(maps.Values(parts)))))
 	}
 }
 
-// appliedFloor is the stream sequence up to which every consumer of custos
-// has acknowledged its input: the single node's consumer's floor, or in a
-// cluster the lowest, over all partitions, of the highest floor of a
-// partition's consumers (a partition without one, never consumed, counts
-// as the sequence the stream was partitioned after). Floors only rise:
-// a partition's next consumer starts from its predecessors' floor.
-func (b *Bus) appliedFloor(ctx context.Context) (uint64, error) {
+// appliedFloors says, per subject filter of the input stream ("" for the
+// whole stream), the stream sequence up to which custos has acknowledged
+// the input it matches. One node: its consumer's floor, for the whole
+// stream. A cluster: for each partition this node owns (both filters of
+// its input, direct and tenants'), the highest floor of the partition's
+// consumers, or, if none has consumed it yet, the sequence the stream was
+// partitioned after (floors only rise: a partition's next consumer starts
+// from its predecessors' floor); and that sequence for the whole stream,
+// whose input up to it the single node had applied before the cluster
+// started. Partitions are purged each by its own filter, by their owner: a
+// partition without new input keeps its floor where its last input was
+// and must not hold back the others.
+func (b *Bus) appliedFloors(ctx context.Context, s jetstream.Stream) (map[string]uint64, error) {
 	if b.cfg.Partitions == 0 {
 		info, err := b.cons.Info(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("consumer %s: %w", Consumer, err)
+			return nil, fmt.Errorf("consumer %s: %w", Consumer, err)
 		}
-		return consumerFloor(info), nil
-	}
-	s, err := b.js.Stream(ctx, StreamInput)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", StreamInput, err)
+		return map[string]uint64{"": consumerFloor(info)}, nil
 	}
 	after, _ := strconv.ParseUint(s.CachedInfo().Config.Metadata[MetaPartitionedAfter], 10, 64)
-	floors := make([]uint64, b.cfg.Partitions)
-	for i := range floors {
-		floors[i] = after
+	floors := make(map[int]uint64, len(b.tokens))
+	for p := range b.tokens {
+		floors[p] = after
 	}
 	lister := s.ListConsumers(ctx)
 	for info := range lister.Info() {
-		for p := range floors {
+		for p, f := range floors {
 			if strings.HasPrefix(info.Name, partitionConsumerPrefix(p)) {
-				floors[p] = max(floors[p], consumerFloor(info))
+				floors[p] = max(f, consumerFloor(info))
 			}
 		}
 	}
 	if err := lister.Err(); err != nil {
-		return 0, fmt.Errorf("stream %s: consumers: %w", StreamInput, err)
+		return nil, fmt.Errorf("stream %s: consumers: %w", StreamInput, err)
 	}
-	return slices.Min(floors), nil
+	out := make(map[string]uint64, 2*len(floors)+1)
+	out[""] = after
+	for p, f := range floors {
+		out[cluster.PartitionFilter(p)] = f
+		out[cluster.TenantPartitionFilter(p)] = f
+	}
+	return out, nil
 }
 
 // consumerFloor is the stream sequence up to which a consumer has handled

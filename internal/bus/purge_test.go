@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/custos-dev/custos/internal/cluster"
 	"github.com/custos-dev/custos/internal/cluster/natstest"
 	"github.com/custos-dev/custos/internal/metrics"
 )
@@ -88,17 +90,18 @@ func TestPurgeApplied(t *testing.T) {
 	}
 }
 
-// TestAppliedFloorPartitions: in a cluster input is purged only below every
-// partition's floor, a partition's floor being the highest of its consumers'
-// (a consumer left behind by a previous owner may lag) and a partition no
-// node has consumed yet counting as the sequence the stream was
-// partitioned after.
-func TestAppliedFloorPartitions(t *testing.T) {
+// TestAppliedFloorsPartitions: in a cluster a node purges each partition it
+// owns below that partition's floor, the highest of its consumers' (a
+// consumer left behind by a previous owner may lag), a partition no node
+// has consumed yet counting as the sequence the stream was partitioned
+// after; and the whole stream below that sequence. Partitions are
+// independent: one without new input does not hold back another's purge.
+func TestAppliedFloorsPartitions(t *testing.T) {
 	nc, _ := natstest.Single(t)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	inputStream(t, js, map[string]string{MetaPartitions: "3", MetaPartitionedAfter: "2"}, 20)
-	b := &Bus{js: js, cfg: Config{Partitions: 3}}
+	s := inputStream(t, js, map[string]string{MetaPartitions: "4", MetaPartitionedAfter: "2"}, 20)
+	b := &Bus{js: js, cfg: Config{Partitions: 4}, tokens: map[int]uint64{0: 1, 1: 2, 2: 1}} // not 3
 	consumer := func(name string, start uint64) {
 		t.Helper()
 		if _, err := js.CreateConsumer(ctx, StreamInput, jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckAllPolicy,
@@ -106,19 +109,27 @@ func TestAppliedFloorPartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := func(floor uint64) {
+	want := func(floors ...uint64) {
 		t.Helper()
-		got, err := b.appliedFloor(ctx)
-		if err != nil || got != floor {
-			t.Fatalf("applied floor %d (%v), want %d", got, err, floor)
+		got, err := b.appliedFloors(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := map[string]uint64{"": 2}
+		for p, f := range floors {
+			w[cluster.PartitionFilter(p)], w[cluster.TenantPartitionFilter(p)] = f, f
+		}
+		if !maps.Equal(got, w) {
+			t.Fatalf("applied floors\n%v\nwant\n%v", got, w)
 		}
 	}
-	want(2) // no partition consumed yet
+	want(2, 2, 2) // no partition consumed yet
 	consumer(PartitionConsumer(0, 1, 1), 11)
 	consumer(PartitionConsumer(1, 1, 1), 6)
 	consumer(PartitionConsumer(1, 2, 1), 16) // partition 1's later owner
+	consumer(PartitionConsumer(3, 1, 1), 19) // not owned here
 	consumer("someone-else", 20)             // not custos's: ignored
-	want(2)                                  // partition 2 not consumed yet
+	want(10, 15, 2)
 	consumer(PartitionConsumer(2, 1, 1), 9)
-	want(8) // min(10, 15, 8)
+	want(10, 15, 8)
 }

@@ -27,7 +27,8 @@ type Metrics struct {
 	// the input lost before it was applied.
 	InputRemoved prometheus.Counter
 	// InputPurgedBelow is the stream sequence below which applied input
-	// was last purged (--input-retention applied).
+	// was last purged (--input-retention applied; in a cluster the lowest
+	// over the node's partitions).
 	InputPurgedBelow prometheus.Gauge
 	// PublishHealthy is 1 while publications (state to KV, alerts, dead
 	// letters) succeed and 0 once one has failed for good (until one succeeds).
@@ -81,7 +82,7 @@ func New() *Metrics {
 		InputRemoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_input_removed_total", Help: "Input messages removed from stream CUSTOS_INPUT (--input-retention) past the consumers' acknowledgement floor: an upper bound of input lost unapplied (after a crash, applied but unacknowledged input counts too)."}),
 		InputPurgedBelow: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "custos_ingest_input_purged_below", Help: "Stream sequence of CUSTOS_INPUT below which input applied and acknowledged was last removed (--input-retention applied); 0 if none was."}),
+			Name: "custos_ingest_input_purged_below", Help: "Stream sequence of CUSTOS_INPUT below which input applied and acknowledged was last removed (--input-retention applied; in a cluster the lowest over this node's partitions); 0 if none was."}),
 		DeliveryGaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_ingest_delivery_gaps_total", Help: "Ingest restarts because input delivered by JetStream never arrived (a gap in a consumer's delivery sequence); the lost input is delivered again."}),
 		PublishHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
