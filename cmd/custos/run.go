@@ -38,7 +38,7 @@ func runCmd(args []string) {
 	tlsKey := fs.String("tls-key", "", "private key (PEM) of --tls-cert")
 	futureSkew := fs.Duration("max-future-skew", 24*time.Hour, "readings dated more than this after they arrive go to custos.dlq.future_time; negative: no limit")
 	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
-	inputRetention := fs.String("input-retention", "0", "how long stream CUSTOS_INPUT keeps input: \"applied\": until custos has applied and acknowledged it (the stream holds only input not yet applied; recommended for large fleets); a duration, e.g. 168h: that long after it arrived, applied or not; 0: for ever (the stream grows by every reading). The store's history keeps every applied event either way")
+	inputRetention := fs.String("input-retention", "0", "how long stream CUSTOS_INPUT keeps input: \"applied\": until custos has applied and acknowledged it and the 2 min duplicate window has passed (the stream holds only input not yet applied or recent; recommended for large fleets); a duration, e.g. 168h: that long after it arrived, applied or not; 0: for ever (the stream grows by every reading). The store's history keeps every applied event either way")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")

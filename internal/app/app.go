@@ -62,6 +62,9 @@ type Config struct {
 	// PurgeApplied removes input from CUSTOS_INPUT once custos has applied
 	// and acknowledged it (bus.Config).
 	PurgeApplied bool
+	// DuplicateWindow of the input, alert and dead-letter streams for
+	// Nats-Msg-Id (default 2 min; at most InputRetention).
+	DuplicateWindow time.Duration
 	// EmbeddedOptions configure the embedded store (tests: a simulated full disk).
 	EmbeddedOptions []embedded.Option
 	// HTTPBodyTimeout bounds the time to receive a request body (default 30 s).
@@ -333,7 +336,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	bc := bus.Config{
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
-		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention, PurgeApplied: cfg.PurgeApplied,
+		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention, PurgeApplied: cfg.PurgeApplied, DuplicateWindow: cfg.DuplicateWindow,
 	}
 	if cfg.Cluster != nil {
 		if err := a.startCluster(ctx); err != nil {

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 			Data: dir, NATSListen: os.Getenv("CUSTOS_CRASH_NATS"), HTTP: "-", BatchSize: batch, Logger: quietLogger(), CacheDir: testCache(), MaxFutureSkew: -1,
 		}
 		if os.Getenv("CUSTOS_CRASH_PURGE") != "" { // --input-retention applied, purging often
-			cfg.PurgeApplied, bus.PurgeInterval = true, 50*time.Millisecond
+			cfg.PurgeApplied, bus.PurgeInterval, cfg.DuplicateWindow = true, 50*time.Millisecond, 200*time.Millisecond
 		}
 		if chain := os.Getenv("CUSTOS_CRASH_CHAIN"); chain != "" { // anchoring on, HTTP API on
 			cfg.HTTP = os.Getenv("CUSTOS_CRASH_HTTP")

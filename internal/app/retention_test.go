@@ -81,7 +81,7 @@ func TestPurgeAppliedInCluster(t *testing.T) {
 	a := startWith(t, t.TempDir(), func(c *app.Config) {
 		c.Store = pgSchemaURL(t)
 		c.Cluster = &app.ClusterConfig{Node: "n1", Partitions: partitions, LeaseTTL: 2 * time.Second}
-		c.PurgeApplied = true
+		c.PurgeApplied, c.DuplicateWindow = true, 100*time.Millisecond
 	})
 	defer a.Close()
 	for deadline := time.Now().Add(30 * time.Second); !partitionsSettled([]*app.App{a}, partitions); time.Sleep(20 * time.Millisecond) {

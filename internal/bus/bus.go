@@ -107,9 +107,10 @@ type Config struct {
 	InputRetention time.Duration
 	// PurgeApplied removes input from the input stream once the consumer
 	// of custos that reads it has acknowledged it (applied durably, its state in the
-	// bucket, its alerts and dead letters published): the stream then holds
-	// only input not yet applied, as a work queue does, and its per-subject
-	// index no longer grows with the fleet. Checked every PurgeInterval.
+	// bucket, its alerts and dead letters published) and DuplicateWindow
+	// has passed since it arrived: the stream then holds only input not yet
+	// applied or recent, and its per-subject index no longer grows with the
+	// fleet. Checked every PurgeInterval.
 	// Other readers of the stream see only what custos has not applied yet.
 	PurgeApplied bool
 	// Partitions > 0 partitions the input stream for a cluster
@@ -338,13 +339,17 @@ func (b *Bus) checkRetained(floor, first uint64) {
 var PurgeInterval = time.Second
 
 // purgeApplied removes, every PurgeInterval until ctx ends, the input this
-// node's consumers, or in a cluster each partition's, have acknowledged. A
+// node's consumers, or in a cluster each partition's, have acknowledged
+// and that arrived at least DuplicateWindow ago. A
 // failure is logged and tried again at the next tick: input left in the
 // stream costs space, not correctness.
 func (b *Bus) purgeApplied(ctx context.Context) {
 	t := time.NewTicker(PurgeInterval)
 	defer t.Stop()
-	var below map[string]uint64 // filter ("" for all) → purged below this sequence
+	var (
+		below map[string]uint64 // filter ("" for all) → purged below this sequence
+		marks []seqMark         // the stream's last sequence at each tick of the duplicate window
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -359,7 +364,24 @@ func (b *Bus) purgeApplied(ctx context.Context) {
 		if err == nil && below == nil {
 			below = make(map[string]uint64, len(floors))
 		}
+		// Input stays for the duplicate window after it arrived: after a
+		// restart of the NATS server the stream rebuilds its Nats-Msg-Id
+		// window from the messages it holds, so a re-send (its first
+		// acknowledgement lost in the crash) of input already applied and
+		// purged would be stored, and applied, again.
+		var old uint64
+		if err == nil {
+			now := time.Now()
+			marks = append(marks, seqMark{now, s.CachedInfo().State.LastSeq})
+			for len(marks) > 1 && now.Sub(marks[1].at) >= b.cfg.DuplicateWindow {
+				marks = marks[1:]
+			}
+			if now.Sub(marks[0].at) >= b.cfg.DuplicateWindow {
+				old = marks[0].seq
+			}
+		}
 		for filter, floor := range floors {
+			floor = min(floor, old)
 			if err != nil || floor+1 <= below[filter] {
 				continue
 			}
@@ -385,6 +407,12 @@ func (b *Bus) purgeApplied(ctx context.Context) {
 		}
 		b.cfg.Metrics.InputPurgedBelow.Set(float64(slices.Min(slices.Collect(maps.Values(parts)))))
 	}
+}
+
+// seqMark is the stream's last sequence at a time.
+type seqMark struct {
+	at  time.Time
+	seq uint64
 }
 
 // appliedFloors says, per subject filter of the input stream ("" for the

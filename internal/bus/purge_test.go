@@ -90,6 +90,58 @@ func TestPurgeApplied(t *testing.T) {
 	}
 }
 
+// TestPurgeAppliedKeepsDuplicateWindow: applied input stays in the stream
+// for the duplicate window after it arrived, so that the stream still
+// recognises a re-send of it after a restart of the server (which rebuilds
+// its Nats-Msg-Id window from the messages it holds); then it goes.
+func TestPurgeAppliedKeepsDuplicateWindow(t *testing.T) {
+	nc, _ := natstest.Single(t)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	s := inputStream(t, js, nil, 10)
+	const window = 600 * time.Millisecond
+	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: Config{BatchSize: 10, Metrics: metrics.New(), DuplicateWindow: window}}
+	cons, _, err := b.resetDurable(ctx, Consumer, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cons = cons
+	msgs, err := cons.Fetch(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range msgs.Messages() {
+		if md, _ := m.Metadata(); md.Sequence.Stream == 10 {
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer func(d time.Duration) { PurgeInterval = d }(PurgeInterval)
+	PurgeInterval = 10 * time.Millisecond
+	started := time.Now()
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.purgeApplied(pctx) }()
+	defer func() { cancel(); <-done }()
+	for {
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			if el := time.Since(started); el < window {
+				t.Fatalf("applied input purged %v after it arrived, within the duplicate window (%v)", el, window)
+			}
+			return
+		}
+		if time.Since(started) > 5*time.Second {
+			t.Fatalf("applied input not purged after the duplicate window: %+v", info.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestAppliedFloorsPartitions: in a cluster a node purges each partition it
 // owns below that partition's floor, the highest of its consumers' (a
 // consumer left behind by a previous owner may lag), a partition no node
