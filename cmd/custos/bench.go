@@ -57,6 +57,7 @@ func benchCmd(args []string) {
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	allocprofile := fs.String("allocprofile", "", "write the allocations of the whole run (pprof allocs: go tool pprof -sample_index=alloc_space) to this file")
 	inputRetention := fs.String("input-retention", "0", "the daemons' --input-retention (\"applied\", a duration, or 0 to keep all input)")
+	dupWindow := fs.Duration("duplicate-window", 0, "the daemons' --duplicate-window (0: their default, 2 min)")
 	fs.parse(args)
 	retain, err := parseInputRetention(*inputRetention)
 	if err != nil {
@@ -96,7 +97,7 @@ func benchCmd(args []string) {
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
 		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
 		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile,
-		InputRetention: retain.age, PurgeApplied: retain.applied})
+		InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}

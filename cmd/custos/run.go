@@ -39,6 +39,7 @@ func runCmd(args []string) {
 	futureSkew := fs.Duration("max-future-skew", 24*time.Hour, "readings dated more than this after they arrive go to custos.dlq.future_time; negative: no limit")
 	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
 	inputRetention := fs.String("input-retention", "0", "how long stream CUSTOS_INPUT keeps input: \"applied\": until custos has applied and acknowledged it and the 2 min duplicate window has passed (the stream holds only input not yet applied or recent; recommended for large fleets); a duration, e.g. 168h: that long after it arrived, applied or not; 0: for ever (the stream grows by every reading). The store's history keeps every applied event either way")
+	dupWindow := fs.Duration("duplicate-window", 2*time.Minute, "how long the input, alert and dead-letter streams remember a Nats-Msg-Id, so that a re-send with the same id is stored once (at most --input-retention; with --input-retention applied, input is kept at least this long)")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
@@ -71,6 +72,9 @@ func runCmd(args []string) {
 	if err != nil {
 		fatalf("--input-retention: %v", err)
 	}
+	if *dupWindow <= 0 {
+		fatalf("--duplicate-window %v: want a positive duration", *dupWindow)
+	}
 	mem, err := setMemoryLimit(*memLimit, log)
 	if err != nil {
 		fatalf("%v", err)
@@ -81,7 +85,7 @@ func runCmd(args []string) {
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, NATSUsers: *natsUsers, NATSCreds: *natsCreds, NATSCA: *natsCA,
-		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: retain.age, PurgeApplied: retain.applied, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
 		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
 		Cluster: cl.config(),

@@ -58,7 +58,9 @@ type Config struct {
 	// how long stream CUSTOS_INPUT keeps input.
 	InputRetention time.Duration
 	PurgeApplied   bool
-	Log            io.Writer
+	// DuplicateWindow is the daemons' (0: their default, 2 min).
+	DuplicateWindow time.Duration
+	Log             io.Writer
 
 	// cacheDir is the compilation cache the run's daemons share, so that
 	// only the first compiles the built-in contracts (set by Run).
@@ -137,7 +139,7 @@ func (c *Config) defaults() {
 func (c *Config) daemon(dir, store string) app.Config {
 	return app.Config{Data: dir, CacheDir: c.cacheDir, NATSListen: "-", HTTP: "-", Store: store,
 		MaxFutureSkew:  -1, // readings are dated 2030
-		InputRetention: c.InputRetention, PurgeApplied: c.PurgeApplied, Logger: c.daemonLog()}
+		InputRetention: c.InputRetention, PurgeApplied: c.PurgeApplied, DuplicateWindow: c.DuplicateWindow, Logger: c.daemonLog()}
 }
 
 // daemonLog is the logger of the daemons the bench starts: their warnings
