@@ -31,39 +31,50 @@ func inputStream(t *testing.T, js jetstream.JetStream, md map[string]string, n i
 	return s
 }
 
-// TestPurgeApplied: --input-retention applied removes the input custos has
-// acknowledged, with the subjects it alone held, and keeps what it has not:
-// input delivered but not acknowledged (a crash now would deliver it
-// again) stays in the stream.
-func TestPurgeApplied(t *testing.T) {
+// purging starts purgeApplied (every 10 ms) on a single-node bus over
+// the input stream of 10 messages, whose consumer has been delivered the
+// first fetch of them and acknowledged up to ack; it returns the stream.
+func purging(t *testing.T, cfg Config, fetch int, ack uint64) jetstream.Stream {
+	t.Helper()
 	nc, _ := natstest.Single(t)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	s := inputStream(t, js, nil, 10)
-	m := metrics.New()
-	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: Config{BatchSize: 10, Metrics: m}}
+	cfg.BatchSize = 10
+	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: cfg}
 	cons, _, err := b.resetDurable(ctx, Consumer, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.cons = cons
-	msgs, err := cons.Fetch(8) // delivered up to 8, acknowledged up to 6
+	msgs, err := cons.Fetch(fetch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for m := range msgs.Messages() {
-		if md, _ := m.Metadata(); md.Sequence.Stream == 6 {
+		if md, _ := m.Metadata(); md.Sequence.Stream == ack {
 			if err := m.DoubleAck(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	defer func(d time.Duration) { PurgeInterval = d }(PurgeInterval)
+	prev := PurgeInterval
 	PurgeInterval = 10 * time.Millisecond
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); b.purgeApplied(pctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done; PurgeInterval = prev })
+	return s
+}
+
+// TestPurgeApplied: --input-retention applied removes the input custos has
+// acknowledged, with the subjects it alone held, and keeps what it has not:
+// input delivered but not acknowledged (a crash now would deliver it
+// again) stays in the stream.
+func TestPurgeApplied(t *testing.T) {
+	m := metrics.New()
+	s := purging(t, Config{Metrics: m}, 8, 6) // delivered up to 8, acknowledged up to 6
+	ctx := context.Background()
 
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		info, err := s.Info(ctx)
@@ -95,35 +106,10 @@ func TestPurgeApplied(t *testing.T) {
 // recognises a re-send of it after a restart of the server (which rebuilds
 // its Nats-Msg-Id window from the messages it holds); then it goes.
 func TestPurgeAppliedKeepsDuplicateWindow(t *testing.T) {
-	nc, _ := natstest.Single(t)
-	js, _ := jetstream.New(nc)
-	ctx := context.Background()
-	s := inputStream(t, js, nil, 10)
 	const window = 600 * time.Millisecond
-	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: Config{BatchSize: 10, Metrics: metrics.New(), DuplicateWindow: window}}
-	cons, _, err := b.resetDurable(ctx, Consumer, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.cons = cons
-	msgs, err := cons.Fetch(10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for m := range msgs.Messages() {
-		if md, _ := m.Metadata(); md.Sequence.Stream == 10 {
-			if err := m.DoubleAck(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	defer func(d time.Duration) { PurgeInterval = d }(PurgeInterval)
-	PurgeInterval = 10 * time.Millisecond
 	started := time.Now()
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); b.purgeApplied(pctx) }()
-	defer func() { cancel(); <-done }()
+	s := purging(t, Config{Metrics: metrics.New(), DuplicateWindow: window}, 10, 10)
+	ctx := context.Background()
 	for {
 		info, err := s.Info(ctx)
 		if err != nil {
