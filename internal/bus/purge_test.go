@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -170,4 +172,74 @@ func TestAppliedFloorsPartitions(t *testing.T) {
 	want(10, 15, 2)
 	consumer(PartitionConsumer(2, 1, 1), 9)
 	want(10, 15, 8)
+}
+
+// TestPurgeAppliedResendAfterServerRestart: the reason for the window. A
+// reading applied (acknowledged) and then re-sent with the same
+// Nats-Msg-Id after the NATS server was stopped and started again (the window is rebuilt on every start, graceful or not), within
+// the duplicate window, is still recognised as a duplicate: the restarted
+// server rebuilds its window from the messages the stream holds, and the
+// purge has kept the reading there.
+func TestPurgeAppliedResendAfterServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	startServer := func() (*server.Server, jetstream.JetStream) {
+		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats server not ready")
+		}
+		nc, err := nats.Connect(s.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); s.Shutdown() })
+		js, _ := jetstream.New(nc)
+		return s, js
+	}
+	const window = 3 * time.Second
+	ctx := context.Background()
+	srv, js := startServer()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamInput, Subjects: []string{"in.*"}, Duplicates: window}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "in.t", []byte("x"), jetstream.WithMsgID("r-1")); err != nil {
+		t.Fatal(err)
+	}
+	b := &Bus{js: js, log: slog.New(slog.DiscardHandler), cfg: Config{BatchSize: 10, Metrics: metrics.New(), DuplicateWindow: window}}
+	cons, _, err := b.resetDurable(ctx, Consumer, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cons = cons
+	msgs, err := cons.Fetch(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range msgs.Messages() {
+		if err := m.DoubleAck(ctx); err != nil { // applied
+			t.Fatal(err)
+		}
+	}
+	defer func(d time.Duration) { PurgeInterval = d }(PurgeInterval)
+	PurgeInterval = 10 * time.Millisecond
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.purgeApplied(pctx) }()
+	time.Sleep(200 * time.Millisecond) // twenty purge ticks
+	cancel()
+	<-done
+
+	srv.Shutdown() // the server goes down and comes back on the same store
+	srv.WaitForShutdown()
+	_, js = startServer()
+	ack, err := js.Publish(ctx, "in.t", []byte("x"), jetstream.WithMsgID("r-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ack.Duplicate {
+		t.Fatalf("re-send after the restart stored again as seq %d: the applied reading was purged within the duplicate window", ack.Sequence)
+	}
 }
