@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -183,19 +182,7 @@ func TestAppliedFloorsPartitions(t *testing.T) {
 func TestPurgeAppliedResendAfterServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	startServer := func() (*server.Server, jetstream.JetStream) {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats server not ready")
-		}
-		nc, err := nats.Connect(s.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { nc.Close(); s.Shutdown() })
+		nc, s := natstest.SingleAt(t, dir)
 		js, _ := jetstream.New(nc)
 		return s, js
 	}

@@ -160,7 +160,14 @@ func (c *Cluster) Shutdown() {
 // returns a connection to it; both end with the test.
 func Single(t testing.TB) (*nats.Conn, *server.Server) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	return SingleAt(t, t.TempDir())
+}
+
+// SingleAt is Single with its JetStream store in dir: a server started
+// again on the same dir (after Shutdown) recovers the streams.
+func SingleAt(t testing.TB, dir string) (*nats.Conn, *server.Server) {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
