@@ -263,7 +263,12 @@ func (m *Partitions) balance(ctx context.Context) {
 		return
 	}
 	live := 1
-	if lister, err := m.nodes.ListKeys(ctx); err == nil {
+	// A listing ends when its watcher reports the initial values done,
+	// which a stream changing leaders can delay: bounded, so a round
+	// cannot stall the balancer (it counts what was listed, at least itself).
+	lctx, cancel := context.WithTimeout(ctx, m.cfg.TTL)
+	defer cancel()
+	if lister, err := m.nodes.ListKeys(lctx); err == nil {
 		n := 0
 		for k := range lister.Keys() {
 			_ = k

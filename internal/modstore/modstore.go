@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/singleflight"
@@ -74,6 +75,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 	return &Store{obj: obj}, nil
 }
 
+// listTimeout bounds Refs' listing when the caller gave no deadline.
+var listTimeout = 10 * time.Second
+
 func moduleKey(sha twin.Hash) string { return "module/" + sha.Hex() }
 func refKey(name, version string) string {
 	return "ref/" + name + "@" + version
@@ -99,8 +103,19 @@ func (s *Store) Put(ctx context.Context, ref twin.ContractRef, wasm []byte) erro
 }
 
 // Refs returns every stored reference, oldest deployment first.
+//
+// The listing waits for the bucket's watcher to deliver its first update,
+// with no deadline of its own: without one in ctx it is bounded by
+// listTimeout, so a stream that has no leader yet fails the call (to be
+// tried again) instead of hanging it.
 func (s *Store) Refs(ctx context.Context) ([]twin.ContractRef, error) {
-	infos, err := s.obj.List(ctx)
+	lctx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithTimeout(ctx, listTimeout)
+		defer cancel()
+	}
+	infos, err := s.obj.List(lctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
 	}

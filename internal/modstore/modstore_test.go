@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -407,4 +408,56 @@ func cloneInputs(in []twin.Input) []twin.Input {
 		}
 	}
 	return out
+}
+
+// TestRefsBoundedWhenLookupFails: nats.go's object store listing sends its
+// "initial values done" marker only after a last-message lookup on the
+// bucket's stream succeeds; when that lookup fails (a replicated stream
+// with no leader yet, as when a cluster starts — here a permission denies
+// it) and the bucket has no messages, the listing waits forever on a
+// context without a deadline. A node's start hung there once. Refs bounds
+// the listing, so the caller gets an error and tries again.
+func TestRefsBoundedWhenLookupFails(t *testing.T) {
+	defer func(d time.Duration) { listTimeout = d }(listTimeout)
+	listTimeout = 500 * time.Millisecond
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>"}},
+		}}},
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("u", "p"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.Refs(context.Background()); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Refs succeeded although the bucket's stream cannot be read")
+		}
+		t.Logf("Refs: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Refs still waiting after 10 s (the listing is unbounded)")
+	}
 }
