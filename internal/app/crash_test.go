@@ -193,12 +193,29 @@ func ackFloor(t *testing.T, js jetstream.JetStream) uint64 {
 	return info.AckFloor.Stream
 }
 
+// consumerState describes the runtime's consumer, for a failure message (a
+// stalled consumer shows as pending input and no waiting pull request).
+func consumerState(js jetstream.JetStream) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, "CUSTOS_INPUT", "custos-runtime")
+	if err != nil {
+		return err.Error()
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("consumer: delivered stream seq %d, ack floor %d, %d pending, %d awaiting ack, %d pull requests waiting",
+		info.Delivered.Stream, info.AckFloor.Stream, info.NumPending, info.NumAckPending, info.NumWaiting)
+}
+
 func waitAcked(t *testing.T, js jetstream.JetStream, last uint64) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for ackFloor(t, js) < last {
 		if time.Now().After(deadline) {
-			t.Fatalf("input acknowledged up to %d of %d", ackFloor(t, js), last)
+			t.Fatalf("input acknowledged up to %d of %d; %s", ackFloor(t, js), last, consumerState(js))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -325,11 +325,22 @@ func (b *Bus) resetDurable(ctx context.Context, name string, filter []string, af
 // applied but not yet acknowledged when ingest stopped (a crash) counts
 // too, and so, with partitions, does other partitions' input above this
 // floor.
+//
+// With PurgeApplied the gap is expected and is no loss: custos purges only
+// below acknowledgement floors it has read from the server, and a NATS
+// server killed without a clean stop can come back with a consumer's older,
+// lower floor (consumer state is written to disk lazily) while the purge
+// stands. That is logged at Info and not counted.
 func (b *Bus) checkRetained(floor, first uint64) {
 	if first <= floor+1 {
 		return
 	}
 	n := first - floor - 1
+	if b.cfg.PurgeApplied {
+		b.log.Info("input below the stream's first sequence was purged after it was applied (--input-retention applied); the consumer's acknowledgement floor is older than the purge (a NATS restart)",
+			"floor", floor, "first", first)
+		return
+	}
 	b.cfg.Metrics.InputRemoved.Add(float64(n))
 	b.log.Error("input removed from the stream before it was applied (input retention shorter than ingest was stopped)",
 		"first_removed", floor+1, "last_removed", first-1, "messages", n, "partitioned", b.cfg.Partitions > 0)
@@ -382,7 +393,9 @@ func (b *Bus) purgeApplied(ctx context.Context) {
 		}
 		for filter, floor := range floors {
 			floor = min(floor, old)
-			if err != nil || floor+1 <= below[filter] {
+			// Nothing to remove, no call: a purge, even of nothing, also
+			// moves the stream's consumers up to its first sequence.
+			if err != nil || floor+1 <= below[filter] || filter == "" && floor+1 <= s.CachedInfo().State.FirstSeq {
 				continue
 			}
 			opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSequence(floor + 1)}
@@ -405,7 +418,9 @@ func (b *Bus) purgeApplied(ctx context.Context) {
 		if len(parts) > 1 {
 			delete(parts, "")
 		}
-		b.cfg.Metrics.InputPurgedBelow.Set(float64(slices.Min(slices.Collect(maps.Values(parts)))))
+		if len(parts) > 0 {
+			b.cfg.Metrics.InputPurgedBelow.Set(float64(slices.Min(slices.Collect(maps.Values(parts)))))
+		}
 	}
 }
 
