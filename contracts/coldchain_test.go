@@ -9,11 +9,18 @@ import (
 	"time"
 
 	"github.com/custos-dev/custos/twin"
+	"github.com/custos-dev/custos/wasm-policies/builtin"
 	"github.com/custos-dev/custos/wasm-policies/coldchain/policy"
 	sdk "github.com/custos-dev/custos/wasm-policies/sdk/go"
 )
 
 func coldchain(t testing.TB, cfg Config) (*Host, twin.Contract) {
+	return coldchainAt(t, cfg, "")
+}
+
+// coldchainAt is coldchain at a given built-in version ("": the default,
+// the highest).
+func coldchainAt(t testing.TB, cfg Config, version string) (*Host, twin.Contract) {
 	t.Helper()
 	h := newTestHost(t, cfg)
 	ctx := context.Background()
@@ -21,8 +28,8 @@ func coldchain(t testing.TB, cfg Config) (*Host, twin.Contract) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := h.Resolve(ctx, policy.Name, "")
-	if err != nil || ref != refs[0] {
+	ref, err := h.Resolve(ctx, policy.Name, version)
+	if err != nil || version == "" && ref != refs[len(refs)-1] {
 		t.Fatalf("resolve coldchain: %+v %v", ref, err)
 	}
 	c, err := h.Contract(ctx, ref.SHA256)
@@ -168,23 +175,28 @@ func TestColdchainRejectsBadParams(t *testing.T) {
 	}
 }
 
-// TestColdchainCorruptStateTraps checks that a Go panic in the guest is a
-// trap that carries the panic message, and that the next call works.
+// TestColdchainCorruptStateTraps checks that a corrupt state is a trap —
+// in the Go build a Go panic, whose message the trap carries — and that the
+// next call works.
 func TestColdchainCorruptStateTraps(t *testing.T) {
-	_, c := coldchain(t, Config{PoolSize: 1})
-	ctx := context.Background()
-	ev := encodeEvent(t, reading(1, t0, 5))
-	_, err := c.Apply(ctx, twin.Call{Twin: "x", Seq: 1, Time: t0}, []byte("garbage"), ev)
-	var ce *twin.ContractError
-	if !errorsAs(err, &ce) || ce.Kind != KindTrap || !strings.Contains(err.Error(), "corrupt state") {
-		t.Fatalf("err = %v", err)
-	}
-	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
-	out, err := c.Init(ctx, twin.Call{Twin: "x", Time: t0}, encodeEvent(t, create))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Apply(ctx, twin.Call{Twin: "x", Seq: 1, Time: t0}, out.State, ev); err != nil {
-		t.Fatal(err)
+	for _, version := range []string{"1.0.0", builtin.WATVersion} {
+		t.Run(version, func(t *testing.T) {
+			_, c := coldchainAt(t, Config{PoolSize: 1}, version)
+			ctx := context.Background()
+			ev := encodeEvent(t, reading(1, t0, 5))
+			_, err := c.Apply(ctx, twin.Call{Twin: "x", Seq: 1, Time: t0}, []byte("garbage"), ev)
+			var ce *twin.ContractError
+			if !errorsAs(err, &ce) || ce.Kind != KindTrap || version == "1.0.0" && !strings.Contains(err.Error(), "corrupt state") {
+				t.Fatalf("err = %v", err)
+			}
+			create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
+			out, err := c.Init(ctx, twin.Call{Twin: "x", Time: t0}, encodeEvent(t, create))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Apply(ctx, twin.Call{Twin: "x", Seq: 1, Time: t0}, out.State, ev); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -29,7 +29,8 @@ Usage:
   custos policy test MODULE.wasm --params p.json --events e.jsonl [--expect x.jsonl]
                                            run a contract offline exactly as the runtime
                                            does and print (or check) what each event did;
-                                           MODULE may be builtin:coldchain; same limit
+                                           MODULE may be builtin:coldchain (the default
+                                           build) or builtin:coldchain@1.0.0; same limit
                                            flags and defaults as custos run
                                            (--contract-fuel, --contract-memory-pages, …)
 Events file (JSON Lines): readings as on custos.telemetry.<twin>, {"command":{…}},
@@ -158,14 +159,17 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := policytest.Config{Name: *name, Version: *ver, Twin: *twinID, Kind: *kind, Custodian: *custodian, Host: lim.config()}
 	if b, ok := strings.CutPrefix(pos[0], "builtin:"); ok {
+		// builtin:NAME is the version new twins get (the last registered);
+		// builtin:NAME@VERSION names one.
+		b, v, _ := strings.Cut(b, "@")
 		found := false
 		for _, p := range builtin.Policies() {
-			if p.Name == b {
+			if p.Name == b && (v == "" || p.Version == v) {
 				cfg.Module, cfg.Trusted, found = p.Wasm, true, true
 			}
 		}
 		if !found {
-			fmt.Fprintf(stderr, "custos policy test: no built-in policy %q\n", b)
+			fmt.Fprintf(stderr, "custos policy test: no built-in policy %q\n", strings.TrimPrefix(pos[0], "builtin:"))
 			return 2
 		}
 	} else {

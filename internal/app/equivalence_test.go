@@ -139,12 +139,12 @@ func etScenarios() []etScenario {
 }
 
 // etModule returns the wasm of a reference contract: the built-in
-// coldchain, the others built from source (as wasm-policies/conformance
-// does).
+// coldchain new twins get, the others built from source (as
+// wasm-policies/conformance does).
 func etModule(t *testing.T, policy string) []byte {
 	t.Helper()
 	if policy == "coldchain" {
-		return builtin.Coldchain().Wasm
+		return builtin.ColdchainWAT().Wasm
 	}
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goBin); err != nil {

@@ -405,8 +405,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 	}
 	defer pubc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	p := builtin.Coldchain()
-	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
 	if err != nil {
 		return 0, err
 	}

@@ -56,8 +56,7 @@ func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Late
 	}
 	defer subc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	p := builtin.Coldchain()
-	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
 	if err != nil {
 		return none, err
 	}

@@ -116,8 +116,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	p := builtin.Coldchain()
-	ref, err := a.Host.Resolve(ctx, p.Name, p.Version)
+	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
 	if err != nil {
 		return s, err
 	}

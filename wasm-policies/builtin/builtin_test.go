@@ -39,7 +39,15 @@ func TestCommittedWasmUpToDate(t *testing.T) {
 
 func TestPolicies(t *testing.T) {
 	ps := Policies()
-	if len(ps) != 1 || ps[0].Name != "coldchain" || ps[0].Version == "" || !bytes.HasPrefix(ps[0].Wasm, []byte("\x00asm")) {
-		t.Fatalf("unexpected builtin policies: %+v", ps[0].Name)
+	if len(ps) != 2 {
+		t.Fatalf("%d builtin policies, want 2", len(ps))
+	}
+	for _, p := range ps {
+		if p.Name != "coldchain" || p.Version == "" || !bytes.HasPrefix(p.Wasm, []byte("\x00asm")) {
+			t.Fatalf("unexpected builtin policy %s@%s", p.Name, p.Version)
+		}
+	}
+	if ps[0].Version != "1.0.0" || ps[1].Version != WATVersion || bytes.Equal(ps[0].Wasm, ps[1].Wasm) {
+		t.Fatalf("want the Go build as 1.0.0 and the WAT build as %s: %s, %s", WATVersion, ps[0].Version, ps[1].Version)
 	}
 }
