@@ -200,3 +200,40 @@ func TestColdchainCorruptStateTraps(t *testing.T) {
 		})
 	}
 }
+
+// TestRetainedBuiltinCompiledOnFirstUse: the Go build of coldchain, kept for
+// twins created on it, is filed at start but compiled only when a twin
+// needs it; then it runs like any module.
+func TestRetainedBuiltinCompiledOnFirstUse(t *testing.T) {
+	h := newTestHost(t, Config{})
+	ctx := context.Background()
+	if _, err := h.RegisterBuiltins(ctx); err != nil {
+		t.Fatal(err)
+	}
+	goRef, err := h.Resolve(ctx, policy.Name, "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watRef, _ := h.Resolve(ctx, policy.Name, builtin.WATVersion)
+	if h.Fuel(watRef.SHA256) == 0 {
+		t.Fatal("the default build is not compiled at registration")
+	}
+	if h.Fuel(goRef.SHA256) != 0 {
+		t.Fatal("the retained Go build was compiled at registration")
+	}
+	c, err := h.Contract(ctx, goRef.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Fuel(goRef.SHA256) == 0 {
+		t.Fatal("not compiled after Contract")
+	}
+	create := twin.Event{Kind: twin.KindCreate, Time: t0, Fields: []string{"pallet", "", "", ""}}
+	out, err := c.Init(ctx, twin.Call{Twin: "x", Time: t0}, encodeEvent(t, create))
+	if err != nil || len(out.State) == 0 {
+		t.Fatalf("init on the retained build: %v", err)
+	}
+	if again, err := h.Contract(ctx, goRef.SHA256); err != nil || again != c {
+		t.Fatalf("second Contract: %v, same module %v", err, again == c)
+	}
+}

@@ -34,9 +34,13 @@ type Host struct {
 
 	mu      sync.RWMutex
 	modules map[twin.Hash]*module
-	byName  map[string][]registration
-	order   []twin.ContractRef
-	nreg    int
+	// lazy holds modules registered with RegisterTrustedLazy and not
+	// compiled yet: Contract compiles one on first use (under lazyMu).
+	lazy   map[twin.Hash]lazyModule
+	lazyMu sync.Mutex
+	byName map[string][]registration
+	order  []twin.ContractRef
+	nreg   int
 
 	liveMu sync.Mutex
 	live   map[*instance]struct{}
@@ -44,6 +48,11 @@ type Host struct {
 	closed atomic.Bool
 	stop   chan struct{}
 	wg     sync.WaitGroup
+}
+
+type lazyModule struct {
+	wasm []byte
+	o    regOpts
 }
 
 type registration struct {
@@ -61,6 +70,7 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		cfg:     cfg,
 		epoch:   time.Now(),
 		modules: make(map[twin.Hash]*module),
+		lazy:    make(map[twin.Hash]lazyModule),
 		byName:  make(map[string][]registration),
 		live:    make(map[*instance]struct{}),
 		stop:    make(chan struct{}),
@@ -139,8 +149,18 @@ func (h *Host) RegisterTrusted(ctx context.Context, name, version string, wasm [
 	return h.register(ctx, name, version, wasm, regOpts{trusted: true})
 }
 
+// RegisterTrustedLazy is RegisterTrusted without compiling: the module is
+// filed under name and version at once, and validated, instrumented and
+// compiled on the first Contract call for its sha256 (an error then if it
+// is invalid). For built-ins kept only for the twins created on them, so
+// that a start does not compile modules nothing may call.
+func (h *Host) RegisterTrustedLazy(ctx context.Context, name, version string, wasm []byte) (twin.ContractRef, error) {
+	return h.register(ctx, name, version, wasm, regOpts{trusted: true, lazy: true})
+}
+
 type regOpts struct {
 	trusted, dryRun bool
+	lazy            bool // RegisterTrustedLazy
 	unmetered       bool // benchmarks only: the module as it was before fuel
 }
 
@@ -158,6 +178,7 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 
 	h.mu.RLock()
 	_, compiled := h.modules[ref.SHA256]
+	_, lazy := h.lazy[ref.SHA256]
 	prev, dup := h.lookup(name, version)
 	h.mu.RUnlock()
 	if dup {
@@ -167,7 +188,14 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 		return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, ErrVersionExists)
 	}
 	var m *module
-	if !compiled {
+	switch {
+	case compiled || lazy && o.lazy:
+	case lazy: // filed lazily before: compile now, as the first registration asked
+		if _, err := h.loadLazy(ctx, ref.SHA256); err != nil {
+			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
+		}
+	case o.lazy: // filed below, compiled by Contract
+	default:
 		var err error
 		if m, err = h.load(ctx, ref.SHA256, wasm, o); err != nil {
 			return twin.ContractRef{}, fmt.Errorf("register %s@%s: %w", name, version, err)
@@ -205,11 +233,19 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 		} else {
 			h.modules[ref.SHA256] = m
 		}
+	} else if _, ok := h.modules[ref.SHA256]; !ok && o.lazy {
+		if _, ok := h.lazy[ref.SHA256]; !ok {
+			h.lazy[ref.SHA256] = lazyModule{wasm: wasm, o: regOpts{trusted: o.trusted}}
+		}
 	}
 	h.nreg++
 	h.byName[name] = append(h.byName[name], registration{ref: ref, n: h.nreg})
 	h.order = append(h.order, ref)
-	h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted)
+	if o.lazy {
+		h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted, "compiled", "on first use")
+	} else {
+		h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted)
+	}
 	return ref, nil
 }
 
@@ -318,9 +354,39 @@ func (h *Host) Contract(ctx context.Context, sha twin.Hash) (twin.Contract, erro
 	m, ok := h.modules[sha]
 	h.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("contract %s: %w", sha.Hex(), twin.ErrUnknownPolicy)
+		var err error
+		if m, err = h.loadLazy(ctx, sha); err != nil {
+			return nil, err
+		}
 	}
 	return m.handle, nil
+}
+
+// loadLazy compiles the module sha registered with RegisterTrustedLazy
+// (or returns it, compiled meanwhile).
+func (h *Host) loadLazy(ctx context.Context, sha twin.Hash) (*module, error) {
+	h.lazyMu.Lock()
+	defer h.lazyMu.Unlock()
+	h.mu.RLock()
+	m, ok := h.modules[sha]
+	lz, lazy := h.lazy[sha]
+	h.mu.RUnlock()
+	switch {
+	case ok:
+		return m, nil
+	case !lazy:
+		return nil, fmt.Errorf("contract %s: %w", sha.Hex(), twin.ErrUnknownPolicy)
+	}
+	m, err := h.load(ctx, sha, lz.wasm, lz.o)
+	if err != nil {
+		return nil, fmt.Errorf("contract %s: %w", sha.Hex(), err)
+	}
+	h.mu.Lock()
+	h.modules[sha] = m
+	delete(h.lazy, sha)
+	h.mu.Unlock()
+	h.cfg.Logger.Info("contract compiled on first use", "sha256", sha.Hex())
+	return m, nil
 }
 
 // Policies returns every registration, in registration order.

@@ -18,13 +18,16 @@ type Policy struct {
 	Name    string
 	Version string
 	Wasm    []byte // do not modify
+	// Retained: kept for the twins created on it, no longer what new twins
+	// get; the host compiles it on first use only.
+	Retained bool
 }
 
 // Coldchain returns the cold-chain reference contract built from Go
 // (wasm-policies/coldchain), coldchain@1.0.0. It stays registered so that
 // twins created on it keep running; new twins get ColdchainWAT.
 func Coldchain() Policy {
-	return Policy{Name: policy.Name, Version: policy.Version, Wasm: coldchainWasm}
+	return Policy{Name: policy.Name, Version: policy.Version, Wasm: coldchainWasm, Retained: true}
 }
 
 // WATVersion is the version of the WebAssembly text build of coldchain.
