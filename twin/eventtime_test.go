@@ -3,6 +3,7 @@ package twin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -299,6 +300,39 @@ func TestStepRecordsWhenTimersFire(t *testing.T) {
 		}
 		if i%2 == 0 && recs[2].Kind != KindTimer {
 			t.Fatalf("%s: record 3 is %v, want the timer", id, recs[2].Kind)
+		}
+	}
+}
+
+// BenchmarkProcessTimersFire: steps of 1,000 twins where every reading
+// fires an event-time timer (the step's records outgrow the shards' parts):
+// bytes allocated per step show how the records are gathered.
+func BenchmarkProcessTimersFire(b *testing.B) {
+	ctx := context.Background()
+	rt, _ := newTestRuntime(b)
+	const twins = 1000
+	var in []Input
+	seq := map[string]uint64{}
+	next := func(id string) uint64 { seq[id]++; return seq[id] }
+	for i := 0; i < twins; i++ {
+		id := fmt.Sprintf("T%d", i)
+		in = append(in, createInput(next(id), id))
+	}
+	if _, err := rt.Process(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		in = in[:0]
+		for i := 0; i < twins; i++ {
+			id := fmt.Sprintf("T%d", i)
+			// 999 sets "silence" a minute on; the next step, two minutes
+			// on, fires it first.
+			in = append(in, reading(next(id), id, 999, t0.Add(time.Duration(2*k)*time.Minute)))
+		}
+		if _, err := rt.Process(ctx, in); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -262,6 +262,12 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	// The shards' records, in shard order, in one slice: moved down within
 	// recs (each part starts at or after where it goes) unless one moved out.
 	n := 0
+	if moved { // one allocation of the right size, not append's doublings
+		for _, s := range r.shards {
+			n += len(s.records)
+		}
+		b.Records, n = make([]Record, 0, n), 0
+	}
 	for _, s := range r.shards {
 		if moved {
 			b.Records = append(b.Records, s.records...)

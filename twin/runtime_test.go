@@ -12,7 +12,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-func newTestRuntime(t *testing.T) (*Runtime, *memStore) {
+func newTestRuntime(t testing.TB) (*Runtime, *memStore) {
 	t.Helper()
 	st := newMemStore()
 	rt, err := New(Config{Store: st, Contracts: fakeHost{bandContract{}}, Shards: 3})
