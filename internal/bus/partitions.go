@@ -117,6 +117,14 @@ func (b *Bus) partitionInput(ctx context.Context, sc *jetstream.StreamConfig) er
 	return nil
 }
 
+// pullExpiry bounds each pull request of ingest's consumers, and with it
+// (heartbeats every half of it, missing after two) how long a pull request
+// the server no longer holds goes unnoticed: the client then issues a new
+// one. nats.go's default, 30 s, let such a loss stall ingest for 30 s
+// (docs/rationale.md, "Why are purges sent only when they remove
+// something?"); the cost is one pull request per 5 s per idle consumer.
+const pullExpiry = 5 * time.Second
+
 // startConsumers (re)creates the consumers of this run, the single one or
 // one per owned partition, each from its acknowledgement floor, and
 // consumes them into handle. stop stops them all (also after an error).
@@ -137,7 +145,7 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 		if err := b.resetConsumer(ctx); err != nil {
 			return stop, err
 		}
-		cc, err := b.cons.Consume(handle, jetstream.PullMaxMessages(b.cfg.BatchSize*4), errs)
+		cc, err := b.cons.Consume(handle, jetstream.PullMaxMessages(b.cfg.BatchSize*4), jetstream.PullExpiry(pullExpiry), errs)
 		if err != nil {
 			return stop, fmt.Errorf("consume: %w", err)
 		}
@@ -188,7 +196,7 @@ func (b *Bus) startConsumers(ctx context.Context, handle func(jetstream.Msg)) (s
 	b.checkRetained(slices.Min(floors), s.CachedInfo().State.FirstSeq)
 	pull := max(b.cfg.BatchSize*4/len(owned), 256)
 	for i, cons := range conss {
-		cc, err := cons.Consume(handle, jetstream.PullMaxMessages(pull), errs)
+		cc, err := cons.Consume(handle, jetstream.PullMaxMessages(pull), jetstream.PullExpiry(pullExpiry), errs)
 		if err != nil {
 			return stop, fmt.Errorf("partition %d: consume: %w", parts[i], err)
 		}
