@@ -440,7 +440,8 @@ func (h *Host) Quarantined(sha twin.Hash) string {
 
 // Fuel returns the per-call fuel budget of the module with the given
 // sha256 (its custos.fuel section, else Config.Fuel), or 0 if it is not
-// loaded.
+// loaded (unknown, or registered with RegisterTrustedLazy and not compiled
+// yet).
 func (h *Host) Fuel(sha twin.Hash) uint64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

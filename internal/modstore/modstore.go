@@ -329,7 +329,8 @@ type Policy struct {
 	SHA256  twin.Hash `json:"sha256"`
 	// Twins is the number of twins running this module (-1 if not counted).
 	Twins int `json:"twins"`
-	// Fuel is the module's per-call fuel budget.
+	// Fuel is the module's per-call fuel budget (0 for a retained built-in
+	// not compiled yet: contracts.Host.RegisterTrustedLazy).
 	Fuel uint64 `json:"fuel"`
 	// Quarantined, if set, says why the watchdog quarantined the module:
 	// its calls fail (dead-lettered, kind "quarantined") until a restart.
