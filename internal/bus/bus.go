@@ -394,8 +394,11 @@ func (b *Bus) purgeApplied(ctx context.Context) {
 		for filter, floor := range floors {
 			floor = min(floor, old)
 			// Nothing to remove, no call: a purge, even of nothing, also
-			// moves the stream's consumers up to its first sequence.
-			if err != nil || floor+1 <= below[filter] || filter == "" && floor+1 <= s.CachedInfo().State.FirstSeq {
+			// moves the stream's consumers up to its first sequence. (A
+			// partition's filtered first sequence is not known without a
+			// costly lookup: there only a purge below 1 is skipped, and the
+			// pull expiry bounds what such a move can cost.)
+			if err != nil || floor == 0 || floor+1 <= below[filter] || filter == "" && floor+1 <= s.CachedInfo().State.FirstSeq {
 				continue
 			}
 			opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSequence(floor + 1)}
