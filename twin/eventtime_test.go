@@ -251,8 +251,19 @@ func TestStreamTimerForEventTimeTimerIgnored(t *testing.T) {
 // A step whose shards write more records than its events (event-time
 // timers firing inline) keeps every record of every shard, each twin's in
 // order and chained: Apply gives the shards parts of one records slice, and
-// a shard that outgrows its part must not write into its neighbour's.
+// a shard that outgrows its part must not write into its neighbour's. Run
+// with the room Apply gives for fired timers (records moved down in place)
+// and with none (every shard that fires a timer outgrows its part).
 func TestStepRecordsWhenTimersFire(t *testing.T) {
+	t.Run("room", stepRecordsWhenTimersFire)
+	t.Run("no room", func(t *testing.T) {
+		defer func(f func(int) int) { recordRoom = f }(recordRoom)
+		recordRoom = func(events int) int { return events }
+		stepRecordsWhenTimersFire(t)
+	})
+}
+
+func stepRecordsWhenTimersFire(t *testing.T) {
 	ctx := context.Background()
 	rt, st := newTestRuntime(t)
 	ids := []string{"A", "B", "C", "D", "E", "F", "G", "H"}

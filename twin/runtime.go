@@ -210,13 +210,25 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	// of it per shard (capped, so a shard that outgrows its part moves out
 	// rather than into its neighbour's): per shard and per step they were 9 %
 	// of all the bytes ingest allocated.
-	recs := make([]Record, total)
-	arena := make([]byte, 0, arenaPerEvent*total)
-	off := 0
+	//
+	// Each shard's part has room for records beyond its events (event-time
+	// timers that fire add one each): a shard that outgrew its part made
+	// the step gather every shard's records into a new slice.
+	rooms := 0
 	for _, s := range r.shards {
-		s.records = recs[off : off : off+s.events]
-		s.arena = arena[arenaPerEvent*off : arenaPerEvent*off : arenaPerEvent*(off+s.events)]
-		off += s.events
+		if s.events > 0 {
+			s.room = recordRoom(s.events)
+			rooms += s.room
+		}
+	}
+	recs := make([]Record, rooms)
+	arena := make([]byte, 0, arenaPerEvent*total)
+	off, aoff := 0, 0
+	for _, s := range r.shards {
+		s.records = recs[off : off : off+s.room]
+		s.arena = arena[arenaPerEvent*aoff : arenaPerEvent*aoff : arenaPerEvent*(aoff+s.events)]
+		off += s.room
+		aoff += s.events
 	}
 	if active == 1 || len(in) <= inlineInputs {
 		for _, s := range r.shards {
@@ -252,8 +264,8 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 			b.Same = append(b.Same, !res.fresh && res.before == indexedOf(t))
 			res.fresh = false
 		}
-		if len(s.records) > s.events {
-			moved = true // outgrew its part of recs (timers fired)
+		if cap(s.records) != s.room {
+			moved = true // outgrew its part of recs (more timers fired than it had room for)
 		}
 		b.Alerts = append(b.Alerts, s.alerts...)
 		st.out.States = append(st.out.States, s.states...)
@@ -281,6 +293,11 @@ func (r *Runtime) Apply(ctx context.Context, in []Input) (*Step, error) {
 	}
 	return st, nil
 }
+
+// recordRoom is the room for records a shard gets in a step of events
+// events: its events and, for timers that fire, half as many again plus a
+// few (a variable for tests).
+var recordRoom = func(events int) int { return events + events/2 + 8 }
 
 // arenaPerEvent is the room for an event's canonical encoding reserved per
 // event of a step (a reading takes ~40 bytes; a larger one grows its
@@ -533,6 +550,7 @@ type shard struct {
 	// per batch
 	inputs  []int
 	events  int // of inputs
+	room    int // capacity of records as Apply sized it
 	arena   []byte
 	changed []*resident
 	records []Record
@@ -548,7 +566,7 @@ func (s *shard) reset(now time.Time) {
 	// Records and the event bytes they point into belong to the step until
 	// it is committed, so each step gets its own, sized by Apply for its
 	// inputs (a small batch does not pay for the largest one).
-	s.events = 0
+	s.events, s.room = 0, 0
 	s.arena = nil
 	clear(s.changed)
 	s.changed = s.changed[:0]
