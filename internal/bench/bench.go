@@ -134,6 +134,13 @@ func (c *Config) defaults() {
 	}
 }
 
+// coldchain is the built-in coldchain version new twins get (created with
+// policy "coldchain" and no version), which the bench's twins run as a
+// user's would.
+func coldchain(ctx context.Context, a *app.App) (twin.ContractRef, error) {
+	return a.Host.Resolve(ctx, builtin.Coldchain().Name, "")
+}
+
 // daemon is the configuration of the daemons the run starts: data in dir,
 // in-process NATS only, no HTTP.
 func (c *Config) daemon(dir, store string) app.Config {
@@ -405,7 +412,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 	}
 	defer pubc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
+	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return 0, err
 	}

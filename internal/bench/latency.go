@@ -17,7 +17,6 @@ import (
 
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/twin"
-	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
 
 // Latency is the time from publishing a reading to seeing the twin's new
@@ -56,7 +55,7 @@ func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Late
 	}
 	defer subc.Close()
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
+	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return none, err
 	}

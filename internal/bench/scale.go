@@ -22,7 +22,6 @@ import (
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/internal/bus"
 	"github.com/custos-dev/custos/twin"
-	"github.com/custos-dev/custos/wasm-policies/builtin"
 )
 
 // Scale is what the fleet-scale phase of a run measured: memory per
@@ -116,7 +115,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
-	ref, err := a.Host.Resolve(ctx, builtin.Coldchain().Name, "") // the version new twins get
+	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return s, err
 	}
