@@ -363,17 +363,39 @@ func (h *Holder) Release(ctx context.Context, name string) error {
 	rev := l.rev
 	l.mu.Unlock()
 	err := h.kv.Delete(ctx, name, jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		// A renewal whose reply we did not wait for may have been written.
-		if e, gerr := h.kv.Get(ctx, name); gerr == nil && h.ours(e, l.token) {
-			err = h.kv.Delete(ctx, name, jetstream.LastRevision(e.Revision()))
+	// A renewal whose reply we did not wait for (its context ended) may
+	// have been written, so the revision moved on while the key is still
+	// ours. Read it back and delete at that revision; a read served by a
+	// replica that has not applied the renewal yet gives the older
+	// revision, so a mismatch is retried until the key is no longer ours or
+	// ctx ends — giving up would leave the lease held for a whole TTL.
+	for errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		e, gerr := h.kv.Get(ctx, name)
+		if errors.Is(gerr, jetstream.ErrKeyNotFound) || (gerr == nil && !h.ours(e, l.token)) {
+			return nil // deleted, or taken over: nothing of ours to release
+		}
+		if gerr != nil {
+			err = gerr
+			break
+		}
+		err = h.kv.Delete(ctx, name, jetstream.LastRevision(e.Revision()))
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("release lease %s: %w", name, ctx.Err())
+			case <-time.After(releaseRetry):
+			}
 		}
 	}
-	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	if err != nil {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}
 	return nil
 }
+
+// releaseRetry is the pause between attempts of a release whose revision
+// moved on.
+const releaseRetry = 20 * time.Millisecond
 
 // ours reports whether e was written by this holder in the tenure token.
 func (h *Holder) ours(e jetstream.KeyValueEntry, token string) bool {
