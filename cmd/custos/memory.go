@@ -41,6 +41,33 @@ func (m memorySetting) String() string {
 	}
 }
 
+// bytesPerResident is the memory budget per resident twin behind the default
+// of --max-resident: a million resident coldchain twins took ~1.1 KB each at
+// rest, everything included (packed twin, NATS's index entries for its
+// subjects and bucket key, the store's caches), and the Go heap needs room
+// above what is live for the collector to work in (docs/performance.md,
+// "Fleet scale").
+const bytesPerResident = 2 << 10
+
+// defaultMaxResident is the runtime's own cap when no memory limit is known.
+const defaultMaxResident = 2_000_000
+
+// maxResident is the cap on resident twins: flag if set (> 0), else one twin
+// per bytesPerResident of the process's memory limit (with GOMEMLIMIT, of
+// the limit it is goHeapShare of), else (no limit) defaultMaxResident.
+func (m memorySetting) maxResident(flag int) int {
+	switch {
+	case flag > 0:
+		return flag
+	case m.limit > 0:
+		return int(max(min(m.limit/bytesPerResident, math.MaxInt32), 1000))
+	case m.source == "GOMEMLIMIT" && m.goMem > 0 && m.goMem < math.MaxInt64:
+		return int(max(min(uint64(float64(m.goMem)/goHeapShare)/bytesPerResident, math.MaxInt32), 1000))
+	default:
+		return defaultMaxResident
+	}
+}
+
 // setMemoryLimit applies --memory-limit: "auto" takes the limit of the
 // process's cgroup (a container's memory limit), if any; "off" sets none;
 // otherwise a size (1536MiB, 1.5GiB, 2GB, 1610612736). The Go runtime then

@@ -85,3 +85,25 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	t.Logf("auto on this machine: %s", m)
 }
+
+func TestMaxResident(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		m    memorySetting
+		flag int
+		want int
+	}{
+		{"flag wins", memorySetting{limit: 3 << 29, source: "--memory-limit"}, 5000, 5000},
+		{"1.5GiB", memorySetting{limit: 3 << 29, goMem: 1288490188, source: "--memory-limit"}, 0, 786432},
+		{"cgroup 8GiB", memorySetting{limit: 8 << 30, source: "cgroup"}, 0, 4194304},
+		{"GOMEMLIMIT 1200MiB", memorySetting{goMem: 1200 << 20, source: "GOMEMLIMIT"}, 0, 768000},
+		{"GOMEMLIMIT unset but read", memorySetting{goMem: math.MaxInt64, source: "GOMEMLIMIT"}, 0, defaultMaxResident},
+		{"no limit", memorySetting{goMem: math.MaxInt64}, 0, defaultMaxResident},
+		{"off", memorySetting{goMem: math.MaxInt64, source: "off"}, 0, defaultMaxResident},
+		{"tiny limit", memorySetting{limit: 64 << 20, source: "--memory-limit"}, 0, 32768},
+	} {
+		if got := c.m.maxResident(c.flag); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}

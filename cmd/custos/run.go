@@ -40,9 +40,12 @@ func runCmd(args []string) {
 	authTokens := fs.String("auth-tokens", "", "file of HTTP bearer tokens, one \"TOKEN read|admin [TENANT]\" per line (required when --http is not loopback)")
 	inputRetention := fs.String("input-retention", "0", "how long stream CUSTOS_INPUT keeps input: \"applied\": until custos has applied and acknowledged it and the 2 min duplicate window has passed (the stream holds only input not yet applied or recent; recommended for large fleets); a duration, e.g. 168h: that long after it arrived, applied or not; 0: for ever (the stream grows by every reading). The store's history keeps every applied event either way")
 	dupWindow := fs.Duration("duplicate-window", 2*time.Minute, "how long the input, alert and dead-letter streams remember a Nats-Msg-Id, so that a re-send with the same id is stored once (at most --input-retention; with --input-retention applied, input is kept at least this long)")
+	stateRetention := fs.Duration("state-retention", 0, "remove a twin's key from KV bucket custos_twins once the twin has not changed for this long (watchers see a purge; its next change puts it back; GET /v1/twins/<id> always answers from the store), e.g. 24h; 0: the bucket keeps every twin's latest state. For fleets larger than memory: each key costs the NATS server memory, active or not")
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
+	maxResident := fs.Int("max-resident", 0, "most twins kept in memory; the least recently used beyond it are passivated (checked every 10 s) and loaded from the store by their next event (default: one per 2 KiB of the memory limit, e.g. 786432 for 1.5GiB; 2000000 without a limit)")
+	idleAfter := fs.Duration("idle-after", 10*time.Minute, "passivate twins no event touched for this long")
 	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
 	lim := addContractLimitFlags(fs)
@@ -72,6 +75,9 @@ func runCmd(args []string) {
 	if err != nil {
 		fatalf("--input-retention: %v", err)
 	}
+	if *stateRetention < 0 || *stateRetention > 0 && *stateRetention < time.Second {
+		fatalf("--state-retention %v: want 0 or at least 1s", *stateRetention)
+	}
 	if *dupWindow <= 0 {
 		fatalf("--duplicate-window %v: want a positive duration", *dupWindow)
 	}
@@ -79,14 +85,21 @@ func runCmd(args []string) {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	log.Info("memory", "limit", mem.limit, "go_limit", mem.goMem, "source", mem.source)
+	if *maxResident < 0 {
+		fatalf("--max-resident %d: want a positive number of twins (0: from the memory limit)", *maxResident)
+	}
+	if *idleAfter <= 0 {
+		fatalf("--idle-after %v: want a positive duration", *idleAfter)
+	}
+	resident := mem.maxResident(*maxResident)
+	log.Info("memory", "limit", mem.limit, "go_limit", mem.goMem, "source", mem.source, "max_resident", resident)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, app.Config{
 		Data: *data, NATSListen: *natsListen, NATSURL: *natsURL, NATSUsers: *natsUsers, NATSCreds: *natsCreds, NATSCA: *natsCA,
-		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
-		Shards: *shards, BatchSize: *batch, MaxMessageBytes: *maxMsg,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MaxFutureSkew: *futureSkew, InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow, StateRetention: *stateRetention, HTTP: *httpAddr, AuthTokens: *authTokens, Store: *store, HistoryRetention: *retention,
+		Shards: *shards, MaxResident: resident, IdleAfter: *idleAfter, BatchSize: *batch, MaxMessageBytes: *maxMsg,
 		ContractFuel: *lim.fuel, ContractWatchdog: *lim.watchdog, ContractPages: uint32(*lim.pages), ContractMaxOutput: *lim.maxOut, Anchor: chain.config(), Logger: log,
 		Cluster: cl.config(),
 	})
@@ -132,11 +145,11 @@ func runCmd(args []string) {
   store      %s
   http       %s://%s  (dashboard /, API /v1/twins, metrics /metrics)
   anchors    %s
-  memory     %s
+  memory     %s; at most %d twins resident
   telemetry  publish readings to custos.telemetry.<twin>
   state      KV bucket custos_twins, subjects custos.twin.<twin>.state / .alert
 Stop with Ctrl-C.
-`, version, *data, natsWhere, storeWhere, scheme, a.HTTPAddr, chainWhere, mem)
+`, version, *data, natsWhere, storeWhere, scheme, a.HTTPAddr, chainWhere, mem, resident)
 	<-ctx.Done()
 	log.Info("stopping")
 	a.Close()

@@ -62,6 +62,9 @@ type Config struct {
 	// PurgeApplied removes input from CUSTOS_INPUT once custos has applied
 	// and acknowledged it (bus.Config).
 	PurgeApplied bool
+	// StateRetention removes a twin's key from bucket custos_twins once the
+	// twin has not changed for this long (bus.Config); 0 keeps all.
+	StateRetention time.Duration
 	// DuplicateWindow of the input, alert and dead-letter streams for
 	// Nats-Msg-Id (default 2 min; at most InputRetention).
 	DuplicateWindow time.Duration
@@ -78,7 +81,14 @@ type Config struct {
 	// time) in the background; 0 keeps history forever. PostgreSQL store only.
 	HistoryRetention time.Duration
 
-	Shards          int
+	Shards int
+	// MaxResident caps the twins kept in memory (0: twin.Config's default,
+	// 2,000,000); the least recently used beyond it are passivated and
+	// loaded from the store by their next event.
+	MaxResident int
+	// IdleAfter passivates twins no event touched for this long (0:
+	// twin.Config's default, 10 min).
+	IdleAfter       time.Duration
 	BatchSize       int
 	MaxMessageBytes int
 	// ContractFuel is the per-call fuel budget (0: contracts.DefaultFuel).
@@ -320,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 	// Runtime and bus.
 	rc := twin.Config{Store: a.Metrics.InstrumentStore(a.Store), Contracts: a.Metrics.InstrumentContracts(a.Modules),
-		Shards: cfg.Shards, Logger: cfg.Logger}
+		Shards: cfg.Shards, MaxResident: cfg.MaxResident, IdleAfter: cfg.IdleAfter, Logger: cfg.Logger}
 	if cfg.Cluster != nil {
 		rc.Results = a.publishResult
 	}
@@ -337,6 +347,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		Conn: a.Conn, JS: a.JS, Runtime: a.Runtime, Store: a.Store, Metrics: a.Metrics, Logger: cfg.Logger,
 		BatchSize: cfg.BatchSize, MaxMessageBytes: cfg.MaxMessageBytes,
 		OnCommit: a.onCommit, Tenants: tenants, MaxFutureSkew: cfg.MaxFutureSkew, InputRetention: cfg.InputRetention, PurgeApplied: cfg.PurgeApplied, DuplicateWindow: cfg.DuplicateWindow,
+		StateRetention: cfg.StateRetention,
 	}
 	if cfg.Cluster != nil {
 		if err := a.startCluster(ctx); err != nil {

@@ -105,6 +105,14 @@ type Config struct {
 	// in the store keeps every applied event). 0 keeps all input. The
 	// duplicate window is then at most this long.
 	InputRetention time.Duration
+	// StateRetention, if positive, is the KV bucket's TTL: a twin's key is
+	// removed this long after its last put, i.e. once the twin has not
+	// changed for that long, and comes back with its next change. The
+	// removal leaves a marker (Nats-Marker-Reason: MaxAge) that watchers see
+	// as a purge of the key, kept for stateMarkerTTL. 0 keeps every twin's
+	// latest state. For fleets larger than memory: every key costs the NATS
+	// server an index entry whether or not the twin is active.
+	StateRetention time.Duration
 	// PurgeApplied removes input from the input stream once the consumer
 	// of custos that reads it has acknowledged it (applied durably, its state in the
 	// bucket, its alerts and dead letters published) and DuplicateWindow
@@ -180,6 +188,12 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.InputRetention > 0 {
 		cfg.DuplicateWindow = min(cfg.DuplicateWindow, cfg.InputRetention)
 	}
+	if cfg.StateRetention < 0 {
+		return nil, errors.New("bus: negative StateRetention")
+	}
+	if cfg.StateRetention > 0 && cfg.StateRetention < time.Second {
+		return nil, errors.New("bus: StateRetention below 1 s")
+	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
@@ -239,17 +253,33 @@ func (b *Bus) Setup(ctx context.Context) error {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
-	if _, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kvc := jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "custos twin state, key = twin id",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    b.cfg.Replicas,
-	}); err != nil {
+		TTL:         b.cfg.StateRetention,
+	}
+	if b.cfg.StateRetention > 0 {
+		kvc.LimitMarkerTTL = min(stateMarkerTTL, b.cfg.StateRetention)
+	} else if kv, err := b.js.KeyValue(ctx, Bucket); err == nil {
+		// A stream's message TTLs, once allowed, cannot be disallowed:
+		// a bucket that had a retention keeps its markers' setting.
+		if st, err := kv.Status(ctx); err == nil {
+			kvc.LimitMarkerTTL = st.LimitMarkerTTL()
+		}
+	}
+	if _, err := b.js.CreateOrUpdateKeyValue(ctx, kvc); err != nil {
 		return fmt.Errorf("kv %s: %w", Bucket, err)
 	}
 	return nil
 }
+
+// stateMarkerTTL is how long the marker of a key removed by StateRetention
+// stays in the bucket (at most StateRetention): a watcher that is away
+// longer misses the removal, but no longer finds the key either.
+const stateMarkerTTL = 5 * time.Minute
 
 // resetConsumer (re)creates the durable consumer so that delivery starts
 // right after its acknowledgement floor. Messages delivered to an earlier
