@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/custos-dev/custos/internal/bench"
@@ -58,7 +60,17 @@ func benchCmd(args []string) {
 	allocprofile := fs.String("allocprofile", "", "write the allocations of the whole run (pprof allocs: go tool pprof -sample_index=alloc_space) to this file")
 	inputRetention := fs.String("input-retention", "0", "the daemons' --input-retention (\"applied\", a duration, or 0 to keep all input)")
 	dupWindow := fs.Duration("duplicate-window", 0, "the daemons' --duplicate-window (0: their default, 2 min)")
+	stateRetention := fs.Duration("state-retention", 0, "the daemons' --state-retention (with --store-twins: the stored twins are then not in the bucket, as if all were quiet for longer)")
+	maxResident := fs.Int("max-resident", 0, "the daemons' --max-resident (default as custos run's: from GOMEMLIMIT if set, else 2000000)")
+	storeTwins := fs.Int("store-twins", 0, "instead of everything else, measure a fleet of this many twins in the store, none resident: restart time, memory, and --messages readings each to a different twin (docs/performance.md, \"A fleet in the store\")")
 	fs.parse(args)
+	if *maxResident < 0 || *storeTwins < 0 {
+		fatalf("bench: --max-resident and --store-twins: want a positive number")
+	}
+	mem := memorySetting{goMem: math.MaxInt64}
+	if v := os.Getenv("GOMEMLIMIT"); v != "" && v != "off" {
+		mem = memorySetting{goMem: debug.SetMemoryLimit(-1), source: "GOMEMLIMIT"}
+	}
 	retain, err := parseInputRetention(*inputRetention)
 	if err != nil {
 		fatalf("bench: --input-retention: %v", err)
@@ -97,9 +109,14 @@ func benchCmd(args []string) {
 	res, err := bench.Run(ctx, bench.Config{Dir: *dir, Twins: *twins, Messages: *msgs, BatchedMessages: *bmsgs,
 		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
 		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile,
-		InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow})
+		InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow,
+		StateRetention: *stateRetention, MaxResident: mem.maxResident(*maxResident), StoreTwins: *storeTwins})
 	if err != nil {
 		fatalf("bench: %v", err)
+	}
+	if res.Fleet != nil {
+		fmt.Println(res.Fleet.FleetSummary())
+		return
 	}
 	fmt.Println(res.ScaleSummary())
 	if line := res.PostgresSummary(); line != "" {

@@ -60,7 +60,17 @@ type Config struct {
 	PurgeApplied   bool
 	// DuplicateWindow is the daemons' (0: their default, 2 min).
 	DuplicateWindow time.Duration
-	Log             io.Writer
+	// StateRetention is the daemons' (app.Config): a twin's key leaves the
+	// bucket once it has not changed for this long; 0 keeps all.
+	StateRetention time.Duration
+	// MaxResident is the daemons' cap on resident twins (0: the runtime's
+	// default, 2,000,000).
+	MaxResident int
+	// StoreTwins, if > 0, makes the run the stored-fleet phase alone: that
+	// many twins in the store, none resident, Messages readings each to a
+	// different one (storeFleet).
+	StoreTwins int
+	Log        io.Writer
 
 	// cacheDir is the compilation cache the run's daemons share, so that
 	// only the first compiles the built-in contracts (set by Run).
@@ -76,6 +86,7 @@ type Result struct {
 	MessageSize int     // bytes of one single-reading message
 	Latency     Latency // at half the single rate (unless Config.LatencyFor < 0)
 	Scale       Scale   // fleet scale: memory per twin, CPU per reading
+	Fleet       *Fleet  // the stored fleet (Config.StoreTwins), else nil
 	// Passivated is the latency of readings each to a different passivated
 	// twin (loaded from the store first), at a low rate, after Latency.
 	Passivated Latency
@@ -146,7 +157,8 @@ func coldchain(ctx context.Context, a *app.App) (twin.ContractRef, error) {
 func (c *Config) daemon(dir, store string) app.Config {
 	return app.Config{Data: dir, CacheDir: c.cacheDir, NATSListen: "-", HTTP: "-", Store: store,
 		MaxFutureSkew:  -1, // readings are dated 2030
-		InputRetention: c.InputRetention, PurgeApplied: c.PurgeApplied, DuplicateWindow: c.DuplicateWindow, Logger: c.daemonLog()}
+		InputRetention: c.InputRetention, PurgeApplied: c.PurgeApplied, DuplicateWindow: c.DuplicateWindow, StateRetention: c.StateRetention,
+		MaxResident: c.MaxResident, Logger: c.daemonLog()}
 }
 
 // daemonLog is the logger of the daemons the bench starts: their warnings
@@ -194,6 +206,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var res Result
 	res.MessageSize = len(single(0, rand.New(rand.NewPCG(1, 1))))
 	var err error
+	if cfg.StoreTwins > 0 {
+		var f Fleet
+		pprof.Do(ctx, pprof.Labels("phase", "stored"), func(ctx context.Context) { f, err = storeFleet(ctx, filepath.Join(dir, "stored"), cfg) })
+		if err != nil {
+			return res, fmt.Errorf("stored fleet: %w", err)
+		}
+		res.Fleet = &f
+		return res, nil
+	}
 	fmt.Fprintf(cfg.Log, "custos scale: %d twins created, one reading each, then readings in gateway bursts\n", cfg.Twins)
 	// Each phase runs under a pprof label (phase=scale, raw, single,
 	// batched, latency, postgres) that the goroutines it starts inherit
@@ -297,6 +318,15 @@ func redact(raw string) string {
 
 // publishAsync publishes n messages made by body(i) to subject(i) and
 // returns when all are stored.
+// publisher is the bench's JetStream context for publishing: many
+// publications in flight, and an acknowledgement that does not come within a
+// minute (a publication refused by a permission, a stalled server) fails
+// the run instead of hanging it.
+func publisher(nc *nats.Conn) jetstream.JetStream {
+	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(65536), jetstream.WithPublishAsyncTimeout(time.Minute))
+	return js
+}
+
 func publishAsync(ctx context.Context, js jetstream.JetStream, n int, subject func(int) string, body func(int) []byte) error {
 	futures := make(chan jetstream.PubAckFuture, 8192)
 	errc := make(chan error, 1)
@@ -344,7 +374,7 @@ func raw(ctx context.Context, dir string, cfg Config) (float64, error) {
 		return 0, err
 	}
 	defer subc.Close()
-	pjs, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	pjs := publisher(pubc)
 	sjs, _ := jetstream.New(subc)
 	if _, err := pjs.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
 		return 0, err
@@ -411,7 +441,7 @@ func custos(ctx context.Context, dir string, cfg Config, store string, n, per in
 		return 0, err
 	}
 	defer pubc.Close()
-	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	js := publisher(pubc)
 	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return 0, err

@@ -120,3 +120,35 @@ func TestStateOf(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredFleet: the stored-fleet phase writes its twins into the store
+// (and their state into the bucket), restarts the daemon on them, and
+// sends readings each to a different stored twin while the runtime keeps at
+// most MaxResident in memory (a pass runs every 10 s, and once more at the
+// end).
+func TestStoredFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two daemons")
+	}
+	for _, retention := range []time.Duration{0, time.Hour} {
+		res, err := Run(context.Background(), Config{Dir: t.TempDir(), StoreTwins: 3000, Messages: 1500, MaxResident: 500, StateRetention: retention})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := res.Fleet
+		if f == nil || f.Twins != 3000 || f.Readings != 1500 || f.Resident > 500 || f.Resident == 0 || f.CPUPerReading <= 0 || f.Restart <= 0 || f.PeakRSS <= 0 {
+			t.Fatalf("retention %v: fleet = %+v", retention, f)
+		}
+		// Without a retention every stored twin has its key; with one,
+		// only those the readings changed (all within the hour).
+		if keys := map[time.Duration]uint64{0: 3000, time.Hour: 1500}[retention]; f.BucketKeys != keys {
+			t.Fatalf("retention %v: %d keys in the bucket, want %d", retention, f.BucketKeys, keys)
+		}
+		if res.Raw != 0 || res.Scale.Twins != 0 {
+			t.Fatalf("retention %v: other phases ran: %+v", retention, res)
+		}
+		if !regexp.MustCompile(`^custos-scale: twins=3000 rss_bytes=\d+ bytes_per_twin=\d+ cpu_per_reading_us=\d+\.\d p99_ms=0 stored=true max_resident=500 restart_s=\d+\.\d\d$`).MatchString(f.FleetSummary()) {
+			t.Fatalf("fleet line %q", f.FleetSummary())
+		}
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/twin"
@@ -54,7 +53,7 @@ func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Late
 		return none, err
 	}
 	defer subc.Close()
-	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	js := publisher(pubc)
 	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return none, err

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -114,7 +113,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	if err != nil {
 		return s, err
 	}
-	js, _ := jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	js := publisher(pubc)
 	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return s, err
@@ -137,11 +136,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	fmt.Fprintf(cfg.Log, "  %d twins created in %.1fs\n", n, time.Since(start).Seconds())
-	rng := rand.New(rand.NewPCG(5, 6))
-	bodies := make([][]byte, 1024)
-	for i := range bodies {
-		bodies[i] = single(i, rng)
-	}
+	bodies := readingBodies()
 	if err := publishAsync(ctx, js, n, func(i int) string { return "custos.telemetry.S-" + strconv.Itoa(i) },
 		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
 		return s, err
@@ -240,7 +235,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	defer pubc.Close()
-	js, _ = jetstream.New(pubc, jetstream.WithPublishAsyncMaxPending(65536))
+	js = publisher(pubc)
 	s.ColdReadings = min(n, 20_000)
 	if stop, err = cpuProfile(cfg.ScaleCPUProfile, "cold."+strconv.Itoa(n)); err != nil {
 		return s, err
