@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,18 +132,23 @@ func TestStoredFleet(t *testing.T) {
 		t.Skip("starts two daemons")
 	}
 	for _, retention := range []time.Duration{0, time.Hour} {
-		res, err := Run(context.Background(), Config{Dir: t.TempDir(), StoreTwins: 3000, Messages: 1500, MaxResident: 500, StateRetention: retention})
+		res, err := Run(context.Background(), Config{Dir: t.TempDir(), StoreTwins: 3000, Messages: 1500, MaxResident: 500, StateRetention: retention, Log: io.Discard})
 		if err != nil {
 			t.Fatal(err)
 		}
 		f := res.Fleet
-		if f == nil || f.Twins != 3000 || f.Readings != 1500 || f.Resident > 500 || f.Resident == 0 || f.CPUPerReading <= 0 || f.Restart <= 0 || f.PeakRSS <= 0 {
+		if f == nil || f.Twins != 3000 || f.Readings != 1500 || f.Loads != 1500 || f.Resident > 500 || f.Resident == 0 || f.CPUPerReading <= 0 || f.Restart <= 0 || f.PeakRSS <= 0 {
 			t.Fatalf("retention %v: fleet = %+v", retention, f)
 		}
 		// Without a retention every stored twin has its key; with one,
 		// only those the readings changed (all within the hour).
 		if keys := map[time.Duration]uint64{0: 3000, time.Hour: 1500}[retention]; f.BucketKeys != keys {
 			t.Fatalf("retention %v: %d keys in the bucket, want %d", retention, f.BucketKeys, keys)
+		}
+		// The reference fleet: 1,000 twins, the readings in two rounds
+		// (every twin passivated between them).
+		if r := f.Ref; r == nil || r.Twins != refTwins || r.Readings != 1500 || r.Loads != 1500 || r.CPUPerReading <= 0 || r.BucketKeys != 1000 {
+			t.Fatalf("retention %v: reference = %+v", retention, f.Ref)
 		}
 		if res.Raw != 0 || res.Scale.Twins != 0 {
 			t.Fatalf("retention %v: other phases ran: %+v", retention, res)

@@ -46,8 +46,10 @@ type Fleet struct {
 	GCShare       float64
 	Rate          float64
 	// Resident is the runtime's resident twins after the readings and a
-	// passivation pass.
+	// passivation pass; Loads how many twins it loaded from the store for
+	// them (one per reading: the worst case).
 	Resident int
+	Loads    uint64
 	// BucketKeys is how many keys bucket custos_twins holds after the
 	// readings: every twin's, or with a state retention those changed
 	// within it.
@@ -55,6 +57,10 @@ type Fleet struct {
 	// PeakRSS is the process's peak resident set (VmHWM) from the restart
 	// to the end of the readings.
 	PeakRSS int64
+	// Ref is the same measured with refTwins stored twins in the same run
+	// (at most 20,000 readings, in rounds: every twin passivated between
+	// them), for ratios; nil when Twins ≤ refTwins.
+	Ref *Fleet
 }
 
 // FleetSummary is the stored-fleet line of `custos bench --store-twins`.
@@ -81,8 +87,9 @@ const seedChunk = 10_000
 // custos_twins as the daemon's KV publisher would. The daemon is then stopped and started again on that
 // data (the figure that matters: ready with N twins stored), and
 // cfg.Messages readings each go to a different twin, spread over the whole
-// fleet (the worst case: every reading a store load), while the runtime
-// keeps at most cfg.MaxResident twins in memory.
+// fleet (the worst case: every reading a store load; with more readings
+// than twins, in rounds with every twin passivated between them), while
+// the runtime keeps at most cfg.MaxResident twins in memory.
 func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	n := cfg.StoreTwins
 	f := Fleet{Twins: n, MaxResident: cfg.MaxResident}
@@ -97,7 +104,11 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 		return f, err
 	}
 	f.BaseRSS = settledRSS()
-	fmt.Fprintf(cfg.Log, "custos stored fleet: %d twins written into the store and bucket %s, then the daemon restarted on them\n", n, bus.Bucket)
+	where := "the store and bucket " + bus.Bucket
+	if cfg.StateRetention > 0 {
+		where = "the store (not the bucket: --state-retention)"
+	}
+	fmt.Fprintf(cfg.Log, "custos stored fleet: %d twins written into %s, then the daemon restarted on them\n", n, where)
 	start := time.Now()
 	if err := seed(ctx, a, ref, n, cfg.StateRetention == 0, cfg.Log); err != nil {
 		return f, fmt.Errorf("seed: %w", err)
@@ -136,8 +147,12 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	}
 	defer pubc.Close()
 	js := publisher(pubc)
-	f.Readings = min(cfg.Messages, n)
-	stride := n / f.Readings
+	// Readings in rounds of at most one per twin, spread over the fleet;
+	// between rounds (a fleet smaller than the readings) every twin is
+	// passivated, so that each reading is a store load.
+	f.Readings = cfg.Messages
+	round := min(n, f.Readings)
+	stride := n / round
 	bodies := readingBodies()
 	stop, err := cpuProfile(cfg.ScaleCPUProfile, "stored."+strconv.Itoa(n))
 	if err != nil {
@@ -145,12 +160,21 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	}
 	defer func() { stop() }()
 	start, cpu0, gc0 := time.Now(), cpuTime(), gcCPU()
-	if err := publishAsync(ctx, js, f.Readings, func(i int) string { return "custos.telemetry.F-" + strconv.Itoa(i*stride) },
-		func(i int) []byte { return bodies[i%len(bodies)] }); err != nil {
-		return f, err
-	}
-	if err := waitApplied(ctx, a, uint64(f.Readings)); err != nil {
-		return f, err
+	for from := 0; from < f.Readings; from += round {
+		if from > 0 {
+			if err := waitAcked(ctx, js); err != nil { // all durable: all can go
+				return f, err
+			}
+			a.Runtime.Passivate(time.Now().Add(100 * 365 * 24 * time.Hour))
+		}
+		k := min(round, f.Readings-from)
+		if err := publishAsync(ctx, js, k, func(i int) string { return "custos.telemetry.F-" + strconv.Itoa(i*stride) },
+			func(i int) []byte { return bodies[(from+i)%len(bodies)] }); err != nil {
+			return f, err
+		}
+		if err := waitApplied(ctx, a, uint64(from+k)); err != nil {
+			return f, err
+		}
 	}
 	// Until acknowledged: the bucket holds the state of every reading.
 	if err := waitAcked(ctx, js); err != nil {
@@ -164,7 +188,7 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 		f.GCShare = gc.Seconds() / cpu.Seconds()
 	}
 	a.Runtime.Passivate(time.Now())
-	f.Resident = a.Runtime.Stats().Resident
+	f.Resident, f.Loads = a.Runtime.Stats().Resident, a.Runtime.Stats().Loads
 	f.PeakRSS = PeakRSS()
 	kv, err := js.Stream(ctx, "KV_"+bus.Bucket)
 	if err != nil {
@@ -173,6 +197,22 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	f.BucketKeys = kv.CachedInfo().State.NumSubjects
 	fmt.Fprintf(cfg.Log, "  %d readings, each to a different stored twin: %.1f µs of CPU per reading (garbage collection %.0f %% of it), %.0f readings/s; %d twins resident after (at most %d), %d keys in the bucket; peak RSS %d MiB\n",
 		f.Readings, us(f.CPUPerReading), 100*f.GCShare, f.Rate, f.Resident, f.MaxResident, f.BucketKeys, f.PeakRSS>>20)
+	if n <= refTwins {
+		return f, nil
+	}
+	// The same with refTwins twins, for the ratio of the same run.
+	pubc.Close()
+	a.Close()
+	rcfg := cfg
+	rcfg.StoreTwins, rcfg.Messages, rcfg.ScaleCPUProfile, rcfg.HeapProfile = refTwins, min(cfg.Messages, 20_000), "", ""
+	fmt.Fprintf(cfg.Log, "custos stored fleet, reference: ")
+	rf, err := storeFleet(ctx, dir+"-ref", rcfg)
+	if err != nil {
+		return f, fmt.Errorf("reference: %w", err)
+	}
+	f.Ref = &rf
+	fmt.Fprintf(cfg.Log, "  %d twins / %d twins, same run: CPU per reading to a stored twin %.2f×, restart %.2f×\n",
+		n, refTwins, us(f.CPUPerReading)/us(rf.CPUPerReading), f.Restart.Seconds()/rf.Restart.Seconds())
 	return f, nil
 }
 
