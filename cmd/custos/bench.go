@@ -36,6 +36,17 @@ the store alone, each in a fresh schema dropped after, and prints before it:
 
   custos-bench-postgres: single=<readings/s> embedded=<readings/s> ratio=<pg/embedded> store_rows=<records/s> store_rows_<n>w=<records/s>
 
+With --store-twins N it measures instead a fleet of N twins in the store,
+none resident: written straight into the daemon's store (and their state
+into the bucket, unless --state-retention), the daemon restarted on them,
+then --messages readings each to a different stored twin under
+--max-resident, and the same with 1,000 stored twins for the ratio; it
+prints only
+
+  custos-scale: twins=<n> rss_bytes=<peak> bytes_per_twin=<n> cpu_per_reading_us=<n> p99_ms=0 stored=true max_resident=<n> restart_s=<s>
+
+(see docs/performance.md, "A fleet in the store").
+
 Warnings and errors of the daemons it starts (a stopped ingest, failed
 publications) are printed as they happen, as log lines.
 
@@ -61,14 +72,14 @@ func benchCmd(args []string) {
 	inputRetention := fs.String("input-retention", "0", "the daemons' --input-retention (\"applied\", a duration, or 0 to keep all input)")
 	dupWindow := fs.Duration("duplicate-window", 0, "the daemons' --duplicate-window (0: their default, 2 min)")
 	stateRetention := fs.Duration("state-retention", 0, "the daemons' --state-retention (with --store-twins: the stored twins are then not in the bucket, as if all were quiet for longer)")
-	maxResident := fs.Int("max-resident", 0, "the daemons' --max-resident (default as custos run's: from GOMEMLIMIT if set, else 2000000)")
+	maxResident := fs.Int("max-resident", 0, "the daemons' --max-resident (default: with --store-twins as custos run's, from GOMEMLIMIT if set; otherwise 2000000, so that the scale phase's twins all stay resident)")
 	storeTwins := fs.Int("store-twins", 0, "instead of everything else, measure a fleet of this many twins in the store, none resident: restart time, memory, and --messages readings each to a different twin (docs/performance.md, \"A fleet in the store\")")
 	fs.parse(args)
 	if *maxResident < 0 || *storeTwins < 0 {
 		fatalf("bench: --max-resident and --store-twins: want a positive number")
 	}
 	mem := memorySetting{goMem: math.MaxInt64}
-	if v := os.Getenv("GOMEMLIMIT"); v != "" && v != "off" {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" && v != "off" && *storeTwins > 0 {
 		mem = memorySetting{goMem: debug.SetMemoryLimit(-1), source: "GOMEMLIMIT"}
 	}
 	retain, err := parseInputRetention(*inputRetention)
