@@ -6,7 +6,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 20m
 
-.PHONY: all build run demo cluster bench-cluster test test-short bench bench-go policies contracts lint fmt fuzz clean
+.PHONY: all build run demo cluster bench-cluster bench-fleet test test-short bench bench-go policies contracts lint fmt fuzz clean
 
 all: build
 
@@ -47,6 +47,12 @@ test-short:
 ## with CUSTOS_BENCH_DATABASE (or CUSTOS_TEST_DATABASE) also custos on PostgreSQL and the store's records/s
 bench: bench-go
 	$(GO) run ./cmd/custos bench $(ARGS)
+
+## bench-fleet: a fleet in the store under a 1.5 GiB budget: FLEET twins (default 1000000; 10000000 takes ~20 min and ~10 GB of disk)
+## written into the store, the daemon restarted on them, FLEET/10 readings each to another twin, with --state-retention 24h
+FLEET ?= 1000000
+bench-fleet:
+	GOMEMLIMIT=1200MiB $(GO) run ./cmd/custos bench --store-twins $(FLEET) --messages $$(( $(FLEET) / 10 )) --state-retention 24h $(ARGS)
 
 ## bench-cluster: 1, 2 and 3 custos nodes on a 3-server NATS cluster and PostgreSQL (CUSTOS_TEST_DATABASE): readings/s, CPU per event per node, rebalancing
 bench-cluster:
