@@ -84,8 +84,9 @@ const seedChunk = 10_000
 // same runtime code, contract and records as a create command's (each twin
 // has its create record, snapshot and digest), minus the input stream —
 // and (without cfg.StateRetention) each one's state JSON is put in bucket
-// custos_twins as the daemon's KV publisher would. The daemon is then stopped and started again on that
-// data (the figure that matters: ready with N twins stored), and
+// custos_twins as the daemon's KV publisher would. The daemon is then
+// stopped and started again on that data (the figure that matters: ready
+// with N twins stored), and
 // cfg.Messages readings each go to a different twin, spread over the whole
 // fleet (the worst case: every reading a store load; with more readings
 // than twins, in rounds with every twin passivated between them), while
