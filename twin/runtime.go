@@ -465,6 +465,10 @@ func (r *Runtime) Stats() Stats {
 	return st
 }
 
+// MaxResident is the cap on twins kept in memory (Config.MaxResident, its
+// default applied).
+func (r *Runtime) MaxResident() int { return r.cfg.MaxResident }
+
 // Passivate drops from memory twins idle for longer than IdleAfter, and the
 // least recently used ones beyond MaxResident. It is called by the ingest
 // loop between batches.

@@ -278,6 +278,22 @@ func TestColdChainEndToEnd(t *testing.T) {
 	}
 }
 
+// TestMaxResidentMetric: /metrics shows the cap on resident twins next to
+// the resident count, the configured one or the runtime's default.
+func TestMaxResidentMetric(t *testing.T) {
+	for _, c := range []struct {
+		max  int
+		want string
+	}{{5000, "custos_twins_max_resident 5000\n"}, {0, "custos_twins_max_resident 2e+06\n"}} {
+		a := startWith(t, t.TempDir(), func(cfg *app.Config) { cfg.MaxResident = c.max })
+		_, body := httpDo(t, a, "GET", "/metrics", nil)
+		a.Close()
+		if !bytes.Contains(body, []byte(c.want)) {
+			t.Errorf("max resident %d: want %q in /metrics:\n%s", c.max, c.want, grep(body, "custos_twins"))
+		}
+	}
+}
+
 func TestDeadLetters(t *testing.T) {
 	a := start(t, t.TempDir())
 	defer a.Close()
