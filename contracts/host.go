@@ -241,11 +241,11 @@ func (h *Host) register(ctx context.Context, name, version string, wasm []byte, 
 	h.nreg++
 	h.byName[name] = append(h.byName[name], registration{ref: ref, n: h.nreg})
 	h.order = append(h.order, ref)
+	attrs := []any{"name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted}
 	if o.lazy {
-		h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted, "compiled", "on first use")
-	} else {
-		h.cfg.Logger.Info("contract registered", "name", name, "version", version, "sha256", ref.SHA256.Hex(), "trusted", o.trusted)
+		attrs = append(attrs, "compiled", "on first use")
 	}
+	h.cfg.Logger.Info("contract registered", attrs...)
 	return ref, nil
 }
 

@@ -316,8 +316,6 @@ func redact(raw string) string {
 	return "(unparsable)"
 }
 
-// publishAsync publishes n messages made by body(i) to subject(i) and
-// returns when all are stored.
 // publisher is the bench's JetStream context for publishing: many
 // publications in flight, and an acknowledgement that does not come within a
 // minute (a publication refused by a permission, a stalled server) fails
@@ -327,6 +325,8 @@ func publisher(nc *nats.Conn) jetstream.JetStream {
 	return js
 }
 
+// publishAsync publishes n messages made by body(i) to subject(i) and
+// returns when all are stored.
 func publishAsync(ctx context.Context, js jetstream.JetStream, n int, subject func(int) string, body func(int) []byte) error {
 	futures := make(chan jetstream.PubAckFuture, 8192)
 	errc := make(chan error, 1)

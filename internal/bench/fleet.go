@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -99,7 +98,11 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	if err != nil {
 		return f, err
 	}
-	defer func() { a.Close() }()
+	defer func() {
+		if a != nil { // nil after a failed restart
+			a.Close()
+		}
+	}()
 	ref, err := coldchain(ctx, a)
 	if err != nil {
 		return f, err
@@ -121,17 +124,9 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 	// From here on the process's peak resident set is the daemon's.
 	runtime.GC()
 	resetPeakRSS()
-	start = time.Now()
-	if a, err = app.Start(ctx, acfg); err != nil {
-		return f, fmt.Errorf("restart: %w", err)
+	if a, f.Restart, err = startReady(ctx, acfg, 5*time.Minute); err != nil {
+		return f, err
 	}
-	for !a.Bus.Ready() || a.Bus.Err() != nil {
-		if time.Since(start) > 5*time.Minute {
-			return f, fmt.Errorf("restart: not ready after %v: %v", time.Since(start), a.Bus.Err())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	f.Restart = time.Since(start)
 	f.ReadyRSS = settledRSS()
 	f.BytesPerTwin = max(f.ReadyRSS-f.BaseRSS, 0) / int64(n)
 	if cfg.HeapProfile != "" {
@@ -189,7 +184,8 @@ func storeFleet(ctx context.Context, dir string, cfg Config) (Fleet, error) {
 		f.GCShare = gc.Seconds() / cpu.Seconds()
 	}
 	a.Runtime.Passivate(time.Now())
-	f.Resident, f.Loads = a.Runtime.Stats().Resident, a.Runtime.Stats().Loads
+	st := a.Runtime.Stats()
+	f.Resident, f.Loads = st.Resident, st.Loads
 	f.PeakRSS = PeakRSS()
 	kv, err := js.Stream(ctx, "KV_"+bus.Bucket)
 	if err != nil {
@@ -228,8 +224,7 @@ func seed(ctx context.Context, a *app.App, ref twin.ContractRef, n int, bucket b
 	// The bucket is written by custos's own user only: the daemon's
 	// connection, idle meanwhile (nothing is published to the daemon).
 	js := publisher(a.Conn)
-	cmd := twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339),
-		Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":1800}`), Custodian: "factory"}
+	cmd := palletCreate(ref)
 	in := make([]twin.Input, 0, seedChunk)
 	last := time.Now()
 	for from := 0; from < n; from += seedChunk {

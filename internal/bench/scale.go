@@ -108,7 +108,11 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	if err != nil {
 		return s, err
 	}
-	defer func() { a.Close() }()
+	defer func() {
+		if a != nil { // nil after a failed restart
+			a.Close()
+		}
+	}()
 	pubc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
 	if err != nil {
 		return s, err
@@ -120,10 +124,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	}
 	s.BaseRSS = settledRSS()
 
-	// Created as a fleet's pallets are: the same params and first
-	// custodian for all (docs/interfaces.md, the coldchain policy).
-	create, err := json.Marshal(&twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339),
-		Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":1800}`), Custodian: "factory"})
+	create, err := json.Marshal(palletCreate(ref))
 	if err != nil {
 		return s, err
 	}
@@ -220,17 +221,9 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	fmt.Fprintf(cfg.Log, "  input acknowledged %.1fs after the last reading was applied (KV writes stored)\n", time.Since(acked).Seconds())
 	pubc.Close()
 	a.Close()
-	start = time.Now()
-	if a, err = app.Start(ctx, acfg); err != nil {
-		return s, fmt.Errorf("restart: %w", err)
+	if a, s.Restart, err = startReady(ctx, acfg, time.Minute); err != nil {
+		return s, err
 	}
-	for !a.Bus.Ready() || a.Bus.Err() != nil {
-		if time.Since(start) > time.Minute {
-			return s, fmt.Errorf("restart: not ready after %v: %v", time.Since(start), a.Bus.Err())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	s.Restart = time.Since(start)
 	if pubc, err = nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption()); err != nil {
 		return s, err
 	}
@@ -254,6 +247,34 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)
 	return s, nil
+}
+
+// palletCreate is the create command of the scale phases' twins, made as
+// a fleet's pallets are: the same params and first custodian for all
+// (docs/interfaces.md, the coldchain policy).
+func palletCreate(ref twin.ContractRef) *twin.Command {
+	return &twin.Command{Type: "create", Kind: "pallet", Contract: &ref, TS: base.Format(time.RFC3339),
+		Params: json.RawMessage(`{"min_c":2,"max_c":8,"excursion_budget_s":1800}`), Custodian: "factory"}
+}
+
+// startReady starts the daemon on acfg's data and waits until ingest
+// consumes (what /readyz checks), at most within; it returns the daemon
+// and the time that took.
+func startReady(ctx context.Context, acfg app.Config, within time.Duration) (*app.App, time.Duration, error) {
+	start := time.Now()
+	a, err := app.Start(ctx, acfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("restart: %w", err)
+	}
+	for !a.Bus.Ready() || a.Bus.Err() != nil {
+		if time.Since(start) > within {
+			err := fmt.Errorf("restart: not ready after %v: %v", time.Since(start), a.Bus.Err())
+			a.Close()
+			return nil, 0, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return a, time.Since(start), nil
 }
 
 // gatewayBurst is how many consecutive twins' readings a gateway forwards
