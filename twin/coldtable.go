@@ -138,5 +138,12 @@ func newEntry(id string, p []byte) []byte {
 	return e
 }
 
+// A packed twin starts with its lastUsed (8 bytes) and loaded (4 bytes),
+// little endian; passivation reads both without unpacking it.
+const packedHeader = 12
+
 // packedLastUsed is the lastUsed of a packed twin.
 func packedLastUsed(p []byte) int64 { return int64(binary.LittleEndian.Uint64(p)) }
+
+// packedLoaded is the loaded of a packed twin.
+func packedLoaded(p []byte) uint32 { return binary.LittleEndian.Uint32(p[8:]) }

@@ -120,6 +120,7 @@ func (s *shard) pack(res *resident) []byte {
 func (s *shard) appendPacked(b []byte, res *resident) []byte {
 	t := res.t
 	b = binary.LittleEndian.AppendUint64(b, uint64(res.lastUsed))
+	b = binary.LittleEndian.AppendUint32(b, res.loaded)
 	ci := s.contractIndex(t.Contract, res.c)
 	if i, ok := s.profiles.lookup(ci, t); ok {
 		b = binary.AppendUvarint(b, 1+i)
@@ -180,10 +181,10 @@ func packTime(b []byte, t time.Time) []byte {
 // unpack turns a packed twin back into a hot resident. Params and State
 // are sub-slices of b (capacity-capped), which is not written to again.
 func (s *shard) unpack(id string, b []byte) (*resident, error) {
-	if len(b) < 8 {
+	if len(b) < packedHeader {
 		return nil, fmt.Errorf("unpack twin %s: %w", id, errPackedShort)
 	}
-	u := unpacker{b: b[8:]}
+	u := unpacker{b: b[packedHeader:]}
 	t := &Twin{ID: id}
 	var ci uint64
 	if k := u.uvarint(); k > 0 {
@@ -245,7 +246,7 @@ func (s *shard) unpack(id string, b []byte) (*resident, error) {
 	}
 	// The view was not packed: computed again unless the next event's
 	// output carries one.
-	return &resident{t: t, c: ce.c, lastUsed: packedLastUsed(b), view: true}, nil
+	return &resident{t: t, c: ce.c, lastUsed: packedLastUsed(b), loaded: packedLoaded(b), view: true}, nil
 }
 
 // unpacker reads a packed twin; the first error sticks and later reads

@@ -27,7 +27,8 @@ type Config struct {
 	// their next event.
 	IdleAfter time.Duration
 	// MaxResident caps twins kept in memory across all shards (default
-	// 2,000,000); the least recently used are passivated beyond it.
+	// 2,000,000); beyond it the least frequently touched are passivated,
+	// and of equally frequent ones the last loaded (shard.evict).
 	MaxResident int
 	// CompactAfter packs resident twins not touched for this long into
 	// their compact in-memory form (default 5 s; negative: never). They
@@ -470,7 +471,7 @@ func (r *Runtime) Stats() Stats {
 func (r *Runtime) MaxResident() int { return r.cfg.MaxResident }
 
 // Passivate drops from memory twins idle for longer than IdleAfter, and the
-// least recently used ones beyond MaxResident. It is called by the ingest
+// least frequently touched ones beyond MaxResident. It is called by the ingest
 // loop between batches.
 func (r *Runtime) Passivate(now time.Time) int {
 	r.mu.Lock()
@@ -508,7 +509,8 @@ type resident struct {
 	// set while an upgrade event is applied
 	upgradeRef *ContractRef
 	upgradeTo  Migrator
-	lastUsed   int64 // unix ns of the batch that last touched it
+	lastUsed   int64  // unix ns of the batch that last touched it
+	loaded     uint32 // shard.loads when it was loaded from the store or created
 	batch      uint64
 	view       bool // View must be recomputed
 	viewOut    []byte
@@ -545,6 +547,11 @@ type shard struct {
 	packBuf  []byte
 	refIndex map[ContractRef]uint64
 	profiles profileTable // what packed twins share (resident.go)
+	// sketch counts touches of the shard's twins, resident or not, once
+	// the shard has had more twins than its share of MaxResident (nil
+	// before); loads counts twins loaded from the store or created.
+	sketch   *freqSketch
+	loads    uint32
 	resident atomic.Int64
 	hasher   *Hasher
 	json     []byte // scratch for a twin's JSON, copied out at its size
@@ -607,26 +614,73 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 		n++
 	}
 	if over := len(s.twins) + s.cold.len() - limit; over > 0 {
-		type lru struct {
-			id       string
-			lastUsed int64
+		if s.sketch == nil {
+			s.sketch = newFreqSketch(limit)
 		}
-		all := make([]lru, 0, len(s.twins)+s.cold.len())
-		for id, res := range s.twins {
-			if res.batch <= committed {
-				all = append(all, lru{id, res.lastUsed})
-			}
-		}
-		s.cold.each(func(id, p []byte) { all = append(all, lru{string(id), packedLastUsed(p)}) })
-		slices.SortFunc(all, func(a, b lru) int { return cmp.Compare(a.lastUsed, b.lastUsed) })
-		for _, e := range all[:min(over, len(all))] {
-			delete(s.twins, e.id)
-			s.cold.delete(e.id)
-			n++
-		}
+		n += s.evict(over, committed)
 	}
 	s.storeResident()
 	return n
+}
+
+// evict passivates up to over durable resident twins: the least frequently
+// touched first (the shard's sketch, which remembers twins that were
+// passivated too), and of equally frequent ones those loaded last. So in a
+// fleet larger than the cap that reports in turn, the twins resident stay
+// and those loaded to apply a reading go again (evicting the least recently
+// used would evict exactly the twins that report next); and a burst of
+// twins heard from once does not evict those heard from all the time.
+// docs/rationale.md, "Why does passivation evict the least frequent twins,
+// not the least recently used?".
+func (s *shard) evict(over int, committed uint64) int {
+	var hist [16]int
+	for id, res := range s.twins {
+		if res.batch <= committed {
+			hist[s.sketch.estimate(s.sketch.hash(id))]++
+		}
+	}
+	s.cold.each(func(id, p []byte) { hist[s.sketch.estimate(s.sketch.hashBytes(id))]++ })
+	// Every twin less frequent than cut goes, and the last loaded of those
+	// as frequent as cut.
+	cut, below := uint64(0), 0
+	for cut < 16 && below+hist[cut] < over {
+		below += hist[cut]
+		cut++
+	}
+	type candidate struct {
+		id  string
+		age uint32 // loads since it was loaded
+	}
+	var drop []string
+	var edge []candidate
+	for id, res := range s.twins {
+		if res.batch > committed {
+			continue
+		}
+		switch f := s.sketch.estimate(s.sketch.hash(id)); {
+		case f < cut:
+			drop = append(drop, id)
+		case f == cut:
+			edge = append(edge, candidate{id, s.loads - res.loaded})
+		}
+	}
+	s.cold.each(func(id, p []byte) {
+		switch f := s.sketch.estimate(s.sketch.hashBytes(id)); {
+		case f < cut:
+			drop = append(drop, string(id))
+		case f == cut:
+			edge = append(edge, candidate{string(id), s.loads - packedLoaded(p)})
+		}
+	})
+	slices.SortFunc(edge, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
+	for _, e := range edge[:min(max(over-len(drop), 0), len(edge))] {
+		drop = append(drop, e.id)
+	}
+	for _, id := range drop {
+		delete(s.twins, id)
+		s.cold.delete(id)
+	}
+	return len(drop)
 }
 
 func (s *shard) storeResident() { s.resident.Store(int64(len(s.twins) + s.cold.len())) }
@@ -702,7 +756,8 @@ func (s *shard) load(ctx context.Context, id string) (*resident, error) {
 	}
 	s.rt.stats.loads.Add(1)
 	t.Kind, t.Status, t.Custodian = intern(t.Kind), intern(t.Status), intern(t.Custodian)
-	res := &resident{t: t, c: c, lastUsed: s.now}
+	s.loads++
+	res := &resident{t: t, c: c, lastUsed: s.now, loaded: s.loads}
 	s.twins[id] = res
 	s.enqueue(res)
 	s.storeResident()
@@ -735,6 +790,9 @@ func (s *shard) touch(res *resident) {
 	if res.batch != s.batchNo {
 		res.batch = s.batchNo
 		s.changed = append(s.changed, res)
+		if s.sketch != nil {
+			s.sketch.add(s.sketch.hash(res.t.ID))
+		}
 	}
 }
 
@@ -981,7 +1039,8 @@ func (s *shard) create(ctx context.Context, in *Input, result *Result) error {
 		Created:   e.Time,
 		Lateness:  in.Lateness,
 	}
-	res := &resident{t: t, c: c, fresh: true}
+	s.loads++
+	res := &resident{t: t, c: c, fresh: true, loaded: s.loads}
 	if ierr := s.applyEvent(ctx, res, e, in.StreamSeq); ierr != nil {
 		result.Err = ierr
 		return nil

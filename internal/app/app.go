@@ -83,8 +83,8 @@ type Config struct {
 
 	Shards int
 	// MaxResident caps the twins kept in memory (0: twin.Config's default,
-	// 2,000,000); the least recently used beyond it are passivated and
-	// loaded from the store by their next event.
+	// 2,000,000); beyond it the least frequently heard from are passivated
+	// and loaded from the store by their next event.
 	MaxResident int
 	// IdleAfter passivates twins no event touched for this long (0:
 	// twin.Config's default, 10 min).
@@ -484,7 +484,7 @@ func (a *App) ready(ctx context.Context) error {
 func (a *App) registerGauges() {
 	m, rt := a.Metrics, a.Runtime
 	m.Gauge("custos_twins_resident", "Twins held in memory by the shards.", func() float64 { return float64(rt.Stats().Resident) })
-	m.Gauge("custos_twins_max_resident", "The cap on twins held in memory (--max-resident); beyond it the least recently used are passivated.", func() float64 { return float64(rt.MaxResident()) })
+	m.Gauge("custos_twins_max_resident", "The cap on twins held in memory (--max-resident); beyond it the least frequently heard from are passivated.", func() float64 { return float64(rt.MaxResident()) })
 	m.Counter("custos_twins_passivated_total", "Twins dropped from memory after idling.", func() float64 { return float64(rt.Stats().Passivated) })
 	m.Counter("custos_twins_loaded_total", "Twins loaded from the store into memory.", func() float64 { return float64(rt.Stats().Loads) })
 	m.Gauge("custos_timers_pending", "Processing-time timers set by contracts and not yet applied (event-time timers fire inline).", func() float64 { return float64(rt.Stats().Timers) })

@@ -39,6 +39,10 @@ type Scale struct {
 	// resident twins.
 	CPUPerReading time.Duration
 	Readings      int
+	// LoadsPerReading is the store loads per reading meanwhile: 0 with
+	// every twin resident; with more twins than --max-resident, how well
+	// passivation chose the twins it kept.
+	LoadsPerReading float64
 	// GCShare is the part of that CPU time the garbage collector took
 	// (runtime/metrics /cpu/classes/gc/total, an estimate by the runtime).
 	GCShare float64
@@ -195,7 +199,7 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		return s, err
 	}
 	defer func() { stop() }()
-	start, cpu0, gc0 := time.Now(), cpuTime(), gcCPU()
+	start, cpu0, gc0, loads0 := time.Now(), cpuTime(), gcCPU(), a.Runtime.Stats().Loads
 	if err := burst(from); err != nil {
 		return s, err
 	}
@@ -204,12 +208,13 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	}
 	cpu, gc := cpuTime()-cpu0, gcCPU()-gc0
 	s.CPUPerReading = cpu / time.Duration(s.Readings)
+	s.LoadsPerReading = float64(a.Runtime.Stats().Loads-loads0) / float64(s.Readings)
 	if cpu > 0 {
 		s.GCShare = gc.Seconds() / cpu.Seconds()
 	}
 	stop()
-	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading (garbage collection %.0f %% of it), %.0f readings/s\n",
-		s.Readings, gatewayBurst, us(s.CPUPerReading), 100*s.GCShare, float64(s.Readings)/time.Since(start).Seconds())
+	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading (garbage collection %.0f %% of it), %.0f readings/s, %.2f store loads per reading\n",
+		s.Readings, gatewayBurst, us(s.CPUPerReading), 100*s.GCShare, float64(s.Readings)/time.Since(start).Seconds(), s.LoadsPerReading)
 
 	// Restart on the same data, then the first reading of many twins. A
 	// clean stop: input acknowledged first (what is not is redelivered and
