@@ -114,6 +114,37 @@ func TestPassivationKeepsFrequentTwinsThroughABurst(t *testing.T) {
 	}
 }
 
+func TestOverCap(t *testing.T) {
+	rt, err := New(Config{Store: newMemStore(), Contracts: fakeHost{bandContract{}}, Shards: 2, MaxResident: 160})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []Input
+	for i := range 170 {
+		in = append(in, createInput(uint64(i+1), fmt.Sprintf("T-%d", i)))
+	}
+	if _, err := rt.Process(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if rt.OverCap() {
+		t.Fatal("170 resident under a cap of 160: over by less than a sixteenth, yet OverCap")
+	}
+	in = in[:0]
+	for i := 170; i < 171; i++ {
+		in = append(in, createInput(uint64(i+1), fmt.Sprintf("T-%d", i)))
+	}
+	if _, err := rt.Process(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if !rt.OverCap() {
+		t.Fatal("171 resident under a cap of 160: not OverCap")
+	}
+	rt.Passivate(time.Now())
+	if rt.OverCap() || rt.Stats().Resident > 160 {
+		t.Fatalf("after Passivate: %d resident, OverCap %v", rt.Stats().Resident, rt.OverCap())
+	}
+}
+
 func TestFreqSketch(t *testing.T) {
 	f := newFreqSketch(1000)
 	h := f.hash("T-1")

@@ -486,6 +486,17 @@ func (r *Runtime) Passivate(now time.Time) int {
 	return n
 }
 
+// OverCap reports whether more twins are resident than MaxResident allows
+// with a sixteenth more for the twins loaded between two passivations:
+// time for Passivate, even if the last one was recent.
+func (r *Runtime) OverCap() bool {
+	n := 0
+	for _, s := range r.shards {
+		n += int(s.resident.Load())
+	}
+	return n > r.cfg.MaxResident+r.cfg.MaxResident/16
+}
+
 // Evict drops every twin from memory, so that the next events reload them
 // from the store. Call it after a failed Apply or Commit, once no step of
 // that run will be committed any more.

@@ -685,12 +685,18 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if now := time.Now(); now.Sub(lastPas) > 10*time.Second {
+		// Every 10 s, and sooner (at most once a second) once the twins
+		// loaded meanwhile have taken the resident count well over the cap.
+		if now := time.Now(); now.Sub(lastPas) > passivateEvery || now.Sub(lastPas) > time.Second && b.cfg.Runtime.OverCap() {
 			lastPas = now
 			b.cfg.Runtime.Passivate(now)
 		}
 	}
 }
+
+// passivateEvery is how often the applier passivates idle twins, and twins
+// beyond the cap unless the cap is exceeded sooner (twin.Runtime.OverCap).
+const passivateEvery = 10 * time.Second
 
 // maxAhead bounds the batches applied and waiting to be committed (each of
 // at most Config.BatchSize messages). It is large because sparse input makes
