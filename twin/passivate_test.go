@@ -55,35 +55,37 @@ func passivationRuntime(t testing.TB, limit, n int, compact time.Duration) (*Run
 // every reading loads its twin from the store. Keeping the twins that have
 // been resident longest loads only the ones that do not fit.
 func TestPassivationFleetLargerThanCapReportingInTurn(t *testing.T) {
-	for _, compact := range []time.Duration{-1, time.Nanosecond} {
-		t.Run(fmt.Sprintf("compact=%v", compact), func(t *testing.T) {
-			const n, limit, per = 150, 100, 10
-			rt, send := passivationRuntime(t, limit, n, compact)
-			var loads []uint64
-			for range 12 {
-				before := rt.Stats().Loads
-				for i := 0; i < n; i += per {
-					var ids []string
-					for k := i; k < i+per; k++ {
-						ids = append(ids, fmt.Sprintf("T-%d", k))
+	// The second size loads more than 4,096 twins, so that the load ages
+	// of equally frequent twins are bucketed coarser than one per load.
+	for _, c := range []struct{ n, limit, per, rounds int }{{150, 100, 10, 12}, {6000, 4000, 500, 5}} {
+		for _, compact := range []time.Duration{-1, time.Nanosecond} {
+			t.Run(fmt.Sprintf("n=%d/compact=%v", c.n, compact), func(t *testing.T) {
+				rt, send := passivationRuntime(t, c.limit, c.n, compact)
+				var loads []uint64
+				for range c.rounds {
+					before := rt.Stats().Loads
+					for i := 0; i < c.n; i += c.per {
+						var ids []string
+						for k := i; k < i+c.per; k++ {
+							ids = append(ids, fmt.Sprintf("T-%d", k))
+						}
+						send(ids...)
+						if got := rt.Stats().Resident; got > c.limit {
+							t.Fatalf("%d resident after passivation, cap %d", got, c.limit)
+						}
 					}
-					send(ids...)
-					if got := rt.Stats().Resident; got > limit {
-						t.Fatalf("%d resident after passivation, cap %d", got, limit)
+					loads = append(loads, rt.Stats().Loads-before)
+				}
+				// The twins beyond the cap, and the overshoot of one batch,
+				// are loaded once per round; least recently used loads all.
+				for round, l := range loads[2:] {
+					if l > uint64(c.n-c.limit+c.per) {
+						t.Fatalf("round %d: %d loads of %d twins under a cap of %d (all rounds: %v)", round+2, l, c.n, c.limit, loads)
 					}
 				}
-				loads = append(loads, rt.Stats().Loads-before)
-			}
-			// The twins beyond the cap (50 of 150), and the overshoot of
-			// one batch, are loaded once per round; least recently used
-			// loads all 150.
-			for round, l := range loads[2:] {
-				if l > n-limit+per {
-					t.Fatalf("round %d: %d loads of %d twins under a cap of %d (all rounds: %v)", round+2, l, n, limit, loads)
-				}
-			}
-			t.Logf("store loads per round of %d readings: %v", n, loads)
-		})
+				t.Logf("store loads per round of %d readings: %v", c.n, loads)
+			})
+		}
 	}
 }
 
@@ -174,7 +176,7 @@ func TestFreqSketch(t *testing.T) {
 // every 10 s), with the loads that brought it over the cap not timed.
 func BenchmarkPassivateOverCap(b *testing.B) {
 	const n, limit, per = 100_000, 90_000, 10_000
-	rt, _ := passivationRuntime(b, n, n, -1)
+	rt, _ := passivationRuntime(b, n, n, time.Nanosecond) // packed, as most twins of a large fleet are
 	rt.cfg.MaxResident = limit
 	ctx := context.Background()
 	seq, at, next := uint64(n), t0, 0

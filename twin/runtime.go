@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -644,48 +645,84 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 // docs/rationale.md, "Why does passivation evict the least frequent twins,
 // not the least recently used?".
 func (s *shard) evict(over int, committed uint64) int {
+	freq := func(id string) uint64 { return s.sketch.estimate(s.sketch.hash(id)) }
+	freqOf := func(id []byte) uint64 { return s.sketch.estimate(s.sketch.hashBytes(id)) }
 	var hist [16]int
 	for id, res := range s.twins {
 		if res.batch <= committed {
-			hist[s.sketch.estimate(s.sketch.hash(id))]++
+			hist[freq(id)]++
 		}
 	}
-	s.cold.each(func(id, p []byte) { hist[s.sketch.estimate(s.sketch.hashBytes(id))]++ })
+	s.cold.each(func(id, _ []byte) { hist[freqOf(id)]++ })
 	// Every twin less frequent than cut goes, and the last loaded of those
-	// as frequent as cut.
+	// as frequent as cut: found by a histogram of their load ages, so that
+	// only those at the boundary are sorted (in a fleet reporting in turn
+	// every twin is as frequent as every other).
 	cut, below := uint64(0), 0
 	for cut < 16 && below+hist[cut] < over {
 		below += hist[cut]
 		cut++
 	}
-	type candidate struct {
-		id  string
-		age uint32 // loads since it was loaded
-	}
+	shift := max(bits.Len32(s.loads)-12, 0)
+	var ages [1 << 12]int
+	age := func(loaded uint32) int { return min(int((s.loads-loaded)>>shift), len(ages)-1) }
 	var drop []string
-	var edge []candidate
 	for id, res := range s.twins {
 		if res.batch > committed {
 			continue
 		}
-		switch f := s.sketch.estimate(s.sketch.hash(id)); {
+		switch f := freq(id); {
 		case f < cut:
 			drop = append(drop, id)
 		case f == cut:
-			edge = append(edge, candidate{id, s.loads - res.loaded})
+			ages[age(res.loaded)]++
 		}
 	}
 	s.cold.each(func(id, p []byte) {
-		switch f := s.sketch.estimate(s.sketch.hashBytes(id)); {
+		switch f := freqOf(id); {
 		case f < cut:
 			drop = append(drop, string(id))
 		case f == cut:
-			edge = append(edge, candidate{string(id), s.loads - packedLoaded(p)})
+			ages[age(packedLoaded(p))]++
 		}
 	})
-	slices.SortFunc(edge, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
-	for _, e := range edge[:min(max(over-len(drop), 0), len(edge))] {
-		drop = append(drop, e.id)
+	if need := over - len(drop); need > 0 {
+		edge, taken := 0, 0
+		for edge < len(ages) && taken+ages[edge] < need {
+			taken += ages[edge]
+			edge++
+		}
+		type candidate struct {
+			id  string
+			age uint32 // loads since it was loaded
+		}
+		var at []candidate // the age bucket edge, of which need − taken go
+		for id, res := range s.twins {
+			if res.batch > committed || freq(id) != cut {
+				continue
+			}
+			switch a := age(res.loaded); {
+			case a < edge:
+				drop = append(drop, id)
+			case a == edge:
+				at = append(at, candidate{id, s.loads - res.loaded})
+			}
+		}
+		s.cold.each(func(id, p []byte) {
+			if freqOf(id) != cut {
+				return
+			}
+			switch a := age(packedLoaded(p)); {
+			case a < edge:
+				drop = append(drop, string(id))
+			case a == edge:
+				at = append(at, candidate{string(id), s.loads - packedLoaded(p)})
+			}
+		})
+		slices.SortFunc(at, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
+		for _, c := range at[:min(need-taken, len(at))] {
+			drop = append(drop, c.id)
+		}
 	}
 	for _, id := range drop {
 		delete(s.twins, id)
