@@ -645,84 +645,55 @@ func (s *shard) passivate(before int64, limit int, committed uint64) int {
 // docs/rationale.md, "Why does passivation evict the least frequent twins,
 // not the least recently used?".
 func (s *shard) evict(over int, committed uint64) int {
-	freq := func(id string) uint64 { return s.sketch.estimate(s.sketch.hash(id)) }
-	freqOf := func(id []byte) uint64 { return s.sketch.estimate(s.sketch.hashBytes(id)) }
-	var hist [16]int
+	// A twin's rank: its frequency (0–15), then its load age in 256
+	// buckets, youngest first. Every twin ranked below cut goes, and the
+	// youngest of those ranked cut, sorted by exact age: in a fleet
+	// reporting in turn every twin is as frequent as every other, and only
+	// the boundary bucket is sorted.
+	shift := max(bits.Len32(s.loads)-8, 0)
+	rank := func(h uint64, loaded uint32) int {
+		return int(s.sketch.estimate(h))<<8 | min(int((s.loads-loaded)>>shift), 255)
+	}
+	var hist [16 << 8]int
 	for id, res := range s.twins {
 		if res.batch <= committed {
-			hist[freq(id)]++
+			hist[rank(s.sketch.hash(id), res.loaded)]++
 		}
 	}
-	s.cold.each(func(id, _ []byte) { hist[freqOf(id)]++ })
-	// Every twin less frequent than cut goes, and the last loaded of those
-	// as frequent as cut: found by a histogram of their load ages, so that
-	// only those at the boundary are sorted (in a fleet reporting in turn
-	// every twin is as frequent as every other).
-	cut, below := uint64(0), 0
-	for cut < 16 && below+hist[cut] < over {
+	s.cold.each(func(id, p []byte) { hist[rank(s.sketch.hashBytes(id), packedLoaded(p))]++ })
+	cut, below := 0, 0
+	for cut < len(hist) && below+hist[cut] < over {
 		below += hist[cut]
 		cut++
 	}
-	shift := max(bits.Len32(s.loads)-12, 0)
-	var ages [1 << 12]int
-	age := func(loaded uint32) int { return min(int((s.loads-loaded)>>shift), len(ages)-1) }
+	type candidate struct {
+		id  string
+		age uint32 // loads since it was loaded
+	}
 	var drop []string
+	var edge []candidate
 	for id, res := range s.twins {
 		if res.batch > committed {
 			continue
 		}
-		switch f := freq(id); {
-		case f < cut:
+		switch r := rank(s.sketch.hash(id), res.loaded); {
+		case r < cut:
 			drop = append(drop, id)
-		case f == cut:
-			ages[age(res.loaded)]++
+		case r == cut:
+			edge = append(edge, candidate{id, s.loads - res.loaded})
 		}
 	}
 	s.cold.each(func(id, p []byte) {
-		switch f := freqOf(id); {
-		case f < cut:
+		switch r := rank(s.sketch.hashBytes(id), packedLoaded(p)); {
+		case r < cut:
 			drop = append(drop, string(id))
-		case f == cut:
-			ages[age(packedLoaded(p))]++
+		case r == cut:
+			edge = append(edge, candidate{string(id), s.loads - packedLoaded(p)})
 		}
 	})
-	if need := over - len(drop); need > 0 {
-		edge, taken := 0, 0
-		for edge < len(ages) && taken+ages[edge] < need {
-			taken += ages[edge]
-			edge++
-		}
-		type candidate struct {
-			id  string
-			age uint32 // loads since it was loaded
-		}
-		var at []candidate // the age bucket edge, of which need − taken go
-		for id, res := range s.twins {
-			if res.batch > committed || freq(id) != cut {
-				continue
-			}
-			switch a := age(res.loaded); {
-			case a < edge:
-				drop = append(drop, id)
-			case a == edge:
-				at = append(at, candidate{id, s.loads - res.loaded})
-			}
-		}
-		s.cold.each(func(id, p []byte) {
-			if freqOf(id) != cut {
-				return
-			}
-			switch a := age(packedLoaded(p)); {
-			case a < edge:
-				drop = append(drop, string(id))
-			case a == edge:
-				at = append(at, candidate{string(id), s.loads - packedLoaded(p)})
-			}
-		})
-		slices.SortFunc(at, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
-		for _, c := range at[:min(need-taken, len(at))] {
-			drop = append(drop, c.id)
-		}
+	slices.SortFunc(edge, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
+	for _, c := range edge[:min(max(over-len(drop), 0), len(edge))] {
+		drop = append(drop, c.id)
 	}
 	for _, id := range drop {
 		delete(s.twins, id)

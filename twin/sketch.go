@@ -11,12 +11,11 @@ import (
 // frequency histogram of TinyLFU, Einziger, Friedman and Manes, 2017).
 // Passivation evicts the least frequent twins first (shard.passivate).
 type freqSketch struct {
-	table   []uint64 // 16 counters of 4 bits each
-	mask    uint64   // counters − 1
-	seed    maphash.Seed
-	added   int // increments since the last halving
-	sample  int // increments between halvings
-	halving int // number of halvings so far
+	table  []uint64 // 16 counters of 4 bits each
+	mask   uint64   // counters − 1
+	seed   maphash.Seed
+	added  int // increments since the last halving
+	sample int // increments between halvings
 }
 
 // newFreqSketch returns a sketch sized for n twins: at least n counters
@@ -70,5 +69,4 @@ func (f *freqSketch) halve() {
 		f.table[i] = (w >> 1) & 0x7777_7777_7777_7777
 	}
 	f.added /= 2
-	f.halving++
 }
