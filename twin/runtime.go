@@ -471,6 +471,9 @@ func (r *Runtime) Stats() Stats {
 // default applied).
 func (r *Runtime) MaxResident() int { return r.cfg.MaxResident }
 
+// IdleAfter is how long a twin stays resident without an event (Config).
+func (r *Runtime) IdleAfter() time.Duration { return r.cfg.IdleAfter }
+
 // Passivate drops from memory twins idle for longer than IdleAfter, and the
 // least frequently touched ones beyond MaxResident. It is called by the ingest
 // loop between batches.

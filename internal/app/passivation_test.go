@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/custos-dev/custos/internal/app"
+	"github.com/custos-dev/custos/twin"
 )
 
 // TestPassivationHoldsTheCap: twins loaded between two passivation passes
@@ -44,4 +46,50 @@ func TestPassivationHoldsTheCap(t *testing.T) {
 		t.Fatalf("up to %d twins resident under a cap of %d (%d twins in all)", worst, limit, twins)
 	}
 	t.Logf("at most %d twins resident under a cap of %d", worst, limit)
+}
+
+// TestPassivationWhenInputStops: passivation used to run only after a
+// batch, so a daemon whose devices fell silent kept every twin it held
+// until input resumed. Idle twins now go within a quarter of --idle-after
+// of becoming idle (at most 10 s) with no input at all, and come back from
+// the store, history unbroken, with their next reading.
+func TestPassivationWhenInputStops(t *testing.T) {
+	const twins = 50
+	a := startWith(t, t.TempDir(), func(cfg *app.Config) { cfg.IdleAfter = time.Second })
+	defer a.Close()
+	_, js := client(t, a)
+	publishAll(t, js, workload(twins, 0))
+	waitFor(t, 30*time.Second, func() bool { return a.Runtime.Stats().Applied >= twins })
+	waitTwin(t, a, fmt.Sprintf("C-%d", twins-1), func(*twin.Twin) bool { return true })
+	if r := a.Runtime.Stats().Resident; r == 0 {
+		t.Fatal("no twin resident right after its creation")
+	}
+	// Nothing more is published: the twins go idle after 1 s and a pass
+	// runs every 250 ms.
+	idle := time.Now()
+	waitFor(t, 10*time.Second, func() bool { return a.Runtime.Stats().Resident == 0 })
+	t.Logf("all %d twins passivated %v after the input stopped", twins, time.Since(idle).Round(time.Millisecond))
+	loads := a.Runtime.Stats().Loads
+	publish(t, js, "custos.telemetry.C-7", reading("2030-01-02T00:00:00Z", 5))
+	tw := waitTwin(t, a, "C-7", func(tw *twin.Twin) bool { return tw.Seq == 2 })
+	if got := a.Runtime.Stats().Loads; got != loads+1 {
+		t.Fatalf("twins loaded from the store: %d, want %d", got, loads+1)
+	}
+	h, err := a.Store.History(context.Background(), twin.HistoryQuery{Twin: "C-7", Limit: 10})
+	if err != nil || len(h) != 2 {
+		t.Fatalf("history of C-7: %d records, %v", len(h), err)
+	}
+	if d := h[1].Link(h[0].Digest); d != h[1].Digest || d != tw.Digest {
+		t.Fatalf("digest after reload %s, want %s (the twin's %s)", h[1].Digest, d, tw.Digest)
+	}
+}
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached in %v", d)
+		}
+	}
 }

@@ -649,14 +649,22 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	defer close(steps)
 	var (
 		batch     []jetstream.Msg
-		lastPas   = time.Now()
+		pas       = passivation{rt: b.cfg.Runtime, last: time.Now()}
 		delivered = &deliveries{last: map[string]uint64{}}
 	)
+	// Passivation runs between batches and, when input stops, on this
+	// ticker, so a daemon whose devices fall silent still lets go of
+	// its idle twins.
+	tick := time.NewTicker(pas.every())
+	defer tick.Stop()
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case now := <-tick.C:
+			pas.maybe(now)
+			continue
 		case m := <-in:
 			batch = append(batch, m)
 		}
@@ -685,18 +693,48 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		// Every 10 s, and sooner (at most once a second) once the twins
-		// loaded meanwhile have taken the resident count well over the cap.
-		if now := time.Now(); now.Sub(lastPas) > passivateEvery || now.Sub(lastPas) > time.Second && b.cfg.Runtime.OverCap() {
-			lastPas = now
-			b.cfg.Runtime.Passivate(now)
-		}
+		pas.maybe(time.Now())
 	}
 }
 
 // passivateEvery is how often the applier passivates idle twins, and twins
 // beyond the cap unless the cap is exceeded sooner (twin.Runtime.OverCap).
+// With an idle time shorter than 40 s, passes run every quarter of it.
 const passivateEvery = 10 * time.Second
+
+// passivation decides when the applier runs a passivation pass. A pass
+// holds the runtime, so ingest waits for it (tens of milliseconds per
+// 100,000 resident twins): passes run every passivateEvery, and sooner once
+// the twins loaded meanwhile have taken the resident count well over the
+// cap — but never more often than once a second nor than ten times the
+// last pass took, so passes take at most a tenth of ingest's time.
+type passivation struct {
+	rt   passivator
+	last time.Time     // when the last pass was due
+	took time.Duration // how long it took
+}
+
+// passivator is what passivation needs of a *twin.Runtime.
+type passivator interface {
+	IdleAfter() time.Duration
+	OverCap() bool
+	Passivate(now time.Time) int
+}
+
+func (p *passivation) every() time.Duration {
+	return min(passivateEvery, max(p.rt.IdleAfter()/4, 10*time.Millisecond))
+}
+
+func (p *passivation) maybe(now time.Time) {
+	since := now.Sub(p.last)
+	if since < p.every() && (since < max(time.Second, 10*p.took) || !p.rt.OverCap()) {
+		return
+	}
+	p.last = now
+	start := time.Now()
+	p.rt.Passivate(now)
+	p.took = time.Since(start)
+}
 
 // maxAhead bounds the batches applied and waiting to be committed (each of
 // at most Config.BatchSize messages). It is large because sparse input makes
