@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -69,6 +70,11 @@ func TestPassivationWhenInputStops(t *testing.T) {
 	idle := time.Now()
 	waitFor(t, 10*time.Second, func() bool { return a.Runtime.Stats().Resident == 0 })
 	t.Logf("all %d twins passivated %v after the input stopped", twins, time.Since(idle).Round(time.Millisecond))
+	// Each pass (ingest waits for it) is in custos_passivation_seconds.
+	if code, body := httpDo(t, a, "GET", "/metrics", nil); code != 200 || !bytes.Contains(body, []byte("custos_passivation_seconds_count ")) ||
+		bytes.Contains(body, []byte("custos_passivation_seconds_count 0\n")) {
+		t.Fatalf("no passivation pass in /metrics (%d):\n%s", code, grep(body, "custos_passivation"))
+	}
 	loads := a.Runtime.Stats().Loads
 	publish(t, js, "custos.telemetry.C-7", reading("2030-01-02T00:00:00Z", 5))
 	tw := waitTwin(t, a, "C-7", func(tw *twin.Twin) bool { return tw.Seq == 2 })

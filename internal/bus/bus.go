@@ -649,7 +649,7 @@ func (b *Bus) applier(ctx context.Context, in <-chan jetstream.Msg, steps chan<-
 	defer close(steps)
 	var (
 		batch     []jetstream.Msg
-		pas       = passivation{rt: b.cfg.Runtime, last: time.Now()}
+		pas       = passivation{rt: b.cfg.Runtime, last: time.Now(), observe: b.cfg.Metrics.PassivationSeconds.Observe}
 		delivered = &deliveries{last: map[string]uint64{}}
 	)
 	// Passivation runs between batches and, when input stops, on this
@@ -712,6 +712,8 @@ type passivation struct {
 	rt   passivator
 	last time.Time     // when the last pass was due
 	took time.Duration // how long it took
+	// observe, if set, gets each pass's duration in seconds.
+	observe func(float64)
 }
 
 // passivator is what passivation needs of a *twin.Runtime.
@@ -734,6 +736,9 @@ func (p *passivation) maybe(now time.Time) {
 	start := time.Now()
 	p.rt.Passivate(now)
 	p.took = time.Since(start)
+	if p.observe != nil {
+		p.observe(p.took.Seconds())
+	}
 }
 
 // maxAhead bounds the batches applied and waiting to be committed (each of

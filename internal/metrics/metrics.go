@@ -11,14 +11,17 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	Messages      prometheus.Counter     // input messages consumed
-	Readings      prometheus.Counter     // events applied
-	Duplicates    prometheus.Counter     // redeliveries skipped
-	DLQ           *prometheus.CounterVec // dead-lettered input by reason
-	Alerts        prometheus.Counter     // alerts raised
-	BatchSize     prometheus.Histogram   // inputs per processed batch
-	BatchSeconds  prometheus.Histogram   // time to apply + commit a batch
-	PublishErrors prometheus.Counter
+	Messages     prometheus.Counter     // input messages consumed
+	Readings     prometheus.Counter     // events applied
+	Duplicates   prometheus.Counter     // redeliveries skipped
+	DLQ          *prometheus.CounterVec // dead-lettered input by reason
+	Alerts       prometheus.Counter     // alerts raised
+	BatchSize    prometheus.Histogram   // inputs per processed batch
+	BatchSeconds prometheus.Histogram   // time to apply + commit a batch
+	// PassivationSeconds is how long each passivation pass took: ingest
+	// waits for it.
+	PassivationSeconds prometheus.Histogram
+	PublishErrors      prometheus.Counter
 	// DeliveryGaps counts ingest restarts because a consumer's delivery
 	// sequence skipped (input lost in transit, delivered again).
 	DeliveryGaps prometheus.Counter
@@ -77,6 +80,9 @@ func New() *Metrics {
 		BatchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "custos_ingest_batch_seconds", Help: "Time to apply a batch and make it durable.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
+		PassivationSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "custos_passivation_seconds", Help: "Time each passivation pass took (idle twins, and twins beyond --max-resident); ingest waits for it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 11)}),
 		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_publish_errors_total", Help: "Failed publications of state, alerts or dead letters (retried)."}),
 		InputRemoved: prometheus.NewCounter(prometheus.CounterOpts{
@@ -107,7 +113,7 @@ func New() *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}, []string{"route"})
 	m.StreamClients = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "custos_http_stream_clients", Help: "Open /v1/stream (Server-Sent Events) connections."})
-	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PublishErrors, m.DeliveryGaps, m.InputRemoved, m.InputPurgedBelow, m.PublishHealthy,
+	r.MustRegister(m.Messages, m.Readings, m.Duplicates, m.DLQ, m.Alerts, m.BatchSize, m.BatchSeconds, m.PassivationSeconds, m.PublishErrors, m.DeliveryGaps, m.InputRemoved, m.InputPurgedBelow, m.PublishHealthy,
 		m.ContractSeconds, m.ContractFuel, m.ContractQuarantines, m.StoreSeconds, m.HTTPRequests, m.HTTPSeconds, m.StreamClients)
 	return m
 }
