@@ -533,3 +533,39 @@ func TestCancelledApplyIsNoVerdict(t *testing.T) {
 		t.Fatalf("after the restart: A %+v, B %+v, alerts %v", a, b, out.Alerts)
 	}
 }
+
+// BenchmarkProcessReadings: the runtime's own cost per reading — apply
+// (contract, digests, records) and commit into an in-memory store — in
+// batches of 1,000 readings to 1,000 resident twins.
+func BenchmarkProcessReadings(b *testing.B) {
+	ctx := context.Background()
+	rt, st := newTestRuntime(b)
+	const twins = 1000
+	ids := make([]string, twins)
+	in := make([]Input, 0, twins)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("T%d", i)
+		in = append(in, createInput(uint64(i+1), ids[i]))
+	}
+	if _, err := rt.Process(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	seq := uint64(twins)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		in = in[:0]
+		for i, id := range ids {
+			seq++
+			in = append(in, reading(seq, id, float64(i%10), t0.Add(time.Duration(k+1)*time.Minute)))
+		}
+		if _, err := rt.Process(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		st.mu.Lock()
+		clear(st.records)
+		st.alerts = st.alerts[:0]
+		st.mu.Unlock()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*twins), "ns/reading")
+}
