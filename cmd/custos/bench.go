@@ -25,10 +25,14 @@ summary line:
 where p99_ms is the 99th percentile of that latency at half the single rate.
 
 It starts with a fleet-scale phase (--twins twins resident, memory per
-twin, CPU per reading in gateway bursts, restart; see docs/performance.md,
-"Fleet scale") and prints before the summary:
+twin, CPU per reading in gateway bursts, then reading → state latency at
+half the bursts' rate, each reading to another twin while there are twins
+enough, and restart; see docs/performance.md, "Fleet scale") and prints
+before the summary:
 
   custos-scale: twins=<n> rss_bytes=<peak> bytes_per_twin=<n> cpu_per_reading_us=<n> p99_ms=<n>
+
+where p99_ms is that fleet's latency (99th percentile).
 
 With a PostgreSQL database (--postgres, by default $CUSTOS_BENCH_DATABASE or
 $CUSTOS_TEST_DATABASE) the run also measures custos single on PostgreSQL and
@@ -66,7 +70,7 @@ func benchCmd(args []string) {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	heapprofile := fs.String("heapprofile", "", "write a heap profile, taken with every twin of the scale phase resident, to this file")
 	scaleprofile := fs.String("scale-cpuprofile", "", "write CPU profiles of the scale phase's readings to resident twins to this file + \".<twins>\"")
-	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading; no latency: p99_ms=0)")
+	scaleOnly := fs.Bool("scale-only", false, "run only the fleet-scale phase (memory per twin, CPU per reading, the fleet's latency, restart)")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file")
 	allocprofile := fs.String("allocprofile", "", "write the allocations of the whole run (pprof allocs: go tool pprof -sample_index=alloc_space) to this file")
 	inputRetention := fs.String("input-retention", "0", "the daemons' --input-retention (\"applied\", a duration, or 0 to keep all input)")

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -37,6 +38,14 @@ func TestRunSmall(t *testing.T) {
 	sc := res.Scale
 	if sc.Twins != 20 || sc.PeakRSS < sc.ResidentRSS || sc.ResidentRSS <= 0 || sc.BaseRSS <= 0 || sc.CPUPerReading <= 0 || sc.Readings < 20 {
 		t.Fatalf("scale = %+v", sc)
+	}
+	// The scale line's p99 is the scale fleet's own latency, every reading
+	// of the probe seen.
+	if l := sc.Latency; l.Samples == 0 || l.P99 < l.P50 || l.P50 <= 0 || l.Rate <= 0 {
+		t.Fatalf("scale latency = %+v", l)
+	}
+	if want := fmt.Sprintf(" p99_ms=%.1f", float64(sc.Latency.P99.Microseconds())/1e3); !strings.HasSuffix(res.ScaleSummary(), want) {
+		t.Fatalf("scale line %q, want it to end with %q", res.ScaleSummary(), want)
 	}
 	if !regexp.MustCompile(`^custos-scale: twins=20 rss_bytes=\d+ bytes_per_twin=-?\d+ cpu_per_reading_us=\d+\.\d p99_ms=\d+\.\d$`).MatchString(res.ScaleSummary()) {
 		t.Fatalf("scale line %q", res.ScaleSummary())
@@ -111,14 +120,17 @@ func TestRunPostgres(t *testing.T) {
 func TestStateOf(t *testing.T) {
 	tw := &twin.Twin{ID: "L-42", Kind: "pallet", Custodian: `x,"seq":7`, Status: "ok", Seq: 12345,
 		View: json.RawMessage(`{"seq":9,"a":[1,2]}`), Children: []string{`c,"seq":8`}}
-	i, seq, ok := stateOf(bus.StateSubject(tw.ID), tw.AppendJSON(nil))
-	if !ok || i != 42 || seq != 12345 {
-		t.Fatalf("stateOf = %d, %d, %v; want 42, 12345, true", i, seq, ok)
+	id, seq, ok := stateOf(bus.StateSubject(tw.ID), tw.AppendJSON(nil))
+	if !ok || id != "L-42" || seq != 12345 {
+		t.Fatalf("stateOf = %s, %d, %v; want L-42, 12345, true", id, seq, ok)
 	}
-	for _, subject := range []string{"custos.twin.X-1.state", "custos.twin.L-x.state", "custos.twin.L--1.state"} {
+	for _, subject := range []string{"custos.twin.L-42.alert", "custos.twin.L-42", "custos.alerts.L-42.state"} {
 		if _, _, ok := stateOf(subject, tw.AppendJSON(nil)); ok {
 			t.Errorf("stateOf(%q) ok", subject)
 		}
+	}
+	if _, _, ok := stateOf("custos.twin.L-42.state", []byte(`{"twin":"L-42"}`)); ok {
+		t.Error("stateOf without a seq ok")
 	}
 }
 

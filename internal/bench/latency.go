@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos/internal/app"
 	"github.com/custos-dev/custos/twin"
@@ -68,82 +69,21 @@ func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Late
 		return none, err
 	}
 
-	// sent[twin][k] is when the k-th reading of that twin was published; it
-	// becomes visible with the state whose seq is k+2 (create is seq 1).
-	var (
-		mu   sync.Mutex
-		sent = make([][]time.Time, twins)
-		seen = make([]int, twins) // readings of each twin already seen
-		lats []time.Duration
-	)
-	sub, err := subc.Subscribe("custos.twin.*.state", func(m *nats.Msg) {
-		now := time.Now()
-		i, seq, ok := stateOf(m.Subject, m.Data)
-		if !ok || i >= twins || seq < 2 {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for k := seen[i]; k < len(sent[i]) && uint64(k+2) <= seq; k++ {
-			lats = append(lats, now.Sub(sent[i][k]))
-			seen[i] = k + 1
-		}
-	})
+	ids := make([]string, twins)
+	for i := range ids {
+		ids[i] = "L-" + strconv.Itoa(i)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	p, err := newProbe(subc, js, ids, nil, func(n int) []byte { return single(n, rng) })
 	if err != nil {
 		return none, err
 	}
-	defer sub.Unsubscribe()
-
-	rng := rand.New(rand.NewPCG(3, 4))
-	n := 0
-	// measure publishes at rate for d (at most limit readings) and returns
-	// the latencies of those readings.
-	measure := func(rate float64, d time.Duration, limit int) (Latency, error) {
-		mu.Lock()
-		lats = lats[:0]
-		mu.Unlock()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		start, first := time.Now(), n
-		for now := range tick.C {
-			if now.Sub(start) > d || n-first >= limit {
-				break
-			}
-			due := first + min(int(rate*now.Sub(start).Seconds()), limit)
-			for ; n < due; n++ {
-				i := n % twins
-				mu.Lock()
-				sent[i] = append(sent[i], time.Now())
-				mu.Unlock()
-				if _, err := js.PublishAsync("custos.telemetry.L-"+strconv.Itoa(i), single(n, rng)); err != nil {
-					return Latency{}, err
-				}
-			}
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			mu.Lock()
-			got := len(lats)
-			mu.Unlock()
-			if got >= n-first || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if len(lats) == 0 {
-			return Latency{}, fmt.Errorf("no state seen for %d readings", n-first)
-		}
-		slices.Sort(lats)
-		q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
-		return Latency{Rate: rate, P50: q(0.50), P99: q(0.99), Max: lats[len(lats)-1], Samples: len(lats)}, nil
-	}
+	defer p.close()
 	var res [2]Latency
-	if res[0], err = measure(rate, d, math.MaxInt); err != nil {
+	if res[0], err = p.measure(rate, d, math.MaxInt); err != nil {
 		return res, err
 	}
-	if err := waitApplied(ctx, a, uint64(twins+n)); err != nil {
+	if err := waitApplied(ctx, a, uint64(twins+p.n)); err != nil {
 		return res, err
 	}
 	// Every twin passivated (idle "forever"): each reading below goes to a
@@ -152,37 +92,136 @@ func latency(ctx context.Context, dir string, cfg Config, rate float64) ([2]Late
 	if r := a.Runtime.Stats().Resident; r != 0 {
 		return res, fmt.Errorf("%d twins still resident after passivating all", r)
 	}
-	res[1], err = measure(passivatedRate, d, twins)
+	res[1], err = p.measure(passivatedRate, d, twins)
 	return res, err
+}
+
+// probe measures the latency from publishing a reading to seeing its twin's
+// new state on custos.twin.<id>.state: reading n goes to twin ids[n mod
+// len(ids)], and the k-th reading of twin i (from 0) is visible with the
+// first state whose seq is at least base[i] + k + 1.
+type probe struct {
+	js    jetstream.JetStream
+	ids   []string
+	body  func(n int) []byte
+	index map[string]int // twin id → its index in ids
+	sub   *nats.Subscription
+	n     int // readings published so far
+
+	mu   sync.Mutex
+	base []uint64      // each twin's seq before the probe
+	sent [][]time.Time // sent[i][k]: when the k-th reading of twin i was published
+	seen []int         // readings of each twin already seen
+	lats []time.Duration
+}
+
+// newProbe subscribes nc to the twins' states; base is each twin's seq
+// before the probe (nil: 1, only created).
+func newProbe(nc *nats.Conn, js jetstream.JetStream, ids []string, base []uint64, body func(n int) []byte) (*probe, error) {
+	p := &probe{js: js, ids: ids, body: body, index: make(map[string]int, len(ids)), base: base,
+		sent: make([][]time.Time, len(ids)), seen: make([]int, len(ids))}
+	if p.base == nil {
+		p.base = make([]uint64, len(ids))
+		for i := range p.base {
+			p.base[i] = 1
+		}
+	}
+	for i, id := range ids {
+		p.index[id] = i
+	}
+	sub, err := nc.Subscribe("custos.twin.*.state", func(m *nats.Msg) {
+		now := time.Now()
+		id, seq, ok := stateOf(m.Subject, m.Data)
+		if !ok {
+			return
+		}
+		i, ok := p.index[id]
+		if !ok {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for k := p.seen[i]; k < len(p.sent[i]) && p.base[i]+uint64(k)+1 <= seq; k++ {
+			p.lats = append(p.lats, now.Sub(p.sent[i][k]))
+			p.seen[i] = k + 1
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.sub = sub
+	return p, nil
+}
+
+func (p *probe) close() { p.sub.Unsubscribe() }
+
+// measure publishes at rate for d (at most limit readings) and returns the
+// latencies of those readings, waiting up to 30 s for the last states.
+func (p *probe) measure(rate float64, d time.Duration, limit int) (Latency, error) {
+	p.mu.Lock()
+	p.lats = p.lats[:0]
+	p.mu.Unlock()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	start, first := time.Now(), p.n
+	for now := range tick.C {
+		if now.Sub(start) > d || p.n-first >= limit {
+			break
+		}
+		due := first + min(int(rate*now.Sub(start).Seconds()), limit)
+		for ; p.n < due; p.n++ {
+			i := p.n % len(p.ids)
+			p.mu.Lock()
+			p.sent[i] = append(p.sent[i], time.Now())
+			p.mu.Unlock()
+			if _, err := p.js.PublishAsync("custos.telemetry."+p.ids[i], p.body(p.n)); err != nil {
+				return Latency{}, err
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.mu.Lock()
+		got := len(p.lats)
+		p.mu.Unlock()
+		if got >= p.n-first || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.lats) == 0 {
+		return Latency{}, fmt.Errorf("no state seen for %d readings", p.n-first)
+	}
+	slices.Sort(p.lats)
+	q := func(f float64) time.Duration { return p.lats[min(len(p.lats)-1, int(f*float64(len(p.lats))))] }
+	return Latency{Rate: rate, P50: q(0.50), P99: q(0.99), Max: p.lats[len(p.lats)-1], Samples: len(p.lats)}, nil
 }
 
 // passivatedRate is the low rate at which latency to passivated twins is
 // measured.
 const passivatedRate = 200
 
-// stateOf reads the twin number i of "L-<i>" from a state message's subject
-// and its seq from the body without decoding the JSON: on two cores the
-// measuring subscriber competes with the daemon it measures. In a twin's
-// JSON (twin/json.go) "seq" is a top-level field before any that could hold
-// the text ,"seq": outside a string.
-func stateOf(subject string, data []byte) (i int, seq uint64, ok bool) {
-	id, found := strings.CutPrefix(subject, "custos.twin.L-")
-	if !found {
-		return 0, 0, false
-	}
-	i, err := strconv.Atoi(strings.TrimSuffix(id, ".state"))
-	if err != nil || i < 0 {
-		return 0, 0, false
+// stateOf reads the twin id from a state message's subject and its seq
+// from the body without decoding the JSON: on two cores the measuring
+// subscriber competes with the daemon it measures. In a twin's JSON
+// (twin/json.go) "seq" is a top-level field before any that could hold the
+// text ,"seq": outside a string.
+func stateOf(subject string, data []byte) (id string, seq uint64, ok bool) {
+	id, found := strings.CutPrefix(subject, "custos.twin.")
+	if id, ok = strings.CutSuffix(id, ".state"); !found || !ok {
+		return "", 0, false
 	}
 	k := bytes.Index(data, []byte(`,"seq":`))
 	if k < 0 {
-		return 0, 0, false
+		return "", 0, false
 	}
 	rest := data[k+len(`,"seq":`):]
 	n := 0
 	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 		n++
 	}
-	seq, err = strconv.ParseUint(string(rest[:n]), 10, 64)
-	return i, seq, err == nil
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	return id, seq, err == nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,6 +47,10 @@ type Scale struct {
 	// GCShare is the part of that CPU time the garbage collector took
 	// (runtime/metrics /cpu/classes/gc/total, an estimate by the runtime).
 	GCShare float64
+	// Latency is reading → state on custos.twin.<id>.state at half the
+	// rate of those bursts, each reading to another twin as long as
+	// there are twins enough (scaleLatency).
+	Latency Latency
 	// Restart is the time from starting the daemon again on the same data
 	// (after a clean stop) to ingest consuming (what /readyz reports).
 	Restart time.Duration
@@ -74,7 +79,7 @@ const compactAfter = 5 * time.Second
 func (r Result) ScaleSummary() string {
 	s := r.Scale
 	return fmt.Sprintf("custos-scale: twins=%d rss_bytes=%d bytes_per_twin=%d cpu_per_reading_us=%.1f p99_ms=%.1f",
-		s.Twins, s.PeakRSS, s.BytesPerTwin, us(s.CPUPerReading), float64(r.Latency.P99.Microseconds())/1e3)
+		s.Twins, s.PeakRSS, s.BytesPerTwin, us(s.CPUPerReading), float64(s.Latency.P99.Microseconds())/1e3)
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -92,9 +97,9 @@ func scale(ctx context.Context, dir string, cfg Config) (Scale, error) {
 		return s, err
 	}
 	s.Ref = &ref
-	fmt.Fprintf(cfg.Log, "  %d twins / %d twins, same run: CPU per reading %.2f×, per first reading after restart %.2f×, restart %.2f×\n",
-		s.Twins, refTwins, us(s.CPUPerReading)/us(ref.CPUPerReading), us(s.CPUPerColdReading)/us(ref.CPUPerColdReading),
-		s.Restart.Seconds()/ref.Restart.Seconds())
+	fmt.Fprintf(cfg.Log, "  %d twins / %d twins, same run: CPU per reading %.2f×, p99 latency %.2f×, per first reading after restart %.2f×, restart %.2f×\n",
+		s.Twins, refTwins, us(s.CPUPerReading)/us(ref.CPUPerReading), us(s.Latency.P99)/us(ref.Latency.P99),
+		us(s.CPUPerColdReading)/us(ref.CPUPerColdReading), s.Restart.Seconds()/ref.Restart.Seconds())
 	return s, nil
 }
 
@@ -213,8 +218,14 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 		s.GCShare = gc.Seconds() / cpu.Seconds()
 	}
 	stop()
+	rate := float64(s.Readings) / time.Since(start).Seconds()
 	fmt.Fprintf(cfg.Log, "  %d readings in bursts of %d twins: %.1f µs of CPU per reading (garbage collection %.0f %% of it), %.0f readings/s, %.2f store loads per reading\n",
-		s.Readings, gatewayBurst, us(s.CPUPerReading), 100*s.GCShare, float64(s.Readings)/time.Since(start).Seconds(), s.LoadsPerReading)
+		s.Readings, gatewayBurst, us(s.CPUPerReading), 100*s.GCShare, rate, s.LoadsPerReading)
+	k := 0
+	if s.Latency, k, err = scaleLatency(ctx, a, js, n, rate/2, cfg.LatencyFor); err != nil {
+		return s, fmt.Errorf("latency: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "  %s, over %d twins\n", s.Latency, k)
 
 	// Restart on the same data, then the first reading of many twins. A
 	// clean stop: input acknowledged first (what is not is redelivered and
@@ -252,6 +263,40 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 	fmt.Fprintf(cfg.Log, "  restart: ready in %.2fs; first readings of %d twins (each loaded from the store): %.1f µs of CPU per reading, %.0f readings/s\n",
 		s.Restart.Seconds(), s.ColdReadings, us(s.CPUPerColdReading), s.ColdRate)
 	return s, nil
+}
+
+// scaleLatency measures reading → state among the n twins of the scale
+// phase at rate for d: readings go to k = min(n, rate·d) twins spread over
+// the fleet in turn, so with a large fleet each goes to another twin (the
+// realistic shape) and with a small one each twin gets several. It returns
+// the latency and k.
+func scaleLatency(ctx context.Context, a *app.App, js jetstream.JetStream, n int, rate float64, d time.Duration) (Latency, int, error) {
+	k := min(n, max(1, int(rate*d.Seconds())))
+	ids, base := make([]string, k), make([]uint64, k)
+	for j := range ids {
+		ids[j] = "S-" + strconv.Itoa(j*(n/k))
+		tw, err := a.Store.Twin(ctx, ids[j])
+		if err != nil {
+			return Latency{}, 0, fmt.Errorf("twin %s: %w", ids[j], err)
+		}
+		base[j] = tw.Seq
+	}
+	subc, err := nats.Connect("", nats.InProcessServer(a.NATS), a.AdminOption())
+	if err != nil {
+		return Latency{}, 0, err
+	}
+	defer subc.Close()
+	bodies := readingBodies()
+	p, err := newProbe(subc, js, ids, base, func(m int) []byte { return bodies[(m+13)%len(bodies)] })
+	if err != nil {
+		return Latency{}, 0, err
+	}
+	defer p.close()
+	l, err := p.measure(rate, d, math.MaxInt)
+	if err == nil && l.Samples < p.n {
+		err = fmt.Errorf("states of %d of %d readings seen", l.Samples, p.n)
+	}
+	return l, k, err
 }
 
 // palletCreate is the create command of the scale phases' twins, made as
