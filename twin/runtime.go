@@ -663,7 +663,16 @@ func (s *shard) evict(over int, committed uint64) int {
 			hist[rank(s.sketch.hash(id), res.loaded)]++
 		}
 	}
-	s.cold.each(func(id, p []byte) { hist[rank(s.sketch.hashBytes(id), packedLoaded(p))]++ })
+	// The packed twins' ranks, by slot, for the second pass: hashing every
+	// id and reading the sketch again would cost as much as this pass.
+	ranks := make([]uint16, len(s.cold.slots))
+	for i, e := range s.cold.slots {
+		if e != nil {
+			r := rank(s.sketch.hashBytes(entryID(e)), packedLoaded(packedOf(e)))
+			ranks[i] = uint16(r)
+			hist[r]++
+		}
+	}
 	cut, below := 0, 0
 	for cut < len(hist) && below+hist[cut] < over {
 		below += hist[cut]
@@ -686,14 +695,17 @@ func (s *shard) evict(over int, committed uint64) int {
 			edge = append(edge, candidate{id, s.loads - res.loaded})
 		}
 	}
-	s.cold.each(func(id, p []byte) {
-		switch r := rank(s.sketch.hashBytes(id), packedLoaded(p)); {
-		case r < cut:
-			drop = append(drop, string(id))
-		case r == cut:
-			edge = append(edge, candidate{string(id), s.loads - packedLoaded(p)})
+	for i, e := range s.cold.slots {
+		if e == nil {
+			continue
 		}
-	})
+		switch r := int(ranks[i]); {
+		case r < cut:
+			drop = append(drop, string(entryID(e)))
+		case r == cut:
+			edge = append(edge, candidate{string(entryID(e)), s.loads - packedLoaded(packedOf(e))})
+		}
+	}
 	slices.SortFunc(edge, func(a, b candidate) int { return cmp.Compare(a.age, b.age) })
 	for _, c := range edge[:min(max(over-len(drop), 0), len(edge))] {
 		drop = append(drop, c.id)
