@@ -278,11 +278,10 @@ func scaleAt(ctx context.Context, dir string, cfg Config, n int) (Scale, error) 
 // twin and with a small one each twin gets several. It returns the
 // latency and k.
 //
-// The order matters at a large fleet: the KV bucket removes each twin's
-// previous value from the block that holds it, and the bursts' order
-// finds those values together; readings scattered over a million twins
-// cost a block load per put (docs/performance.md, "Latency at fleet
-// scale").
+// The order matters at a large fleet: the same rate scattered over a
+// million twins saturates the daemon under a memory limit, while in the
+// order a fleet reports it does not (docs/performance.md, "Latency at
+// fleet scale", where the cause is still open).
 func scaleLatency(ctx context.Context, a *app.App, js jetstream.JetStream, n, from int, rate float64, d time.Duration) (Latency, int, error) {
 	k := min(n, max(1, int(rate*d.Seconds())))
 	ids, base := make([]string, 0, k), make([]uint64, 0, k)
