@@ -44,7 +44,7 @@ func runCmd(args []string) {
 	store := fs.String("store", "", "store: empty for the embedded store under --data, or a postgres:// URL")
 	retention := fs.Duration("history-retention", 0, "delete history records older than this, by event time (e.g. 720h); 0 keeps them forever; postgres store only")
 	shards := fs.Int("shards", 0, "twin shards (default: number of CPUs)")
-	maxResident := fs.Int("max-resident", 0, "most twins kept in memory; beyond it the least frequently heard from are passivated, of equally frequent ones the last loaded (checked every 10 s while input flows, and within a second once a sixteenth over) and loaded from the store by their next event (default: one per 2 KiB of the memory limit, e.g. 786432 for 1.5GiB; 2000000 without a limit)")
+	maxResident := fs.Int("max-resident", 0, "most twins kept in memory; beyond it the least frequently heard from are passivated, of equally frequent ones the last loaded (checked every 10 s, with or without input, and within a second once a sixteenth over, or ten times the last pass if that is longer) and loaded from the store by their next event (default: one per 2 KiB of the memory limit, e.g. 786432 for 1.5GiB; 2000000 without a limit)")
 	idleAfter := fs.Duration("idle-after", 10*time.Minute, "passivate twins no event touched for this long")
 	batch := fs.Int("batch", 1000, "most input messages applied and committed as one batch")
 	maxMsg := fs.Int("max-message-bytes", 64<<10, "largest input message accepted; larger ones go to custos.dlq.too_large")
