@@ -22,6 +22,7 @@ import (
 // just what the dashboard test needs (navigate, evaluate, screenshot).
 type browser struct {
 	cmd *exec.Cmd
+	dir string // the profile, removed by close
 	ws  *websocket.Conn
 	id  atomic.Int64
 }
@@ -41,7 +42,13 @@ func findChromium() string {
 
 func startBrowser(t *testing.T, bin string, width, height int) *browser {
 	t.Helper()
-	dir := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile after the browser is killed, and TempDir's cleanup fails the
+	// test then; close removes it, retrying until they are gone.
+	dir, err := os.MkdirTemp("", "custos-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
@@ -50,7 +57,7 @@ func startBrowser(t *testing.T, bin string, width, height int) *browser {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	b := &browser{cmd: cmd}
+	b := &browser{cmd: cmd, dir: dir}
 	t.Cleanup(b.close)
 	// Chromium writes the port it chose to DevToolsActivePort.
 	var port string
@@ -107,6 +114,9 @@ func (b *browser) close() {
 	if b.cmd.Process != nil {
 		b.cmd.Process.Kill()
 		b.cmd.Wait()
+	}
+	for i := 0; i < 50 && os.RemoveAll(b.dir) != nil; i++ {
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
