@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // MarshalJSON renders the public JSON form of a twin (the KV value).
@@ -102,14 +103,58 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 }
 
 // appendJSONString appends s as a JSON string, escaping like encoding/json.
+// Strings with nothing to escape (printable ASCII other than " \\ < > &,
+// and valid UTF-8 other than U+2028 and U+2029) are copied; anything else
+// goes through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return appendMarshalled(b, s)
+			}
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
+			return appendMarshalled(b, s)
+		}
+		i += n
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// MarshalJSON renders the public JSON form of an alert (what is published
+// on custos.twin.<id>.alert).
+func (a *Alert) MarshalJSON() ([]byte, error) {
+	return a.AppendJSON(make([]byte, 0, 192)), nil
+}
+
+// AppendJSON appends the public JSON form of a to b: what encoding/json
+// would produce for the tagged fields, written out by hand as it is on the
+// ingest path (one per alert).
+func (a *Alert) AppendJSON(b []byte) []byte {
+	b = append(b, `{"twin":`...)
+	b = appendJSONString(b, a.Twin)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendUint(b, a.N, 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, a.Seq, 10)
+	b = append(b, `,"severity":`...)
+	b = appendJSONString(b, a.Severity)
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, a.Code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, a.Message)
+	b = append(b, `,"ts":`...)
+	b = appendJSONTime(b, a.Time)
+	return append(b, '}')
+}
+
+func appendMarshalled(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
 }

@@ -1279,13 +1279,9 @@ func (b *Bus) stored(m *nats.Msg) {
 }
 
 func (b *Bus) sendAlert(ctx context.Context, fl *inflight, a *twin.Alert) {
-	js, err := json.Marshal(a)
-	if err != nil {
-		return
-	}
-	msg := nats.NewMsg(AlertSubject(a.Twin))
-	msg.Header.Set(jetstream.MsgIDHeader, a.Twin+":a"+strconv.FormatUint(a.N, 10))
-	msg.Data = js
+	js := a.AppendJSON(make([]byte, 0, 160))
+	msg := &nats.Msg{Subject: AlertSubject(a.Twin), Data: js,
+		Header: nats.Header{jetstream.MsgIDHeader: {a.Twin + ":a" + strconv.FormatUint(a.N, 10)}}}
 	b.send(ctx, fl, msg)
 	b.copyToTenants(a.Twin, "alert", js)
 }
