@@ -46,7 +46,7 @@ test-short:
 ## bench: Go micro-benchmarks, then raw JetStream vs custos end to end (ends with the custos-bench: line);
 ## with CUSTOS_BENCH_DATABASE (or CUSTOS_TEST_DATABASE) also custos on PostgreSQL and the store's records/s
 bench: bench-go
-	$(GO) run ./cmd/custos bench $(ARGS)
+	$(GO) run ./cmd/custos bench --rounds 3 $(ARGS)
 
 ## bench-fleet: a fleet in the store under a 1.5 GiB budget: FLEET twins (default 1000000; 10000000 takes ~20 min and ~10 GB of disk)
 ## written into the store, the daemon restarted on them, FLEET/10 readings each to another twin, with --state-retention 24h

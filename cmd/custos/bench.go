@@ -23,6 +23,10 @@ summary line:
   custos-bench: raw=<msgs/s> single=<readings/s> ratio=<single/raw> batched=<readings/s> p99_ms=<ms>
 
 where p99_ms is the 99th percentile of that latency at half the single rate.
+With --rounds N (make bench: 3) raw, single and batched run N times,
+alternated, and the line holds their medians, the ratio being the median
+of each round's own single/raw: on a shared machine the speed drifts
+from one run to the next, a ratio measured side by side much less.
 
 It starts with a fleet-scale phase (--twins twins resident, memory per
 twin, CPU per reading in gateway bursts, then reading → state latency at
@@ -78,9 +82,13 @@ func benchCmd(args []string) {
 	stateRetention := fs.Duration("state-retention", 0, "the daemons' --state-retention (with --store-twins: the stored twins are then not in the bucket, as if all were quiet for longer)")
 	maxResident := fs.Int("max-resident", 0, "the daemons' --max-resident (default: with --store-twins as custos run's, from GOMEMLIMIT if set; otherwise 2000000, so that the scale phase's twins all stay resident)")
 	storeTwins := fs.Int("store-twins", 0, "instead of everything else, measure a fleet of this many twins in the store, none resident: restart time, memory, and --messages readings each to a different twin (docs/performance.md, \"A fleet in the store\")")
+	rounds := fs.Int("rounds", 1, "run raw JetStream, custos single and custos batched this many times, alternated, and report their medians (the ratio: the median of each round's own)")
 	fs.parse(args)
 	if *maxResident < 0 || *storeTwins < 0 {
 		fatalf("bench: --max-resident and --store-twins: want a positive number")
+	}
+	if *rounds < 1 {
+		fatalf("bench: --rounds %d: want 1 or more", *rounds)
 	}
 	mem := memorySetting{goMem: math.MaxInt64}
 	if v := os.Getenv("GOMEMLIMIT"); v != "" && v != "off" && *storeTwins > 0 {
@@ -125,7 +133,7 @@ func benchCmd(args []string) {
 		BatchReadings: *per, Store: *store, Postgres: *postgres, Log: os.Stdout,
 		HeapProfile: *heapprofile, ScaleOnly: *scaleOnly, ScaleCPUProfile: *scaleprofile,
 		InputRetention: retain.age, PurgeApplied: retain.applied, DuplicateWindow: *dupWindow,
-		StateRetention: *stateRetention, MaxResident: mem.maxResident(*maxResident), StoreTwins: *storeTwins})
+		StateRetention: *stateRetention, MaxResident: mem.maxResident(*maxResident), StoreTwins: *storeTwins, Rounds: *rounds})
 	if err != nil {
 		fatalf("bench: %v", err)
 	}

@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -70,7 +72,10 @@ type Config struct {
 	// many twins in the store, none resident, Messages readings each to a
 	// different one (storeFleet).
 	StoreTwins int
-	Log        io.Writer
+	// Rounds is how many times raw, single and batched run, alternated
+	// (default 1); the result holds their medians.
+	Rounds int
+	Log    io.Writer
 
 	// cacheDir is the compilation cache the run's daemons share, so that
 	// only the first compiles the built-in contracts (set by Run).
@@ -79,10 +84,11 @@ type Config struct {
 
 // Result of one run. Rates are per second.
 type Result struct {
-	Raw         float64 // raw JetStream publish+consume, messages/s
-	Single      float64 // custos, one reading per message, readings/s
-	Batched     float64 // custos, BatchReadings per message, readings/s
-	Ratio       float64 // Single / Raw
+	Raw         float64 // raw JetStream publish+consume, messages/s (median of Rounds)
+	Single      float64 // custos, one reading per message, readings/s (median of Rounds)
+	Batched     float64 // custos, BatchReadings per message, readings/s (median of Rounds)
+	Ratio       float64 // Single / Raw of the same round (median of Rounds)
+	Rounds      []Round // each round's figures, in the order they ran
 	MessageSize int     // bytes of one single-reading message
 	Latency     Latency // at half the single rate (unless Config.LatencyFor < 0)
 	Scale       Scale   // fleet scale: memory per twin, CPU per reading
@@ -96,6 +102,55 @@ type Result struct {
 	PGRows         float64 // PostgreSQL store alone, one writer, history records/s
 	PGRowsParallel float64 // PostgreSQL store alone, PGWriters writers, history records/s
 	PGWriters      int
+}
+
+// Round is one run of raw, single and batched, back to back.
+type Round struct {
+	Raw, Single, Batched, Ratio float64
+}
+
+// medians sets Raw, Single, Batched and Ratio to the medians over Rounds.
+// Ratio is the median of each round's own ratio, not the ratio of the
+// medians: a round's raw and single ran minutes apart at most.
+func (r *Result) medians() {
+	pick := func(f func(Round) float64) float64 {
+		v := make([]float64, len(r.Rounds))
+		for i, rd := range r.Rounds {
+			v[i] = f(rd)
+		}
+		return median(v)
+	}
+	r.Raw = pick(func(rd Round) float64 { return rd.Raw })
+	r.Single = pick(func(rd Round) float64 { return rd.Single })
+	r.Batched = pick(func(rd Round) float64 { return rd.Batched })
+	r.Ratio = pick(func(rd Round) float64 { return rd.Ratio })
+}
+
+// median of v (the mean of the middle two for an even count); v is sorted.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// roundsLine lists each round's ratio and batched rate and the medians.
+func (r Result) roundsLine() string {
+	var b strings.Builder
+	b.WriteString("ratio")
+	for _, rd := range r.Rounds {
+		fmt.Fprintf(&b, " %.2f", rd.Ratio)
+	}
+	fmt.Fprintf(&b, " (median %.2f), batched", r.Ratio)
+	for _, rd := range r.Rounds {
+		fmt.Fprintf(&b, " %.0f", rd.Batched)
+	}
+	fmt.Fprintf(&b, " (median %.0f)", r.Batched)
+	return b.String()
 }
 
 // Summary is the one-line summary `make bench` ends with; p99_ms (the p99
@@ -136,6 +191,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchReadings <= 0 {
 		c.BatchReadings = 50
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = 1
 	}
 	if c.StoreTime <= 0 {
 		c.StoreTime = 3 * time.Second
@@ -235,31 +293,64 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Scale.PeakRSS = PeakRSS()
 		return res, nil
 	}
-	fmt.Fprintf(cfg.Log, "raw JetStream: %d messages of %d bytes, publish+consume, file storage\n", cfg.Messages, res.MessageSize)
-	if err = phase("raw", func(ctx context.Context) (err error) {
-		res.Raw, err = raw(ctx, filepath.Join(dir, "raw"), cfg)
-		return err
-	}); err != nil {
-		return res, fmt.Errorf("raw: %w", err)
+	// Raw, single and batched run Rounds times, alternated, each in a
+	// fresh directory: on a shared machine the speed drifts between runs,
+	// and the ratio of a raw run and a single run next to it is steadier
+	// than either rate.
+	for r := range cfg.Rounds {
+		var rd Round
+		sub := func(name string) string {
+			if cfg.Rounds == 1 {
+				return filepath.Join(dir, name)
+			}
+			return filepath.Join(dir, fmt.Sprintf("%s-%d", name, r+1))
+		}
+		// A phase's data is removed once it is measured (unless the
+		// directory is the caller's): the next phases should not share the
+		// disk with the write-back of the last ones' gigabyte (three rounds
+		// with their data kept: a latency p99 of 480 ms; removed: 90 ms).
+		done := func(name string) {
+			if cfg.Dir == "" {
+				os.RemoveAll(sub(name))
+			}
+		}
+		if cfg.Rounds > 1 {
+			fmt.Fprintf(cfg.Log, "round %d of %d\n", r+1, cfg.Rounds)
+		}
+		fmt.Fprintf(cfg.Log, "raw JetStream: %d messages of %d bytes, publish+consume, file storage\n", cfg.Messages, res.MessageSize)
+		if err = phase("raw", func(ctx context.Context) (err error) {
+			rd.Raw, err = raw(ctx, sub("raw"), cfg)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("raw: %w", err)
+		}
+		done("raw")
+		fmt.Fprintf(cfg.Log, "  %.0f msgs/s\n", rd.Raw)
+		fmt.Fprintf(cfg.Log, "custos single: %d messages, 1 reading each, %d twins, coldchain contract\n", cfg.Messages, cfg.Twins)
+		if err = phase("single", func(ctx context.Context) (err error) {
+			rd.Single, err = custos(ctx, sub("single"), cfg, cfg.Store, cfg.Messages, 1)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("single: %w", err)
+		}
+		done("single")
+		fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", rd.Single)
+		fmt.Fprintf(cfg.Log, "custos batched: %d messages, %d readings each, %d twins\n", cfg.BatchedMessages, cfg.BatchReadings, cfg.Twins)
+		if err = phase("batched", func(ctx context.Context) (err error) {
+			rd.Batched, err = custos(ctx, sub("batched"), cfg, cfg.Store, cfg.BatchedMessages, cfg.BatchReadings)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("batched: %w", err)
+		}
+		done("batched")
+		fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", rd.Batched)
+		rd.Ratio = rd.Single / rd.Raw
+		res.Rounds = append(res.Rounds, rd)
 	}
-	fmt.Fprintf(cfg.Log, "  %.0f msgs/s\n", res.Raw)
-	fmt.Fprintf(cfg.Log, "custos single: %d messages, 1 reading each, %d twins, coldchain contract\n", cfg.Messages, cfg.Twins)
-	if err = phase("single", func(ctx context.Context) (err error) {
-		res.Single, err = custos(ctx, filepath.Join(dir, "single"), cfg, cfg.Store, cfg.Messages, 1)
-		return err
-	}); err != nil {
-		return res, fmt.Errorf("single: %w", err)
+	res.medians()
+	if cfg.Rounds > 1 {
+		fmt.Fprintf(cfg.Log, "medians of %d rounds: %s\n", cfg.Rounds, res.roundsLine())
 	}
-	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Single)
-	fmt.Fprintf(cfg.Log, "custos batched: %d messages, %d readings each, %d twins\n", cfg.BatchedMessages, cfg.BatchReadings, cfg.Twins)
-	if err = phase("batched", func(ctx context.Context) (err error) {
-		res.Batched, err = custos(ctx, filepath.Join(dir, "batched"), cfg, cfg.Store, cfg.BatchedMessages, cfg.BatchReadings)
-		return err
-	}); err != nil {
-		return res, fmt.Errorf("batched: %w", err)
-	}
-	fmt.Fprintf(cfg.Log, "  %.0f readings/s\n", res.Batched)
-	res.Ratio = res.Single / res.Raw
 	if cfg.LatencyFor >= 0 {
 		fmt.Fprintf(cfg.Log, "custos latency: reading published → state on custos.twin.<id>.state, at half the single rate, %s\n", cfg.LatencyFor)
 		var lat [2]Latency

@@ -20,16 +20,23 @@ func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three NATS servers and two runtimes")
 	}
-	res, err := Run(context.Background(), Config{Dir: t.TempDir(), Twins: 20, Messages: 2000, BatchedMessages: 100, BatchReadings: 10, LatencyFor: 500 * time.Millisecond})
+	res, err := Run(context.Background(), Config{Dir: t.TempDir(), Twins: 20, Messages: 2000, BatchedMessages: 100, BatchReadings: 10, LatencyFor: 500 * time.Millisecond, Rounds: 2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(res.Rounds) != 2 {
+		t.Fatalf("%d rounds, want 2", len(res.Rounds))
+	}
+	r0, r1 := res.Rounds[0], res.Rounds[1]
+	if r0.Ratio != r0.Single/r0.Raw || res.Ratio != (r0.Ratio+r1.Ratio)/2 || res.Batched != (r0.Batched+r1.Batched)/2 {
+		t.Fatalf("rounds %+v, result %+v: want the medians", res.Rounds, res)
 	}
 	for _, l := range []Latency{res.Latency, res.Passivated} {
 		if l.Samples == 0 || l.P99 < l.P50 || l.P50 <= 0 {
 			t.Fatalf("latency = %+v, passivated %+v", res.Latency, res.Passivated)
 		}
 	}
-	if res.Raw <= 0 || res.Single <= 0 || res.Batched <= 0 || res.Ratio != res.Single/res.Raw {
+	if res.Raw <= 0 || res.Single <= 0 || res.Batched <= 0 || res.Ratio <= 0 {
 		t.Fatalf("result = %+v", res)
 	}
 	if !regexp.MustCompile(`^custos-bench: raw=\d+ single=\d+ ratio=\d+\.\d\d batched=\d+ p99_ms=\d+\.\d$`).MatchString(res.Summary()) {
@@ -168,5 +175,24 @@ func TestStoredFleet(t *testing.T) {
 		if !regexp.MustCompile(`^custos-scale: twins=3000 rss_bytes=\d+ bytes_per_twin=\d+ cpu_per_reading_us=\d+\.\d p99_ms=0 stored=true max_resident=500 restart_s=\d+\.\d\d$`).MatchString(f.FleetSummary()) {
 			t.Fatalf("fleet line %q", f.FleetSummary())
 		}
+	}
+}
+
+func TestMedians(t *testing.T) {
+	r := Result{Rounds: []Round{
+		{Raw: 100, Single: 40, Batched: 9, Ratio: 0.40},
+		{Raw: 60, Single: 30, Batched: 7, Ratio: 0.50},
+		{Raw: 80, Single: 36, Batched: 8, Ratio: 0.45},
+	}}
+	r.medians()
+	// The ratio is the median of each round's own, not 36/80.
+	if r.Raw != 80 || r.Single != 36 || r.Batched != 8 || r.Ratio != 0.45 {
+		t.Fatalf("medians %+v", r)
+	}
+	if got := r.roundsLine(); got != "ratio 0.40 0.50 0.45 (median 0.45), batched 9 7 8 (median 8)" {
+		t.Fatalf("rounds line %q", got)
+	}
+	if median(nil) != 0 || median([]float64{3, 1}) != 2 {
+		t.Fatal("median of none or two")
 	}
 }
