@@ -126,7 +126,8 @@ func (r *Result) medians() {
 	r.Ratio = pick(func(rd Round) float64 { return rd.Ratio })
 }
 
-// median of v (the mean of the middle two for an even count); v is sorted.
+// median of v (the mean of the middle two for an even count). It sorts v
+// in place.
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
